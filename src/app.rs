@@ -1,0 +1,112 @@
+//! Application start-up: open (and migrate) the store, resolve the webhook secret, start the
+//! ingest writers, bind the listener. [`App::build`] returns with the port bound, so callers
+//! (and tests, on port 0) know where it listens before it serves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tracing::info;
+
+use crate::config::{self, SecretSource, Settings};
+use crate::http::{AppState, router};
+use crate::store::Store;
+use crate::webhook::Ingest;
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    writers: Vec<JoinHandle<()>>,
+}
+
+impl App {
+    pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        config::ensure_data_dir(&settings.data_dir)?;
+        let (secrets, source) = config::webhook_secrets(settings)?;
+        match &source {
+            SecretSource::Environment => info!(
+                count = secrets.len(),
+                "webhook secret(s) from CALCOM_WEBHOOK_SECRET"
+            ),
+            SecretSource::File(p) => info!(path = %p.display(), "webhook secret from file"),
+            SecretSource::Generated(p) => info!(
+                path = %p.display(),
+                "generated a webhook secret; print it with `calbook secret` and paste it into the Cal.com webhook"
+            ),
+        }
+        let store = Store::open(&settings.database_url(), &settings.store)
+            .await
+            .context("opening the database")?;
+        info!(backend = ?store.backend(), "database ready");
+        let (ingest, writers) = Ingest::start(store.clone(), &settings.ingest);
+        let listener = TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.bind))?;
+        let state = AppState {
+            store,
+            ingest,
+            secrets: Arc::new(secrets),
+            metrics: crate::telemetry::metrics_handle(),
+        };
+        Ok(App {
+            listener,
+            state,
+            writers,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight deliveries commit.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        info!(%addr, "calbook listening on http://{addr}");
+        let store = self.state.store.clone();
+        let app = router(self.state);
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("serving HTTP")?;
+        // The router (and with it every Ingest handle) is gone: the writers drain and stop.
+        for w in self.writers {
+            let _ = w.await;
+        }
+        store.close().await;
+        info!("calbook stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    info!("shutting down");
+}

@@ -1,0 +1,251 @@
+//! The `calbook` command line. Every setting is a flag and an environment variable; secrets'
+//! values are never shown in `--help`.
+
+mod output;
+mod trigger;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::booking::Status;
+use crate::config::{self, Settings};
+use crate::store::{BookingFilter, SqliteSync, Store, StoreOptions};
+use crate::telemetry::{self, LogFormat};
+use crate::webhook::IngestOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "calbook",
+    version,
+    about = "Dependable Cal.com bookings: signed webhook ingest, a booking store with audit history, and operator tools."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Directory for the SQLite database, the generated webhook secret and other state.
+    #[arg(
+        long,
+        env = "CALBOOK_DATA_DIR",
+        default_value = "./calbook-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`. Default: `<data dir>/calbook.db`.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+    /// Cal.com webhook secret; several separated by commas while rotating. Default: generated
+    /// once and kept in `<data dir>/webhook-secret`.
+    #[arg(
+        long = "webhook-secret",
+        env = "CALCOM_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Log format on stderr. The level is set with RUST_LOG (default info).
+    #[arg(
+        long,
+        env = "CALBOOK_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// SQLite durability: `full` (fsync at every commit) or `normal` (WAL; a power cut may lose
+    /// the last commits, a crash of calbook loses nothing).
+    #[arg(
+        long,
+        env = "CALBOOK_SQLITE_SYNCHRONOUS",
+        default_value = "full",
+        global = true
+    )]
+    pub sqlite_synchronous: SqliteSync,
+    /// How long a database write waits for a lock or a connection before giving up (503), in ms.
+    #[arg(
+        long,
+        env = "CALBOOK_DB_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub db_timeout_ms: u64,
+    /// PostgreSQL connection pool size.
+    #[arg(
+        long,
+        env = "CALBOOK_DB_POOL_SIZE",
+        default_value_t = 10,
+        global = true
+    )]
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (webhook receiver, health checks, metrics).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print the webhook secret(s) to paste into Cal.com (generating one if there is none).
+    Secret,
+    /// Inspect bookings.
+    #[command(subcommand)]
+    Bookings(BookingsCommand),
+    /// Inspect webhook deliveries.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+    /// Send a realistic signed Cal.com delivery to a URL, to test a setup.
+    Trigger(trigger::TriggerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CALBOOK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Ingest writer tasks on PostgreSQL (SQLite always uses one). Default 4.
+    #[arg(long, env = "CALBOOK_INGEST_WRITERS")]
+    pub ingest_writers: Option<usize>,
+    /// Most webhook deliveries committed in one transaction.
+    #[arg(long, env = "CALBOOK_INGEST_MAX_BATCH", default_value_t = 256)]
+    pub ingest_max_batch: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BookingsCommand {
+    /// List bookings, newest start first.
+    List {
+        /// Only this status (pending, confirmed, rejected, cancelled, rescheduled, reschedule_requested).
+        #[arg(long)]
+        status: Option<Status>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// JSON output (one array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one booking (by Cal.com uid) with its history.
+    Show {
+        uid: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List recent webhook deliveries, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl GlobalArgs {
+    pub fn settings(&self) -> Settings {
+        let mut s = Settings::with_data_dir(&self.data_dir);
+        s.database_url = self.database_url.clone();
+        s.webhook_secret = self.webhook_secret.clone();
+        s.store = StoreOptions {
+            sqlite_busy_timeout: Duration::from_millis(self.db_timeout_ms),
+            sqlite_synchronous: self.sqlite_synchronous,
+            pg_max_connections: self.db_pool_size.max(1),
+            acquire_timeout: Duration::from_millis(self.db_timeout_ms),
+        };
+        s
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    telemetry::init_logging(cli.global.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut settings = cli.global.settings();
+    match cli.command {
+        Command::Serve(args) => {
+            settings.bind = args.bind;
+            settings.ingest = IngestOptions {
+                writers: args.ingest_writers,
+                max_batch: args.ingest_max_batch,
+            };
+            let app = crate::app::App::build(&settings).await?;
+            app.run(crate::app::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            config::ensure_data_dir(&settings.data_dir)?;
+            let store = open(&settings).await?;
+            println!("migrations applied ({:?})", store.backend());
+        }
+        Command::Secret => {
+            let (secrets, source) = config::webhook_secrets(&settings)?;
+            if let config::SecretSource::Generated(p) = &source {
+                eprintln!("generated a new webhook secret in {}", p.display());
+            }
+            for s in secrets.all() {
+                println!("{s}");
+            }
+        }
+        Command::Bookings(BookingsCommand::List {
+            status,
+            limit,
+            json,
+        }) => {
+            let store = open(&settings).await?;
+            let list = store.bookings(&BookingFilter { status, limit }).await?;
+            output::bookings(&list, json)?;
+        }
+        Command::Bookings(BookingsCommand::Show { uid, json }) => {
+            let store = open(&settings).await?;
+            let Some(booking) = store.booking(&uid).await? else {
+                eprintln!("error: no booking with uid {uid:?}");
+                return Ok(ExitCode::from(2));
+            };
+            let history = store.history(booking.id).await?;
+            output::booking(&booking, &history, json)?;
+        }
+        Command::Deliveries(DeliveriesCommand::List { limit, json }) => {
+            let store = open(&settings).await?;
+            output::deliveries(&store.deliveries(limit).await?, json)?;
+        }
+        Command::Trigger(args) => return trigger::run(&settings, args).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open(settings: &Settings) -> anyhow::Result<Store> {
+    Store::open(&settings.database_url(), &settings.store)
+        .await
+        .context("opening the database (DATABASE_URL)")
+}

@@ -1,0 +1,170 @@
+//! Settings, and the webhook secret's life cycle.
+//!
+//! Every setting is a CLI flag and an environment variable (see `cli.rs` and the README's
+//! table). With no `CALCOM_WEBHOOK_SECRET`, calbook generates a strong secret on first start and
+//! keeps it in `<data dir>/webhook-secret` (mode 0600), so an unsigned request is never accepted.
+//! Secret values never reach a log; only the file's path does.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::store::{Store, StoreOptions};
+use crate::webhook::{IngestOptions, Secrets};
+
+/// Everything `serve` needs; tests build it directly.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; `None` is a SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// One secret, or several separated by commas while rotating.
+    pub webhook_secret: Option<String>,
+    pub store: StoreOptions,
+    pub ingest: IngestOptions,
+}
+
+impl Settings {
+    /// Embedded defaults, with the data directory given.
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Settings {
+        Settings {
+            bind: "127.0.0.1:8080".parse().expect("valid address"),
+            data_dir: data_dir.into(),
+            database_url: None,
+            webhook_secret: None,
+            store: StoreOptions::default(),
+            ingest: IngestOptions::default(),
+        }
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => Store::default_url(&self.data_dir),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read or write the webhook secret file {path}: {source}")]
+    SecretFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the webhook secret file {0} is empty; delete it to generate a new secret, or set CALCOM_WEBHOOK_SECRET"
+    )]
+    EmptySecretFile(PathBuf),
+}
+
+/// Where the webhook secrets came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Environment,
+    File(PathBuf),
+    Generated(PathBuf),
+}
+
+pub fn secret_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("webhook-secret")
+}
+
+/// The configured secrets, or the data directory's, generating one there if there is none.
+pub fn webhook_secrets(settings: &Settings) -> Result<(Secrets, SecretSource), ConfigError> {
+    if let Some(s) = settings
+        .webhook_secret
+        .as_deref()
+        .and_then(Secrets::from_list)
+    {
+        return Ok((s, SecretSource::Environment));
+    }
+    let path = secret_file(&settings.data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let s = Secrets::from_list(text.trim())
+                .ok_or_else(|| ConfigError::EmptySecretFile(path.clone()))?;
+            Ok((s, SecretSource::File(path)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ensure_data_dir(&settings.data_dir)?;
+            let secret = generate_secret();
+            write_private(&path, &secret).map_err(|source| ConfigError::SecretFile {
+                path: path.clone(),
+                source,
+            })?;
+            let s = Secrets::from_list(&secret).expect("a generated secret is not empty");
+            Ok((s, SecretSource::Generated(path)))
+        }
+        Err(source) => Err(ConfigError::SecretFile { path, source }),
+    }
+}
+
+pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
+    std::fs::create_dir_all(dir).map_err(|source| ConfigError::DataDir {
+        path: dir.to_owned(),
+        source,
+    })
+}
+
+/// 32 random bytes from the OS generator, hex-encoded (64 characters).
+fn generate_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+/// Writes `text` to a new file readable only by its owner. Fails if the file exists.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generates_a_private_secret_once_and_reuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::with_data_dir(dir.path().join("data"));
+        let (first, source) = webhook_secrets(&settings).unwrap();
+        assert!(matches!(source, SecretSource::Generated(_)));
+        let path = secret_file(&settings.data_dir);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (again, source) = webhook_secrets(&settings).unwrap();
+        assert_eq!(source, SecretSource::File(path));
+        assert_eq!(first.primary(), again.primary());
+        assert_eq!(first.primary().len(), 64);
+    }
+
+    #[test]
+    fn environment_wins_and_empty_means_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::with_data_dir(dir.path());
+        settings.webhook_secret = Some("a,b".into());
+        let (s, source) = webhook_secrets(&settings).unwrap();
+        assert_eq!((s.len(), source), (2, SecretSource::Environment));
+        settings.webhook_secret = Some(" ".into());
+        assert!(matches!(
+            webhook_secrets(&settings).unwrap().1,
+            SecretSource::Generated(_)
+        ));
+    }
+}

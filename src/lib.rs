@@ -1,0 +1,15 @@
+//! calbook: dependable Cal.com bookings for the business that takes them.
+//!
+//! Modules mirror the architecture: [`webhook`] (signature, payload parsing, group-commit
+//! ingest) → [`booking`] (the domain rules, no I/O) → [`store`] (SQLite or PostgreSQL);
+//! [`http`] is the HTTP surface, [`cli`] the operator commands, [`app`] wires them together.
+
+pub mod app;
+pub mod booking;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+pub mod webhook;

@@ -1,0 +1,368 @@
+//! The booking store: bookings, their audit history and every signed webhook delivery.
+//!
+//! One API over two backends chosen at run time from `DATABASE_URL`:
+//! - **SQLite** (default, embedded): WAL journal, `synchronous=FULL` unless configured otherwise,
+//!   foreign keys on, a busy timeout, and one writer (`BEGIN IMMEDIATE`), so two writers never
+//!   interleave.
+//! - **PostgreSQL / Supabase**: the rows an event touches are locked (`FOR UPDATE`); inserts that
+//!   lose a race to another instance surface as [`StoreError::Conflict`] so the caller retries.
+//!
+//! Writes happen only inside a [`Tx`]; nothing is visible until [`Tx::commit`] returns, and a
+//! dropped `Tx` rolls back. Migrations (same numbering for both backends) run on open.
+//!
+//! Failure modes: an unreachable or locked database is [`StoreError::Unavailable`] (the webhook
+//! answers 503 and the sender may retry); anything else is [`StoreError::Database`].
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::{PgPool, SqlitePool};
+use uuid::Uuid;
+
+use crate::booking::{Booking, HistoryEntry, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("a concurrent writer changed the same rows; retry")]
+    Conflict,
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        use sqlx::Error as E;
+        match &e {
+            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+                StoreError::Unavailable(e)
+            }
+            E::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                match code.as_ref() {
+                    // SQLite: SQLITE_BUSY, SQLITE_LOCKED (and extended codes), SQLITE_IOERR,
+                    // SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_FULL.
+                    "5" | "6" | "10" | "8" | "14" | "13" | "261" | "262" | "517" => {
+                        StoreError::Unavailable(e)
+                    }
+                    // Unique violations that an ON CONFLICT did not absorb, serialization
+                    // failures and deadlocks: another writer got there first.
+                    "2067" | "1555" | "23505" | "40001" | "40P01" => StoreError::Conflict,
+                    c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
+                        StoreError::Unavailable(e)
+                    }
+                    _ => StoreError::Database(e),
+                }
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What happened to a signed delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Its effects are committed (a PING counts as applied: it asks for nothing).
+    Applied,
+    /// A byte-identical body was applied before; nothing changed.
+    Duplicate,
+    /// Stored and acknowledged with no effect (unknown trigger or version, or stale).
+    Ignored,
+    /// Signed, but unusable (malformed JSON, form-encoded body, missing fields).
+    Rejected,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::Rejected => "rejected",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Outcome> {
+        Ok(match s {
+            "applied" => Outcome::Applied,
+            "duplicate" => Outcome::Duplicate,
+            "ignored" => Outcome::Ignored,
+            "rejected" => Outcome::Rejected,
+            other => return Err(StoreError::Corrupt(format!("outcome {other:?}"))),
+        })
+    }
+}
+
+/// One signed delivery as kept in `webhook_deliveries`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: Uuid,
+    pub received_at: Timestamp,
+    pub body_sha256: String,
+    pub trigger_event: Option<String>,
+    pub webhook_version: Option<String>,
+    pub content_type: Option<String>,
+    pub booking_uid: Option<String>,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    /// The raw body. Listings leave it empty.
+    #[serde(skip)]
+    pub body: Bytes,
+}
+
+/// Filters for listing bookings. Results are ordered by start time, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct BookingFilter {
+    pub status: Option<Status>,
+    pub limit: u32,
+}
+
+/// Tuning for the two backends. Defaults suit a small production install.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a SQLite writer waits for the file lock before the write fails.
+    pub sqlite_busy_timeout: Duration,
+    /// `FULL` (fsync each commit; the default) or `NORMAL` (WAL: a power cut may lose the last
+    /// commits, an application crash loses nothing).
+    pub sqlite_synchronous: SqliteSync,
+    /// PostgreSQL pool size.
+    pub pg_max_connections: u32,
+    /// How long to wait for a database connection before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_busy_timeout: Duration::from_secs(5),
+            sqlite_synchronous: SqliteSync::Full,
+            pg_max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+impl FromStr for SqliteSync {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "full" => Ok(SqliteSync::Full),
+            "normal" => Ok(SqliteSync::Normal),
+            other => Err(format!(
+                "{other:?} is not a SQLite synchronous level (use full or normal)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A connection pool to one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Opens `url` (`sqlite://PATH` or `postgres://…`) and applies pending migrations.
+    pub async fn open(url: &str, options: &StoreOptions) -> Result<Store> {
+        let store = Store::connect(url, options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens `url` without migrating.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
+        if url.starts_with("sqlite:") {
+            Ok(Store::Sqlite(sqlite::connect(url, options).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(postgres::connect(url, options).await?))
+        } else {
+            Err(StoreError::Config(
+                "DATABASE_URL must start with sqlite:// or postgres://".to_owned(),
+            ))
+        }
+    }
+
+    /// The default database: a SQLite file in the data directory.
+    pub fn default_url(data_dir: &Path) -> String {
+        format!("sqlite://{}", data_dir.join("calbook.db").display())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self {
+            Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Store::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Ok when the database answers and every migration this build knows is applied.
+    pub async fn ready(&self) -> Result<()> {
+        let (applied, known) = match self {
+            Store::Sqlite(p) => (
+                sqlite::applied_migrations(p).await?,
+                sqlx::migrate!("migrations/sqlite").iter().count(),
+            ),
+            Store::Postgres(p) => (
+                postgres::applied_migrations(p).await?,
+                sqlx::migrate!("migrations/postgres").iter().count(),
+            ),
+        };
+        if (applied as usize) < known {
+            return Err(StoreError::Config(format!(
+                "{applied} of {known} migrations applied; run `calbook migrate`"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction (on SQLite it takes the write lock at once).
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
+        match self {
+            Store::Sqlite(p) => sqlite::bookings(p, filter).await,
+            Store::Postgres(p) => postgres::bookings(p, filter).await,
+        }
+    }
+
+    pub async fn booking(&self, uid: &str) -> Result<Option<Booking>> {
+        match self {
+            Store::Sqlite(p) => sqlite::booking(p, uid).await,
+            Store::Postgres(p) => postgres::booking(p, uid).await,
+        }
+    }
+
+    /// The audit history of a booking, oldest first.
+    pub async fn history(&self, booking_id: Uuid) -> Result<Vec<HistoryEntry>> {
+        match self {
+            Store::Sqlite(p) => sqlite::history(p, booking_id).await,
+            Store::Postgres(p) => postgres::history(p, booking_id).await,
+        }
+    }
+
+    /// The most recent deliveries, newest first, without their bodies.
+    pub async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>> {
+        match self {
+            Store::Sqlite(p) => sqlite::deliveries(p, limit).await,
+            Store::Postgres(p) => postgres::deliveries(p, limit).await,
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(p) => p.close().await,
+            Store::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    /// Which of `digests` belong to bodies already applied or ignored.
+    pub async fn seen_bodies(&mut self, digests: &[&str]) -> Result<HashSet<String>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::seen_bodies(tx, digests).await,
+            Tx::Postgres(tx) => postgres::seen_bodies(tx, digests).await,
+        }
+    }
+
+    /// The bookings with these Cal.com uids; on PostgreSQL they stay locked until commit.
+    pub async fn lock_bookings(&mut self, uids: &[&str]) -> Result<Vec<Booking>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::lock_bookings(tx, uids).await,
+            Tx::Postgres(tx) => postgres::lock_bookings(tx, uids).await,
+        }
+    }
+
+    /// Inserts a booking; [`StoreError::Conflict`] if its uid exists.
+    pub async fn insert_booking(&mut self, b: &Booking) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::insert_booking(tx, b).await,
+            Tx::Postgres(tx) => postgres::insert_booking(tx, b).await,
+        }
+    }
+
+    pub async fn update_booking(&mut self, b: &Booking) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::update_booking(tx, b).await,
+            Tx::Postgres(tx) => postgres::update_booking(tx, b).await,
+        }
+    }
+
+    pub async fn insert_history(&mut self, h: &HistoryEntry) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::insert_history(tx, h).await,
+            Tx::Postgres(tx) => postgres::insert_history(tx, h).await,
+        }
+    }
+
+    /// Records a delivery; [`StoreError::Conflict`] if an applied/ignored one has the same body.
+    pub async fn insert_delivery(&mut self, d: &Delivery) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::insert_delivery(tx, d).await,
+            Tx::Postgres(tx) => postgres::insert_delivery(tx, d).await,
+        }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+fn parse_status(s: &str) -> Result<Status> {
+    s.parse()
+        .map_err(|e: crate::booking::UnknownStatus| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,373 @@
+//! SQLite backend. One writer at a time (`BEGIN IMMEDIATE`), WAL journal, explicit
+//! `synchronous`, `busy_timeout` and `foreign_keys` on every connection.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use uuid::Uuid;
+
+use super::{BookingFilter, Delivery, Outcome, Result, SqliteSync, StoreError, StoreOptions};
+use crate::booking::{Booking, HistoryEntry};
+use crate::time::{from_db_text, to_db_text};
+
+const BOOKING_COLUMNS: &str = "id, external_id, calcom_booking_id, client_id, title, description, \
+     notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
+     location, meeting_url, ical_uid, ical_sequence, event_type_id, event_type_slug, metadata, \
+     rescheduled_from, rescheduled_to, cancellation_reason, cancelled_by, rejection_reason, \
+     meeting_started_at, meeting_ended_at, created_at, updated_at";
+
+pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<SqlitePool> {
+    let options = SqliteConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
+    if let Some(dir) = options.get_filename().parent()
+        && !dir.as_os_str().is_empty()
+        && dir != Path::new(":memory:")
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let options = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(match o.sqlite_synchronous {
+            SqliteSync::Full => SqliteSynchronous::Full,
+            SqliteSync::Normal => SqliteSynchronous::Normal,
+        })
+        .busy_timeout(o.sqlite_busy_timeout)
+        .foreign_keys(true);
+    Ok(SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(o.acquire_timeout)
+        .connect_with(options)
+        .await?)
+}
+
+pub(super) async fn applied_migrations(p: &SqlitePool) -> Result<i64> {
+    let n = sqlx::query_scalar::<_, i64>("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(p)
+        .await;
+    match n {
+        Ok(n) => Ok(n),
+        Err(sqlx::Error::Database(e)) if e.message().contains("no such table") => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn json_list(items: &[&str]) -> String {
+    serde_json::to_string(items).expect("a list of strings serializes")
+}
+
+pub(super) async fn seen_bodies(
+    tx: &mut SqliteConnection,
+    digests: &[&str],
+) -> Result<HashSet<String>> {
+    let rows = sqlx::query_scalar::<_, String>(
+        "SELECT body_sha256 FROM webhook_deliveries \
+         WHERE body_sha256 IN (SELECT value FROM json_each($1)) \
+           AND outcome IN ('applied', 'ignored')",
+    )
+    .bind(json_list(digests))
+    .fetch_all(tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+pub(super) async fn lock_bookings(
+    tx: &mut SqliteConnection,
+    uids: &[&str],
+) -> Result<Vec<Booking>> {
+    // The IMMEDIATE transaction already holds the database's write lock.
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE external_id IN (SELECT value FROM json_each($1))"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(json_list(uids))
+        .fetch_all(tx)
+        .await?;
+    rows.iter().map(booking_from_row).collect()
+}
+
+pub(super) async fn insert_booking(tx: &mut SqliteConnection, b: &Booking) -> Result<()> {
+    let done = sqlx::query(
+        "INSERT INTO bookings (id, external_id, calcom_booking_id, client_id, title, description, \
+           notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
+           location, meeting_url, ical_uid, ical_sequence, event_type_id, event_type_slug, metadata, \
+           rescheduled_from, rescheduled_to, cancellation_reason, cancelled_by, rejection_reason, \
+           meeting_started_at, meeting_ended_at, created_at, updated_at, provider) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+           $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, 'calcom') \
+         ON CONFLICT (external_id) DO NOTHING",
+    )
+    .bind(b.id.to_string())
+    .bind(&b.uid)
+    .bind(b.calcom_id)
+    .bind(b.client_id.map(|u| u.to_string()))
+    .bind(&b.title)
+    .bind(&b.description)
+    .bind(&b.notes)
+    .bind(to_db_text(b.starts_at))
+    .bind(to_db_text(b.ends_at))
+    .bind(b.status.as_str())
+    .bind(&b.attendee_email)
+    .bind(&b.attendee_name)
+    .bind(json(&b.attendees))
+    .bind(b.organizer.as_ref().map(json))
+    .bind(&b.location)
+    .bind(&b.meeting_url)
+    .bind(&b.ical_uid)
+    .bind(b.ical_sequence)
+    .bind(b.event_type_id)
+    .bind(&b.event_type_slug)
+    .bind(json(&b.metadata))
+    .bind(&b.rescheduled_from)
+    .bind(&b.rescheduled_to)
+    .bind(&b.cancellation_reason)
+    .bind(&b.cancelled_by)
+    .bind(&b.rejection_reason)
+    .bind(b.meeting_started_at.map(to_db_text))
+    .bind(b.meeting_ended_at.map(to_db_text))
+    .bind(to_db_text(b.created_at))
+    .bind(to_db_text(b.updated_at))
+    .execute(tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+pub(super) async fn update_booking(tx: &mut SqliteConnection, b: &Booking) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE bookings SET calcom_booking_id = $2, client_id = $3, title = $4, description = $5, \
+           notes = $6, starts_at = $7, ends_at = $8, status = $9, attendee_email = $10, \
+           attendee_name = $11, attendees = $12, organizer = $13, location = $14, meeting_url = $15, \
+           ical_uid = $16, ical_sequence = $17, event_type_id = $18, event_type_slug = $19, \
+           metadata = $20, rescheduled_from = $21, rescheduled_to = $22, cancellation_reason = $23, \
+           cancelled_by = $24, rejection_reason = $25, meeting_started_at = $26, \
+           meeting_ended_at = $27, updated_at = $28 \
+         WHERE id = $1",
+    )
+    .bind(b.id.to_string())
+    .bind(b.calcom_id)
+    .bind(b.client_id.map(|u| u.to_string()))
+    .bind(&b.title)
+    .bind(&b.description)
+    .bind(&b.notes)
+    .bind(to_db_text(b.starts_at))
+    .bind(to_db_text(b.ends_at))
+    .bind(b.status.as_str())
+    .bind(&b.attendee_email)
+    .bind(&b.attendee_name)
+    .bind(json(&b.attendees))
+    .bind(b.organizer.as_ref().map(json))
+    .bind(&b.location)
+    .bind(&b.meeting_url)
+    .bind(&b.ical_uid)
+    .bind(b.ical_sequence)
+    .bind(b.event_type_id)
+    .bind(&b.event_type_slug)
+    .bind(json(&b.metadata))
+    .bind(&b.rescheduled_from)
+    .bind(&b.rescheduled_to)
+    .bind(&b.cancellation_reason)
+    .bind(&b.cancelled_by)
+    .bind(&b.rejection_reason)
+    .bind(b.meeting_started_at.map(to_db_text))
+    .bind(b.meeting_ended_at.map(to_db_text))
+    .bind(to_db_text(b.updated_at))
+    .execute(tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+pub(super) async fn insert_history(tx: &mut SqliteConnection, h: &HistoryEntry) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(h.id.to_string())
+    .bind(h.booking_id.to_string())
+    .bind(&h.action)
+    .bind(h.old_values.as_ref().map(json))
+    .bind(h.new_values.as_ref().map(json))
+    .bind(to_db_text(h.created_at))
+    .bind(h.delivery_id.map(|u| u.to_string()))
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_delivery(tx: &mut SqliteConnection, d: &Delivery) -> Result<()> {
+    let done = sqlx::query(
+        "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, webhook_version, \
+           content_type, booking_uid, outcome, error, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (body_sha256) WHERE outcome IN ('applied', 'ignored') DO NOTHING",
+    )
+    .bind(d.id.to_string())
+    .bind(to_db_text(d.received_at))
+    .bind(&d.body_sha256)
+    .bind(&d.trigger_event)
+    .bind(&d.webhook_version)
+    .bind(&d.content_type)
+    .bind(&d.booking_uid)
+    .bind(d.outcome.as_str())
+    .bind(&d.error)
+    .bind(d.body.as_ref())
+    .execute(tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
+}
+
+pub(super) async fn bookings(p: &SqlitePool, f: &BookingFilter) -> Result<Vec<Booking>> {
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE ($1 IS NULL OR status = $1) \
+         ORDER BY starts_at DESC, id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(f.status.map(|s| s.as_str()))
+        .bind(i64::from(f.limit))
+        .fetch_all(p)
+        .await?;
+    rows.iter().map(booking_from_row).collect()
+}
+
+pub(super) async fn booking(p: &SqlitePool, uid: &str) -> Result<Option<Booking>> {
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE external_id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(uid)
+        .fetch_optional(p)
+        .await?;
+    row.as_ref().map(booking_from_row).transpose()
+}
+
+pub(super) async fn history(p: &SqlitePool, booking_id: Uuid) -> Result<Vec<HistoryEntry>> {
+    let rows = sqlx::query(
+        "SELECT id, booking_id, action, old_values, new_values, created_at, delivery_id \
+         FROM booking_history WHERE booking_id = $1 ORDER BY created_at, id",
+    )
+    .bind(booking_id.to_string())
+    .fetch_all(p)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                id: uuid(r.try_get("id")?)?,
+                booking_id: uuid(r.try_get("booking_id")?)?,
+                action: r.try_get("action")?,
+                old_values: opt_json(r.try_get("old_values")?)?,
+                new_values: opt_json(r.try_get("new_values")?)?,
+                created_at: ts(r.try_get("created_at")?)?,
+                delivery_id: r
+                    .try_get::<Option<String>, _>("delivery_id")?
+                    .map(uuid)
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn deliveries(p: &SqlitePool, limit: u32) -> Result<Vec<Delivery>> {
+    let rows = sqlx::query(
+        "SELECT id, received_at, body_sha256, trigger_event, webhook_version, content_type, \
+           booking_uid, outcome, error \
+         FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(p)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Delivery {
+                id: uuid(r.try_get("id")?)?,
+                received_at: ts(r.try_get("received_at")?)?,
+                body_sha256: r.try_get("body_sha256")?,
+                trigger_event: r.try_get("trigger_event")?,
+                webhook_version: r.try_get("webhook_version")?,
+                content_type: r.try_get("content_type")?,
+                booking_uid: r.try_get("booking_uid")?,
+                outcome: Outcome::parse(r.try_get("outcome")?)?,
+                error: r.try_get("error")?,
+                body: Default::default(),
+            })
+        })
+        .collect()
+}
+
+fn booking_from_row(r: &SqliteRow) -> Result<Booking> {
+    Ok(Booking {
+        id: uuid(r.try_get("id")?)?,
+        uid: r.try_get("external_id")?,
+        calcom_id: r.try_get("calcom_booking_id")?,
+        client_id: r
+            .try_get::<Option<String>, _>("client_id")?
+            .map(uuid)
+            .transpose()?,
+        title: r.try_get("title")?,
+        description: r.try_get("description")?,
+        notes: r.try_get("notes")?,
+        starts_at: ts(r.try_get("starts_at")?)?,
+        ends_at: ts(r.try_get("ends_at")?)?,
+        status: super::parse_status(r.try_get("status")?)?,
+        attendee_email: r.try_get("attendee_email")?,
+        attendee_name: r.try_get("attendee_name")?,
+        attendees: from_json(r.try_get("attendees")?)?,
+        organizer: r
+            .try_get::<Option<String>, _>("organizer")?
+            .map(from_json)
+            .transpose()?,
+        location: r.try_get("location")?,
+        meeting_url: r.try_get("meeting_url")?,
+        ical_uid: r.try_get("ical_uid")?,
+        ical_sequence: r.try_get("ical_sequence")?,
+        event_type_id: r.try_get("event_type_id")?,
+        event_type_slug: r.try_get("event_type_slug")?,
+        metadata: from_json(r.try_get("metadata")?)?,
+        rescheduled_from: r.try_get("rescheduled_from")?,
+        rescheduled_to: r.try_get("rescheduled_to")?,
+        cancellation_reason: r.try_get("cancellation_reason")?,
+        cancelled_by: r.try_get("cancelled_by")?,
+        rejection_reason: r.try_get("rejection_reason")?,
+        meeting_started_at: r
+            .try_get::<Option<String>, _>("meeting_started_at")?
+            .map(ts)
+            .transpose()?,
+        meeting_ended_at: r
+            .try_get::<Option<String>, _>("meeting_ended_at")?
+            .map(ts)
+            .transpose()?,
+        created_at: ts(r.try_get("created_at")?)?,
+        updated_at: ts(r.try_get("updated_at")?)?,
+    })
+}
+
+fn json<T: serde::Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("booking values serialize")
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: String) -> Result<T> {
+    serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("JSON column: {e}")))
+}
+
+fn opt_json(s: Option<String>) -> Result<Option<serde_json::Value>> {
+    s.map(from_json).transpose()
+}
+
+fn uuid(s: String) -> Result<Uuid> {
+    Uuid::parse_str(&s).map_err(|e| StoreError::Corrupt(format!("uuid {s:?}: {e}")))
+}
+
+fn ts(s: String) -> Result<jiff::Timestamp> {
+    from_db_text(&s).ok_or_else(|| StoreError::Corrupt(format!("timestamp {s:?}")))
+}

@@ -1,0 +1,305 @@
+//! Group commit: verified deliveries are applied by writer tasks, many per transaction, and each
+//! request is answered only after the transaction holding its effects has committed.
+//!
+//! One durable commit per request caps throughput at the disk's sync rate; batching the
+//! deliveries that arrive together into one transaction (one sync) lifts that cap without giving
+//! up durability. A writer takes whatever is queued (up to `max_batch`), applies it in order, and
+//! commits once.
+//!
+//! Failure handling, per batch:
+//! - [`StoreError::Conflict`] (another instance touched the same rows): the whole batch is
+//!   retried from scratch; its decisions are recomputed from the new state.
+//! - [`StoreError::Unavailable`]: every delivery in the batch gets [`IngestError::Unavailable`]
+//!   (HTTP 503). Nothing was committed, so a redelivery applies exactly once.
+//! - Any other error: the batch is split and each delivery is retried in its own transaction, so
+//!   one bad delivery cannot fail its neighbours.
+//!
+//! Deliveries are routed to writers by booking uid, so events for one booking are applied in the
+//! order they arrived, by one writer. SQLite always has one writer.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use bytes::Bytes;
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, error, info_span, warn};
+use uuid::Uuid;
+
+use super::payload::{Parsed, ParsedDelivery, PayloadError};
+use crate::booking::{Booking, decide};
+use crate::store::{Delivery, Outcome, Store, StoreError};
+
+/// How many times a batch that lost a race is recomputed before its deliveries go one by one.
+const CONFLICT_RETRIES: usize = 5;
+
+/// A delivery whose signature has been verified.
+#[derive(Debug)]
+pub struct Received {
+    pub id: Uuid,
+    pub received_at: Timestamp,
+    pub body: Bytes,
+    pub body_sha256: String,
+    pub content_type: Option<String>,
+    pub webhook_version: Option<String>,
+    pub parsed: Result<ParsedDelivery, PayloadError>,
+}
+
+/// What became of a delivery, once committed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub delivery_id: Uuid,
+    pub outcome: Outcome,
+    pub booking_uid: Option<String>,
+    /// Why nothing changed (ignored), or why the delivery was rejected.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IngestError {
+    #[error("the database is unavailable")]
+    Unavailable,
+    #[error("the delivery could not be stored")]
+    Internal,
+    #[error("calbook is shutting down")]
+    ShuttingDown,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Writer tasks (each with its own transaction). `None`: 1 on SQLite, 4 on PostgreSQL.
+    pub writers: Option<usize>,
+    /// Most deliveries in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            writers: None,
+            max_batch: 256,
+        }
+    }
+}
+
+struct Job {
+    received: Received,
+    reply: oneshot::Sender<Result<Applied, IngestError>>,
+}
+
+/// The handle request handlers submit deliveries through. Cheap to clone.
+#[derive(Clone)]
+pub struct Ingest {
+    writers: Vec<mpsc::Sender<Job>>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl Ingest {
+    /// Starts the writer tasks. They stop once every handle is dropped and their queues drained.
+    pub fn start(store: Store, options: &IngestOptions) -> (Ingest, Vec<JoinHandle<()>>) {
+        let n = match store.backend() {
+            crate::store::Backend::Sqlite => 1,
+            crate::store::Backend::Postgres => options.writers.unwrap_or(4).max(1),
+        };
+        let mut writers = Vec::with_capacity(n);
+        let mut tasks = Vec::with_capacity(n);
+        for index in 0..n {
+            let (tx, rx) = mpsc::channel(4096);
+            writers.push(tx);
+            let store = store.clone();
+            let max_batch = options.max_batch.max(1);
+            tasks.push(tokio::spawn(
+                writer(store, rx, max_batch).instrument(info_span!("ingest_writer", index)),
+            ));
+        }
+        (
+            Ingest {
+                writers,
+                hasher: Default::default(),
+            },
+            tasks,
+        )
+    }
+
+    /// Applies a delivery; returns once its effects are committed (or could not be).
+    pub async fn submit(&self, received: Received) -> Result<Applied, IngestError> {
+        let key = match &received.parsed {
+            Ok(p) => p.booking_uid().unwrap_or(&received.body_sha256),
+            Err(_) => &received.body_sha256,
+        };
+        let mut h = self.hasher.build_hasher();
+        key.hash(&mut h);
+        let writer = &self.writers[(h.finish() as usize) % self.writers.len()];
+        let (reply, answer) = oneshot::channel();
+        writer
+            .send(Job { received, reply })
+            .await
+            .map_err(|_| IngestError::ShuttingDown)?;
+        answer.await.unwrap_or(Err(IngestError::ShuttingDown))
+    }
+}
+
+async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+    let mut jobs = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut jobs, max_batch).await > 0 {
+        metrics::histogram!("calbook_ingest_batch_size").record(jobs.len() as f64);
+        let batch: Vec<Job> = std::mem::take(&mut jobs);
+        let received: Vec<&Received> = batch.iter().map(|j| &j.received).collect();
+        let results = apply_with_retries(&store, &received).await;
+        for (job, result) in batch.into_iter().zip(results) {
+            if let Ok(a) = &result {
+                metrics::counter!("calbook_webhook_deliveries_total", "outcome" => a.outcome.as_str())
+                    .increment(1);
+            }
+            // The requester may have gone away; the delivery is committed either way.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+async fn apply_with_retries(
+    store: &Store,
+    batch: &[&Received],
+) -> Vec<Result<Applied, IngestError>> {
+    for attempt in 0..=CONFLICT_RETRIES {
+        match apply_batch(store, batch).await {
+            Ok(applied) => return applied.into_iter().map(Ok).collect(),
+            Err(StoreError::Conflict) => {
+                debug!(
+                    attempt,
+                    size = batch.len(),
+                    "batch lost a race; recomputing"
+                );
+                continue;
+            }
+            Err(StoreError::Unavailable(e)) => {
+                warn!(error = %e, size = batch.len(), "database unavailable; answering 503");
+                return vec![Err(IngestError::Unavailable); batch.len()];
+            }
+            Err(e) if batch.len() > 1 => {
+                warn!(error = %e, size = batch.len(), "batch failed; applying its deliveries one by one");
+                break;
+            }
+            Err(e) => {
+                error!(error = %e, delivery_id = %batch[0].id, body_sha256 = %batch[0].body_sha256, "delivery could not be stored");
+                return vec![Err(IngestError::Internal)];
+            }
+        }
+    }
+    if batch.len() == 1 {
+        return vec![Err(IngestError::Internal)];
+    }
+    let mut out = Vec::with_capacity(batch.len());
+    for one in batch {
+        out.push(
+            Box::pin(apply_with_retries(store, std::slice::from_ref(one)))
+                .await
+                .remove(0),
+        );
+    }
+    out
+}
+
+/// Applies `batch` in one transaction and commits it.
+async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>, StoreError> {
+    let mut tx = store.begin().await?;
+    let digests: Vec<&str> = batch
+        .iter()
+        .filter(|r| r.parsed.is_ok())
+        .map(|r| r.body_sha256.as_str())
+        .collect();
+    let mut seen = if digests.is_empty() {
+        HashSet::new()
+    } else {
+        tx.seen_bodies(&digests).await?
+    };
+    let mut uids: Vec<&str> = batch
+        .iter()
+        .filter_map(|r| match &r.parsed {
+            Ok(ParsedDelivery {
+                parsed: Parsed::Booking(e),
+                ..
+            }) => Some(e.uids()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    uids.sort_unstable();
+    uids.dedup();
+    let mut bookings: HashMap<String, Booking> = if uids.is_empty() {
+        HashMap::new()
+    } else {
+        tx.lock_bookings(&uids)
+            .await?
+            .into_iter()
+            .map(|b| (b.uid.clone(), b))
+            .collect()
+    };
+
+    let now = crate::time::now();
+    let mut results = Vec::with_capacity(batch.len());
+    for r in batch {
+        let (outcome, trigger, booking_uid, note) = match &r.parsed {
+            Err(e) => (
+                Outcome::Rejected,
+                super::payload::sniff_trigger(&r.body),
+                None,
+                Some(e.to_string()),
+            ),
+            Ok(p) if seen.contains(&r.body_sha256) => (
+                Outcome::Duplicate,
+                Some(p.trigger.clone()),
+                p.booking_uid().map(str::to_owned),
+                None,
+            ),
+            Ok(p) => {
+                let uid = p.booking_uid().map(str::to_owned);
+                let (outcome, note) = match &p.parsed {
+                    Parsed::Ping => (Outcome::Applied, None),
+                    Parsed::Ignored { reason } => (Outcome::Ignored, Some(reason.clone())),
+                    Parsed::Booking(event) => {
+                        let decision = decide(event, |u| bookings.get(u), now);
+                        if decision.changes.is_empty() {
+                            (Outcome::Ignored, decision.note)
+                        } else {
+                            for change in decision.changes {
+                                match change.before {
+                                    None => tx.insert_booking(&change.after).await?,
+                                    Some(_) => tx.update_booking(&change.after).await?,
+                                }
+                                tx.insert_history(&change.history(Some(r.id), now)).await?;
+                                bookings.insert(change.after.uid.clone(), change.after);
+                            }
+                            (Outcome::Applied, None)
+                        }
+                    }
+                };
+                seen.insert(r.body_sha256.clone());
+                (outcome, Some(p.trigger.clone()), uid, note)
+            }
+        };
+        tx.insert_delivery(&Delivery {
+            id: r.id,
+            received_at: r.received_at,
+            body_sha256: r.body_sha256.clone(),
+            trigger_event: trigger,
+            webhook_version: r.webhook_version.clone(),
+            content_type: r.content_type.clone(),
+            booking_uid: booking_uid.clone(),
+            outcome,
+            error: note.clone(),
+            body: r.body.clone(),
+        })
+        .await?;
+        debug!(delivery_id = %r.id, body_sha256 = %r.body_sha256, booking_uid = booking_uid.as_deref().unwrap_or(""), outcome = outcome.as_str(), "delivery applied");
+        results.push(Applied {
+            delivery_id: r.id,
+            outcome,
+            booking_uid,
+            note,
+        });
+    }
+    tx.commit().await?;
+    Ok(results)
+}
