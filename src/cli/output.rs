@@ -26,7 +26,11 @@ pub fn bookings(list: &[Booking], json: bool) -> anyhow::Result<()> {
         writeln!(
             out,
             "{:<24} {:<20} {:<22} {:<22} {}",
-            b.uid, b.status, b.starts_at, b.ends_at, b.title
+            b.uid,
+            b.status,
+            b.starts_at.to_string(),
+            b.ends_at.to_string(),
+            b.title
         )?;
     }
     if list.is_empty() {

@@ -254,12 +254,14 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a write transaction (on SQLite it takes the write lock at once).
+    /// Starts a write transaction (on SQLite it takes the write lock at once). Any failure to
+    /// get a connection or to begin is [`StoreError::Unavailable`].
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self {
-            Store::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Store::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
+        let tx = match self {
+            Store::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Store::Postgres(p) => p.begin().await.map(Tx::Postgres),
+        };
+        tx.map_err(StoreError::Unavailable)
     }
 
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {

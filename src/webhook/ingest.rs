@@ -18,7 +18,7 @@
 //! order they arrived, by one writer. SQLite always has one writer.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 use bytes::Bytes;
 use jiff::Timestamp;
@@ -128,9 +128,8 @@ impl Ingest {
             Ok(p) => p.booking_uid().unwrap_or(&received.body_sha256),
             Err(_) => &received.body_sha256,
         };
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        let writer = &self.writers[(h.finish() as usize) % self.writers.len()];
+        let slot = self.hasher.hash_one(key) as usize % self.writers.len();
+        let writer = &self.writers[slot];
         let (reply, answer) = oneshot::channel();
         writer
             .send(Job { received, reply })

@@ -1,0 +1,204 @@
+//! The operator CLI, run as the real binary against the same database as a running server.
+
+use std::process::{Command, Output};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+on_both_backends!(
+    bookings_and_deliveries_are_listed_and_shown_as_json,
+    trigger_sends_signed_deliveries_the_server_accepts,
+    migrate_is_idempotent,
+);
+
+pub fn calbook(app: &TestApp, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calbook"))
+        .args(args)
+        .env_remove("CALCOM_WEBHOOK_SECRET")
+        .env("CALBOOK_DATA_DIR", &app.settings.data_dir)
+        .env("DATABASE_URL", &app.db.url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run the calbook binary")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "calbook failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+async fn bookings_and_deliveries_are_listed_and_shown_as_json(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.deliver_sample("created").await;
+    app.deliver_sample("rescheduled").await;
+
+    let list = json_of(&calbook(&app, &["bookings", "list", "--json"]));
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        list[0]["uid"], "Fh8cW1nRzq5TgK2mXy7Ud4",
+        "newest start first"
+    );
+    assert_eq!(list[0]["starts_at"], "2026-03-12T15:00:00Z");
+    assert_eq!(list[0]["ends_at"], "2026-03-12T15:30:00Z");
+    assert_eq!(list[0]["attendee_email"], "marco.rossi@example.com");
+    assert_eq!(list[0]["rescheduled_from"], "7kQm2xVbN4pLr9sTzY3wHc");
+    assert_eq!(list[1]["status"], "rescheduled");
+
+    let only = json_of(&calbook(
+        &app,
+        &["bookings", "list", "--status", "rescheduled", "--json"],
+    ));
+    assert_eq!(only.as_array().unwrap().len(), 1);
+
+    let shown = json_of(&calbook(
+        &app,
+        &["bookings", "show", "7kQm2xVbN4pLr9sTzY3wHc", "--json"],
+    ));
+    assert_eq!(shown["status"], "rescheduled");
+    assert_eq!(
+        shown["title"],
+        "Intro Call between Dana Whitfield and Marco Rossi"
+    );
+    assert_eq!(shown["rescheduled_to"], "Fh8cW1nRzq5TgK2mXy7Ud4");
+    let history = shown["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["action"], "created");
+    assert_eq!(history[1]["action"], "rescheduled");
+    assert!(history[1]["created_at"].as_str().unwrap().ends_with('Z'));
+
+    let text = calbook(&app, &["bookings", "show", "7kQm2xVbN4pLr9sTzY3wHc"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("rescheduled_to    Fh8cW1nRzq5TgK2mXy7Ud4")
+    );
+
+    let deliveries = json_of(&calbook(&app, &["deliveries", "list", "--json"]));
+    let deliveries = deliveries.as_array().unwrap();
+    assert_eq!(deliveries.len(), 2);
+    assert_eq!(deliveries[0]["trigger_event"], "BOOKING_RESCHEDULED");
+    assert_eq!(deliveries[0]["outcome"], "applied");
+
+    let missing = calbook(&app, &["bookings", "show", "NoSuchUid"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no booking with uid \"NoSuchUid\""));
+    let bad = calbook(&app, &["bookings", "list", "--status", "lost"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown booking status \"lost\""));
+}
+
+async fn trigger_sends_signed_deliveries_the_server_accepts(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let url = app.webhook_url();
+    let run = |args: &[&str]| {
+        let mut all = vec!["trigger"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--url", &url, "--secret", SAMPLE_SECRET]);
+        calbook(&app, &all)
+    };
+    let out = run(&["created", "--uid", "TriggeredUid0000000001"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = run(&[
+        "rescheduled",
+        "--uid",
+        "TriggeredUid0000000002",
+        "--from",
+        "TriggeredUid0000000001",
+    ]);
+    assert!(out.status.success());
+    for event in [
+        "cancelled",
+        "requested",
+        "rejected",
+        "ping",
+        "meeting-started",
+        "meeting-ended",
+        "reschedule-requested",
+    ] {
+        let out = run(&[event]);
+        assert!(
+            out.status.success(),
+            "{event}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    assert_eq!(
+        app.booking("TriggeredUid0000000001").await.status,
+        calbook::booking::Status::Rescheduled
+    );
+    assert_eq!(app.count("webhook_deliveries").await, 9);
+
+    // A wrong secret is refused, and the command says so with a failing exit status.
+    let out = calbook(
+        &app,
+        &["trigger", "ping", "--url", &url, "--secret", "wrong"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("401"));
+    let (status, _) = app.deliver_sample("ping").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn migrate_is_idempotent(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.deliver_sample("created").await;
+    for _ in 0..2 {
+        let out = calbook(&app, &["migrate"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(app.count("bookings").await, 1);
+}
+
+#[test]
+fn secret_is_generated_once_kept_private_and_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_calbook"))
+            .arg("secret")
+            .env_remove("CALCOM_WEBHOOK_SECRET")
+            .env("CALBOOK_DATA_DIR", dir.path())
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(first.status.success());
+    let secret = String::from_utf8(first.stdout).unwrap();
+    assert_eq!(secret.trim().len(), 64);
+    assert!(secret.trim().chars().all(|c| c.is_ascii_hexdigit()));
+    assert_eq!(
+        String::from_utf8(run().stdout).unwrap(),
+        secret,
+        "the same secret every time"
+    );
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_calbook"))
+        .args(["bookings", "list"])
+        .env("CALBOOK_DATA_DIR", dir.path())
+        .env("DATABASE_URL", "mysql://localhost/x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("DATABASE_URL must start with sqlite:// or postgres://")
+    );
+}

@@ -1,0 +1,270 @@
+//! The test harness: a real calbook server on port 0 over a real database (a SQLite file, or a
+//! fresh database on the throwaway PostgreSQL server), and helpers that read like the story.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use calbook::app::App;
+use calbook::booking::{Booking, HistoryEntry};
+use calbook::config::Settings;
+use calbook::store::{Store, StoreOptions};
+use calbook::webhook::sign;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::postgres_server;
+
+/// The secret the sample signatures were made with (`fixtures/calcom/signatures.json`).
+pub const SAMPLE_SECRET: &str = "whsec_test_calcom_samples_2026";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named scenario `async fn name(backend: Backend)` twice: `name::sqlite` and
+/// `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/tests/fixtures/calcom/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A compact (byte-exact) sample body.
+pub fn sample(name: &str) -> Vec<u8> {
+    fixture(&format!("compact/{name}.json"))
+}
+
+/// The signature `signatures.json` gives for a fixture file.
+pub fn sample_vector(file: &str) -> String {
+    let v: Value = serde_json::from_slice(&fixture("signatures.json")).unwrap();
+    v["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["file"] == file)
+        .unwrap_or_else(|| panic!("no vector for {file}"))["x_cal_signature_256"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub struct TestDb {
+    pub url: String,
+    pub pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend, dir: &std::path::Path) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let path = dir.join("bookings.db");
+                TestDb {
+                    url: format!("sqlite://{}", path.display()),
+                    pg_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let (url, name) = postgres_server::create_database().await;
+                TestDb {
+                    url,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub backend: Backend,
+    pub client: reqwest::Client,
+    pub store: Store,
+    pub db: TestDb,
+    pub settings: Settings,
+    /// Holds the data directory (and the SQLite file) until the test ends.
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts calbook with the sample secret, after `configure` had its say on the settings.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = TestDb::new(backend, dir.path()).await;
+        let mut settings = Settings::with_data_dir(dir.path().join("data"));
+        settings.bind = "127.0.0.1:0".parse().unwrap();
+        settings.database_url = Some(db.url.clone());
+        settings.webhook_secret = Some(SAMPLE_SECRET.to_owned());
+        settings.store = StoreOptions {
+            acquire_timeout: Duration::from_secs(2),
+            ..StoreOptions::default()
+        };
+        configure(&mut settings);
+        TestApp::start(backend, settings, db, dir).await
+    }
+
+    async fn start(
+        backend: Backend,
+        settings: Settings,
+        db: TestDb,
+        dir: tempfile::TempDir,
+    ) -> TestApp {
+        let app = App::build(&settings).await.expect("calbook starts");
+        let addr = app.local_addr();
+        let store = app.store().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.run(async {
+            let _ = rx.await;
+        }));
+        TestApp {
+            addr,
+            backend,
+            client: reqwest::Client::new(),
+            store,
+            db,
+            settings,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn webhook_url(&self) -> String {
+        self.url("/api/webhooks/calcom")
+    }
+
+    /// Posts `body` signed with the sample secret, as Cal.com would.
+    pub async fn deliver(&self, body: &[u8]) -> (StatusCode, Value) {
+        let sig = sign(SAMPLE_SECRET.as_bytes(), body);
+        self.post(body, Some(&sig), &[]).await
+    }
+
+    /// Posts a compact sample, signed.
+    pub async fn deliver_sample(&self, name: &str) -> (StatusCode, Value) {
+        self.deliver(&sample(name)).await
+    }
+
+    /// Posts `body` with the given signature header (or none) and extra headers.
+    pub async fn post(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.post(self.webhook_url()).body(body.to_vec());
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            req = req.header("content-type", "application/json");
+        }
+        if let Some(s) = signature {
+            req = req.header("x-cal-signature-256", s);
+        }
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let res = req.send().await.expect("request reaches calbook");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("calbook answered {status} with a non-JSON body: {text:?}"));
+        (status, json)
+    }
+
+    pub async fn booking(&self, uid: &str) -> Booking {
+        self.store
+            .booking(uid)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("booking {uid} is stored"))
+    }
+
+    pub async fn maybe_booking(&self, uid: &str) -> Option<Booking> {
+        self.store.booking(uid).await.unwrap()
+    }
+
+    pub async fn history_actions(&self, uid: &str) -> Vec<String> {
+        self.history(uid)
+            .await
+            .into_iter()
+            .map(|h| h.action)
+            .collect()
+    }
+
+    pub async fn history(&self, uid: &str) -> Vec<HistoryEntry> {
+        let b = self.booking(uid).await;
+        self.store.history(b.id).await.unwrap()
+    }
+
+    /// Row count of a table (a real query, no cache).
+    pub async fn count(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        match &self.store {
+            Store::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(p)
+                .await
+                .unwrap(),
+            Store::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(p)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// Deliveries with this outcome.
+    pub async fn deliveries_with(&self, outcome: &str) -> i64 {
+        self.store
+            .deliveries(10_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|d| d.outcome.as_str() == outcome)
+            .count() as i64
+    }
+
+    /// `(bookings, booking_history, webhook_deliveries)` row counts.
+    pub async fn counts(&self) -> (i64, i64, i64) {
+        (
+            self.count("bookings").await,
+            self.count("booking_history").await,
+            self.count("webhook_deliveries").await,
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

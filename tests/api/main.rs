@@ -1,0 +1,10 @@
+//! calbook's integration tests: one binary, the real server on port 0, real databases (SQLite
+//! files and a throwaway PostgreSQL server), real HTTP. Every scenario runs on both backends.
+
+mod cli;
+mod helpers;
+mod ingest;
+mod logs;
+mod ordering;
+mod postgres_server;
+mod refusals;
