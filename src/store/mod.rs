@@ -325,11 +325,11 @@ impl Tx {
         }
     }
 
-    /// Inserts a booking; [`StoreError::Conflict`] if its uid exists.
-    pub async fn insert_booking(&mut self, b: &Booking) -> Result<()> {
+    /// Inserts bookings; [`StoreError::Conflict`] if any uid exists.
+    pub async fn insert_bookings(&mut self, list: &[Booking]) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => sqlite::insert_booking(tx, b).await,
-            Tx::Postgres(tx) => postgres::insert_booking(tx, b).await,
+            Tx::Sqlite(tx) => sqlite::insert_bookings(tx, list).await,
+            Tx::Postgres(tx) => postgres::insert_bookings(tx, list).await,
         }
     }
 
@@ -340,18 +340,18 @@ impl Tx {
         }
     }
 
-    pub async fn insert_history(&mut self, h: &HistoryEntry) -> Result<()> {
+    pub async fn insert_history(&mut self, list: &[HistoryEntry]) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => sqlite::insert_history(tx, h).await,
-            Tx::Postgres(tx) => postgres::insert_history(tx, h).await,
+            Tx::Sqlite(tx) => sqlite::insert_history(tx, list).await,
+            Tx::Postgres(tx) => postgres::insert_history(tx, list).await,
         }
     }
 
-    /// Records a delivery; [`StoreError::Conflict`] if an applied/ignored one has the same body.
-    pub async fn insert_delivery(&mut self, d: &Delivery) -> Result<()> {
+    /// Records deliveries; [`StoreError::Conflict`] if an applied/ignored one has the same body.
+    pub async fn insert_deliveries(&mut self, list: &[Delivery]) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => sqlite::insert_delivery(tx, d).await,
-            Tx::Postgres(tx) => postgres::insert_delivery(tx, d).await,
+            Tx::Sqlite(tx) => sqlite::insert_deliveries(tx, list).await,
+            Tx::Postgres(tx) => postgres::insert_deliveries(tx, list).await,
         }
     }
 

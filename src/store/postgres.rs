@@ -7,12 +7,15 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use super::{BookingFilter, Delivery, Outcome, Result, StoreError, StoreOptions};
 use crate::booking::{Booking, HistoryEntry};
 use crate::time::{from_chrono, to_chrono};
+
+/// Rows per multi-row INSERT (30 columns × 500 stays far under PostgreSQL's 65,535 parameters).
+const ROWS_PER_STATEMENT: usize = 500;
 
 const BOOKING_COLUMNS: &str = "id, external_id, calcom_booking_id, client_id, title, description, \
      notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
@@ -71,51 +74,49 @@ pub(super) async fn lock_bookings(tx: &mut PgConnection, uids: &[&str]) -> Resul
     rows.iter().map(booking_from_row).collect()
 }
 
-pub(super) async fn insert_booking(tx: &mut PgConnection, b: &Booking) -> Result<()> {
-    let done = sqlx::query(
-        "INSERT INTO bookings (id, external_id, calcom_booking_id, client_id, title, description, \
-           notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
-           location, meeting_url, ical_uid, ical_sequence, event_type_id, event_type_slug, metadata, \
-           rescheduled_from, rescheduled_to, cancellation_reason, cancelled_by, rejection_reason, \
-           meeting_started_at, meeting_ended_at, created_at, updated_at, provider) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-           $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, 'calcom') \
-         ON CONFLICT (external_id) DO NOTHING",
-    )
-    .bind(b.id)
-    .bind(&b.uid)
-    .bind(b.calcom_id)
-    .bind(b.client_id)
-    .bind(&b.title)
-    .bind(&b.description)
-    .bind(&b.notes)
-    .bind(to_chrono(b.starts_at))
-    .bind(to_chrono(b.ends_at))
-    .bind(b.status.as_str())
-    .bind(&b.attendee_email)
-    .bind(&b.attendee_name)
-    .bind(Json(&b.attendees))
-    .bind(b.organizer.as_ref().map(Json))
-    .bind(&b.location)
-    .bind(&b.meeting_url)
-    .bind(&b.ical_uid)
-    .bind(b.ical_sequence)
-    .bind(b.event_type_id)
-    .bind(&b.event_type_slug)
-    .bind(Json(&b.metadata))
-    .bind(&b.rescheduled_from)
-    .bind(&b.rescheduled_to)
-    .bind(&b.cancellation_reason)
-    .bind(&b.cancelled_by)
-    .bind(&b.rejection_reason)
-    .bind(b.meeting_started_at.map(to_chrono))
-    .bind(b.meeting_ended_at.map(to_chrono))
-    .bind(to_chrono(b.created_at))
-    .bind(to_chrono(b.updated_at))
-    .execute(tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
+pub(super) async fn insert_bookings(tx: &mut PgConnection, list: &[Booking]) -> Result<()> {
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Postgres>::new(format!(
+            "INSERT INTO bookings ({BOOKING_COLUMNS}, provider) "
+        ));
+        q.push_values(chunk, |mut row, b| {
+            row.push_bind(b.id)
+                .push_bind(&b.uid)
+                .push_bind(b.calcom_id)
+                .push_bind(b.client_id)
+                .push_bind(&b.title)
+                .push_bind(&b.description)
+                .push_bind(&b.notes)
+                .push_bind(to_chrono(b.starts_at))
+                .push_bind(to_chrono(b.ends_at))
+                .push_bind(b.status.as_str())
+                .push_bind(&b.attendee_email)
+                .push_bind(&b.attendee_name)
+                .push_bind(Json(&b.attendees))
+                .push_bind(b.organizer.as_ref().map(Json))
+                .push_bind(&b.location)
+                .push_bind(&b.meeting_url)
+                .push_bind(&b.ical_uid)
+                .push_bind(b.ical_sequence)
+                .push_bind(b.event_type_id)
+                .push_bind(&b.event_type_slug)
+                .push_bind(Json(&b.metadata))
+                .push_bind(&b.rescheduled_from)
+                .push_bind(&b.rescheduled_to)
+                .push_bind(&b.cancellation_reason)
+                .push_bind(&b.cancelled_by)
+                .push_bind(&b.rejection_reason)
+                .push_bind(b.meeting_started_at.map(to_chrono))
+                .push_bind(b.meeting_ended_at.map(to_chrono))
+                .push_bind(to_chrono(b.created_at))
+                .push_bind(to_chrono(b.updated_at))
+                .push_bind("calcom");
+        });
+        q.push(" ON CONFLICT (external_id) DO NOTHING");
+        let done = q.build().execute(&mut *tx).await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
     }
     Ok(())
 }
@@ -167,44 +168,48 @@ pub(super) async fn update_booking(tx: &mut PgConnection, b: &Booking) -> Result
     Ok(())
 }
 
-pub(super) async fn insert_history(tx: &mut PgConnection, h: &HistoryEntry) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(h.id)
-    .bind(h.booking_id)
-    .bind(&h.action)
-    .bind(h.old_values.as_ref().map(Json))
-    .bind(h.new_values.as_ref().map(Json))
-    .bind(to_chrono(h.created_at))
-    .bind(h.delivery_id)
-    .execute(tx)
-    .await?;
+pub(super) async fn insert_history(tx: &mut PgConnection, list: &[HistoryEntry]) -> Result<()> {
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) ",
+        );
+        q.push_values(chunk, |mut row, h| {
+            row.push_bind(h.id)
+                .push_bind(h.booking_id)
+                .push_bind(&h.action)
+                .push_bind(h.old_values.as_ref().map(Json))
+                .push_bind(h.new_values.as_ref().map(Json))
+                .push_bind(to_chrono(h.created_at))
+                .push_bind(h.delivery_id);
+        });
+        q.build().execute(&mut *tx).await?;
+    }
     Ok(())
 }
 
-pub(super) async fn insert_delivery(tx: &mut PgConnection, d: &Delivery) -> Result<()> {
-    let done = sqlx::query(
-        "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, webhook_version, \
-           content_type, booking_uid, outcome, error, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (body_sha256) WHERE outcome IN ('applied', 'ignored') DO NOTHING",
-    )
-    .bind(d.id)
-    .bind(to_chrono(d.received_at))
-    .bind(&d.body_sha256)
-    .bind(&d.trigger_event)
-    .bind(&d.webhook_version)
-    .bind(&d.content_type)
-    .bind(&d.booking_uid)
-    .bind(d.outcome.as_str())
-    .bind(&d.error)
-    .bind(d.body.as_ref())
-    .execute(tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
+pub(super) async fn insert_deliveries(tx: &mut PgConnection, list: &[Delivery]) -> Result<()> {
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, \
+             webhook_version, content_type, booking_uid, outcome, error, body) ",
+        );
+        q.push_values(chunk, |mut row, d| {
+            row.push_bind(d.id)
+                .push_bind(to_chrono(d.received_at))
+                .push_bind(&d.body_sha256)
+                .push_bind(&d.trigger_event)
+                .push_bind(&d.webhook_version)
+                .push_bind(&d.content_type)
+                .push_bind(&d.booking_uid)
+                .push_bind(d.outcome.as_str())
+                .push_bind(&d.error)
+                .push_bind(d.body.as_ref());
+        });
+        q.push(" ON CONFLICT (body_sha256) WHERE outcome IN ('applied', 'ignored') DO NOTHING");
+        let done = q.build().execute(&mut *tx).await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
     }
     Ok(())
 }

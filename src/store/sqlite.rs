@@ -8,12 +8,15 @@ use std::str::FromStr;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use super::{BookingFilter, Delivery, Outcome, Result, SqliteSync, StoreError, StoreOptions};
 use crate::booking::{Booking, HistoryEntry};
 use crate::time::{from_db_text, to_db_text};
+
+/// Rows per multi-row INSERT (30 columns × 500 stays under SQLite's 32,766 variables).
+const ROWS_PER_STATEMENT: usize = 500;
 
 const BOOKING_COLUMNS: &str = "id, external_id, calcom_booking_id, client_id, title, description, \
      notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
@@ -92,51 +95,49 @@ pub(super) async fn lock_bookings(
     rows.iter().map(booking_from_row).collect()
 }
 
-pub(super) async fn insert_booking(tx: &mut SqliteConnection, b: &Booking) -> Result<()> {
-    let done = sqlx::query(
-        "INSERT INTO bookings (id, external_id, calcom_booking_id, client_id, title, description, \
-           notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
-           location, meeting_url, ical_uid, ical_sequence, event_type_id, event_type_slug, metadata, \
-           rescheduled_from, rescheduled_to, cancellation_reason, cancelled_by, rejection_reason, \
-           meeting_started_at, meeting_ended_at, created_at, updated_at, provider) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-           $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, 'calcom') \
-         ON CONFLICT (external_id) DO NOTHING",
-    )
-    .bind(b.id.to_string())
-    .bind(&b.uid)
-    .bind(b.calcom_id)
-    .bind(b.client_id.map(|u| u.to_string()))
-    .bind(&b.title)
-    .bind(&b.description)
-    .bind(&b.notes)
-    .bind(to_db_text(b.starts_at))
-    .bind(to_db_text(b.ends_at))
-    .bind(b.status.as_str())
-    .bind(&b.attendee_email)
-    .bind(&b.attendee_name)
-    .bind(json(&b.attendees))
-    .bind(b.organizer.as_ref().map(json))
-    .bind(&b.location)
-    .bind(&b.meeting_url)
-    .bind(&b.ical_uid)
-    .bind(b.ical_sequence)
-    .bind(b.event_type_id)
-    .bind(&b.event_type_slug)
-    .bind(json(&b.metadata))
-    .bind(&b.rescheduled_from)
-    .bind(&b.rescheduled_to)
-    .bind(&b.cancellation_reason)
-    .bind(&b.cancelled_by)
-    .bind(&b.rejection_reason)
-    .bind(b.meeting_started_at.map(to_db_text))
-    .bind(b.meeting_ended_at.map(to_db_text))
-    .bind(to_db_text(b.created_at))
-    .bind(to_db_text(b.updated_at))
-    .execute(tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
+pub(super) async fn insert_bookings(tx: &mut SqliteConnection, list: &[Booking]) -> Result<()> {
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "INSERT INTO bookings ({BOOKING_COLUMNS}, provider) "
+        ));
+        q.push_values(chunk, |mut row, b| {
+            row.push_bind(b.id.to_string())
+                .push_bind(&b.uid)
+                .push_bind(b.calcom_id)
+                .push_bind(b.client_id.map(|u| u.to_string()))
+                .push_bind(&b.title)
+                .push_bind(&b.description)
+                .push_bind(&b.notes)
+                .push_bind(to_db_text(b.starts_at))
+                .push_bind(to_db_text(b.ends_at))
+                .push_bind(b.status.as_str())
+                .push_bind(&b.attendee_email)
+                .push_bind(&b.attendee_name)
+                .push_bind(json(&b.attendees))
+                .push_bind(b.organizer.as_ref().map(json))
+                .push_bind(&b.location)
+                .push_bind(&b.meeting_url)
+                .push_bind(&b.ical_uid)
+                .push_bind(b.ical_sequence)
+                .push_bind(b.event_type_id)
+                .push_bind(&b.event_type_slug)
+                .push_bind(json(&b.metadata))
+                .push_bind(&b.rescheduled_from)
+                .push_bind(&b.rescheduled_to)
+                .push_bind(&b.cancellation_reason)
+                .push_bind(&b.cancelled_by)
+                .push_bind(&b.rejection_reason)
+                .push_bind(b.meeting_started_at.map(to_db_text))
+                .push_bind(b.meeting_ended_at.map(to_db_text))
+                .push_bind(to_db_text(b.created_at))
+                .push_bind(to_db_text(b.updated_at))
+                .push_bind("calcom");
+        });
+        q.push(" ON CONFLICT (external_id) DO NOTHING");
+        let done = q.build().execute(&mut *tx).await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
     }
     Ok(())
 }
@@ -188,44 +189,48 @@ pub(super) async fn update_booking(tx: &mut SqliteConnection, b: &Booking) -> Re
     Ok(())
 }
 
-pub(super) async fn insert_history(tx: &mut SqliteConnection, h: &HistoryEntry) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(h.id.to_string())
-    .bind(h.booking_id.to_string())
-    .bind(&h.action)
-    .bind(h.old_values.as_ref().map(json))
-    .bind(h.new_values.as_ref().map(json))
-    .bind(to_db_text(h.created_at))
-    .bind(h.delivery_id.map(|u| u.to_string()))
-    .execute(tx)
-    .await?;
+pub(super) async fn insert_history(tx: &mut SqliteConnection, list: &[HistoryEntry]) -> Result<()> {
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) ",
+        );
+        q.push_values(chunk, |mut row, h| {
+            row.push_bind(h.id.to_string())
+                .push_bind(h.booking_id.to_string())
+                .push_bind(&h.action)
+                .push_bind(h.old_values.as_ref().map(json))
+                .push_bind(h.new_values.as_ref().map(json))
+                .push_bind(to_db_text(h.created_at))
+                .push_bind(h.delivery_id.map(|u| u.to_string()));
+        });
+        q.build().execute(&mut *tx).await?;
+    }
     Ok(())
 }
 
-pub(super) async fn insert_delivery(tx: &mut SqliteConnection, d: &Delivery) -> Result<()> {
-    let done = sqlx::query(
-        "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, webhook_version, \
-           content_type, booking_uid, outcome, error, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-         ON CONFLICT (body_sha256) WHERE outcome IN ('applied', 'ignored') DO NOTHING",
-    )
-    .bind(d.id.to_string())
-    .bind(to_db_text(d.received_at))
-    .bind(&d.body_sha256)
-    .bind(&d.trigger_event)
-    .bind(&d.webhook_version)
-    .bind(&d.content_type)
-    .bind(&d.booking_uid)
-    .bind(d.outcome.as_str())
-    .bind(&d.error)
-    .bind(d.body.as_ref())
-    .execute(tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
+pub(super) async fn insert_deliveries(tx: &mut SqliteConnection, list: &[Delivery]) -> Result<()> {
+    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, \
+             webhook_version, content_type, booking_uid, outcome, error, body) ",
+        );
+        q.push_values(chunk, |mut row, d| {
+            row.push_bind(d.id.to_string())
+                .push_bind(to_db_text(d.received_at))
+                .push_bind(&d.body_sha256)
+                .push_bind(&d.trigger_event)
+                .push_bind(&d.webhook_version)
+                .push_bind(&d.content_type)
+                .push_bind(&d.booking_uid)
+                .push_bind(d.outcome.as_str())
+                .push_bind(&d.error)
+                .push_bind(d.body.as_ref());
+        });
+        q.push(" ON CONFLICT (body_sha256) WHERE outcome IN ('applied', 'ignored') DO NOTHING");
+        let done = q.build().execute(&mut *tx).await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
     }
     Ok(())
 }

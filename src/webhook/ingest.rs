@@ -200,7 +200,9 @@ async fn apply_with_retries(
     out
 }
 
-/// Applies `batch` in one transaction and commits it.
+/// Applies `batch` in one transaction and commits it. Decisions are made in memory against the
+/// rows read (and locked) at the start, in arrival order; the writes then go out as a handful of
+/// multi-row statements, whatever the batch size.
 async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>, StoreError> {
     let mut tx = store.begin().await?;
     let digests: Vec<&str> = batch
@@ -237,6 +239,10 @@ async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>,
     };
 
     let now = crate::time::now();
+    let mut inserted: HashSet<String> = HashSet::new();
+    let mut updated: Vec<String> = Vec::new();
+    let mut history = Vec::new();
+    let mut deliveries = Vec::with_capacity(batch.len());
     let mut results = Vec::with_capacity(batch.len());
     for r in batch {
         let (outcome, trigger, booking_uid, note) = match &r.parsed {
@@ -263,12 +269,14 @@ async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>,
                             (Outcome::Ignored, decision.note)
                         } else {
                             for change in decision.changes {
-                                match change.before {
-                                    None => tx.insert_booking(&change.after).await?,
-                                    Some(_) => tx.update_booking(&change.after).await?,
+                                history.push(change.history(Some(r.id), now));
+                                let uid = change.after.uid.clone();
+                                if change.before.is_none() {
+                                    inserted.insert(uid.clone());
+                                } else if !inserted.contains(&uid) && !updated.contains(&uid) {
+                                    updated.push(uid.clone());
                                 }
-                                tx.insert_history(&change.history(Some(r.id), now)).await?;
-                                bookings.insert(change.after.uid.clone(), change.after);
+                                bookings.insert(uid, change.after);
                             }
                             (Outcome::Applied, None)
                         }
@@ -278,7 +286,8 @@ async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>,
                 (outcome, Some(p.trigger.clone()), uid, note)
             }
         };
-        tx.insert_delivery(&Delivery {
+        debug!(delivery_id = %r.id, body_sha256 = %r.body_sha256, booking_uid = booking_uid.as_deref().unwrap_or(""), outcome = outcome.as_str(), "delivery decided");
+        deliveries.push(Delivery {
             id: r.id,
             received_at: r.received_at,
             body_sha256: r.body_sha256.clone(),
@@ -289,9 +298,7 @@ async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>,
             outcome,
             error: note.clone(),
             body: r.body.clone(),
-        })
-        .await?;
-        debug!(delivery_id = %r.id, body_sha256 = %r.body_sha256, booking_uid = booking_uid.as_deref().unwrap_or(""), outcome = outcome.as_str(), "delivery applied");
+        });
         results.push(Applied {
             delivery_id: r.id,
             outcome,
@@ -299,6 +306,19 @@ async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>,
             note,
         });
     }
+
+    // A booking inserted and then changed within the batch is inserted once, in its final state.
+    let new_rows: Vec<Booking> = bookings
+        .values()
+        .filter(|b| inserted.contains(&b.uid))
+        .cloned()
+        .collect();
+    tx.insert_bookings(&new_rows).await?;
+    for uid in &updated {
+        tx.update_booking(&bookings[uid]).await?;
+    }
+    tx.insert_history(&history).await?;
+    tx.insert_deliveries(&deliveries).await?;
     tx.commit().await?;
     Ok(results)
 }
