@@ -41,6 +41,7 @@ impl App {
             .context("opening the database")?;
         info!(backend = ?store.backend(), "database ready");
         let (ingest, writers) = Ingest::start(store.clone(), &settings.ingest);
+        store.start_upkeep();
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;

@@ -47,7 +47,6 @@ END $$;
 CREATE INDEX IF NOT EXISTS bookings_starts_at_idx ON bookings (starts_at);
 CREATE INDEX IF NOT EXISTS bookings_status_starts_at_idx ON bookings (status, starts_at);
 CREATE INDEX IF NOT EXISTS bookings_client_id_idx ON bookings (client_id);
-CREATE INDEX IF NOT EXISTS bookings_attendee_email_idx ON bookings (attendee_email);
 
 CREATE TABLE IF NOT EXISTS booking_history (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -40,7 +40,6 @@ CREATE TABLE bookings (
 CREATE INDEX bookings_starts_at_idx ON bookings (starts_at);
 CREATE INDEX bookings_status_starts_at_idx ON bookings (status, starts_at);
 CREATE INDEX bookings_client_id_idx ON bookings (client_id);
-CREATE INDEX bookings_attendee_email_idx ON bookings (attendee_email);
 
 CREATE TABLE booking_history (
   id          TEXT PRIMARY KEY,

@@ -254,14 +254,24 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a write transaction (on SQLite it takes the write lock at once). Any failure to
-    /// get a connection or to begin is [`StoreError::Unavailable`].
-    pub async fn begin(&self) -> Result<Tx> {
+    /// Starts a write transaction on a pooled connection (on SQLite it takes the write lock at
+    /// once). Any failure to get a connection or to begin is [`StoreError::Unavailable`].
+    pub async fn begin(&self) -> Result<Tx<'static>> {
         let tx = match self {
             Store::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
             Store::Postgres(p) => p.begin().await.map(Tx::Postgres),
         };
         tx.map_err(StoreError::Unavailable)
+    }
+
+    /// A connection kept by one writer across many transactions: no pool round trip per
+    /// transaction, and its prepared statements stay warm. Drop it after an error.
+    pub async fn writer(&self) -> Result<WriterConnection> {
+        let conn = match self {
+            Store::Sqlite(p) => p.acquire().await.map(WriterConnection::Sqlite),
+            Store::Postgres(p) => p.acquire().await.map(WriterConnection::Postgres),
+        };
+        conn.map_err(StoreError::Unavailable)
     }
 
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
@@ -294,6 +304,28 @@ impl Store {
         }
     }
 
+    /// Starts the store's background upkeep, if it has any: on SQLite a checkpoint every 250 ms
+    /// (commits never wait for one; with no checkpoint the WAL would grow without bound).
+    pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let Store::Sqlite(pool) = self else {
+            return None;
+        };
+        let pool = pool.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    break;
+                }
+                if let Err(e) = sqlite::checkpoint(&pool).await {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                }
+            }
+        }))
+    }
+
     pub async fn close(&self) {
         match self {
             Store::Sqlite(p) => p.close().await,
@@ -302,13 +334,31 @@ impl Store {
     }
 }
 
-/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
-pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+/// A connection held by an ingest writer (see [`Store::writer`]).
+pub enum WriterConnection {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
-impl Tx {
+impl WriterConnection {
+    /// Starts a write transaction (on SQLite it takes the write lock at once).
+    pub async fn begin(&mut self) -> Result<Tx<'_>> {
+        use sqlx::Connection;
+        let tx = match self {
+            WriterConnection::Sqlite(c) => c.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            WriterConnection::Postgres(c) => c.begin().await.map(Tx::Postgres),
+        };
+        tx.map_err(StoreError::from)
+    }
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+pub enum Tx<'c> {
+    Sqlite(sqlx::Transaction<'c, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'c, sqlx::Postgres>),
+}
+
+impl Tx<'_> {
     /// Which of `digests` belong to bodies already applied or ignored.
     pub async fn seen_bodies(&mut self, digests: &[&str]) -> Result<HashSet<String>> {
         match self {

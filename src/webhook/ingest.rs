@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
 use crate::booking::{Booking, decide};
-use crate::store::{Delivery, Outcome, Store, StoreError};
+use crate::store::{Delivery, Outcome, Store, StoreError, WriterConnection};
 
 /// How many times a batch that lost a race is recomputed before its deliveries go one by one.
 const CONFLICT_RETRIES: usize = 5;
@@ -141,11 +141,14 @@ impl Ingest {
 
 async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     let mut jobs = Vec::with_capacity(max_batch);
+    let mut conn = None;
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         metrics::histogram!("calbook_ingest_batch_size").record(jobs.len() as f64);
         let batch: Vec<Job> = std::mem::take(&mut jobs);
         let received: Vec<&Received> = batch.iter().map(|j| &j.received).collect();
-        let results = apply_with_retries(&store, &received).await;
+        let started = std::time::Instant::now();
+        let results = apply_with_retries(&store, &mut conn, &received).await;
+        metrics::histogram!("calbook_ingest_batch_seconds").record(started.elapsed().as_secs_f64());
         for (job, result) in batch.into_iter().zip(results) {
             if let Ok(a) = &result {
                 metrics::counter!("calbook_webhook_deliveries_total", "outcome" => a.outcome.as_str())
@@ -157,12 +160,25 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
+/// Applies a batch, retrying lost races. `conn` is the writer's connection: taken from the pool
+/// when missing, and dropped after any error so that a broken one is not reused.
 async fn apply_with_retries(
     store: &Store,
+    conn: &mut Option<WriterConnection>,
     batch: &[&Received],
 ) -> Vec<Result<Applied, IngestError>> {
     for attempt in 0..=CONFLICT_RETRIES {
-        match apply_batch(store, batch).await {
+        let result = match conn {
+            Some(c) => apply_batch(c, batch).await,
+            None => match store.writer().await {
+                Ok(c) => apply_batch(conn.insert(c), batch).await,
+                Err(e) => Err(e),
+            },
+        };
+        if result.is_err() {
+            *conn = None;
+        }
+        match result {
             Ok(applied) => return applied.into_iter().map(Ok).collect(),
             Err(StoreError::Conflict) => {
                 debug!(
@@ -192,7 +208,7 @@ async fn apply_with_retries(
     let mut out = Vec::with_capacity(batch.len());
     for one in batch {
         out.push(
-            Box::pin(apply_with_retries(store, std::slice::from_ref(one)))
+            Box::pin(apply_with_retries(store, conn, std::slice::from_ref(one)))
                 .await
                 .remove(0),
         );
@@ -203,8 +219,11 @@ async fn apply_with_retries(
 /// Applies `batch` in one transaction and commits it. Decisions are made in memory against the
 /// rows read (and locked) at the start, in arrival order; the writes then go out as a handful of
 /// multi-row statements, whatever the batch size.
-async fn apply_batch(store: &Store, batch: &[&Received]) -> Result<Vec<Applied>, StoreError> {
-    let mut tx = store.begin().await?;
+async fn apply_batch(
+    conn: &mut WriterConnection,
+    batch: &[&Received],
+) -> Result<Vec<Applied>, StoreError> {
+    let mut tx = conn.begin().await?;
     let digests: Vec<&str> = batch
         .iter()
         .filter(|r| r.parsed.is_ok())
