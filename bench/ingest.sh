@@ -58,7 +58,7 @@ start_postgres() {
   local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
   local pgport=$((PORT + 1)) as=()
   [ "$(id -u)" = 0 ] && as=(setpriv --reuid postgres --regid postgres --init-groups)
-  mkdir -p "$WORK/pg"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
+  mkdir -p "$WORK/pg"; chmod 755 "$WORK"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
   "${as[@]}" "$bin/initdb" -D "$WORK/pg/data" -U calbook --auth=trust -E UTF8 --no-instructions >/dev/null
   # Stock durability settings (fsync, synchronous_commit on), as in RESULTS.md's peer runs.
   "${as[@]}" "$bin/postgres" -D "$WORK/pg/data" -p $pgport -k "$WORK/pg" -c listen_addresses=127.0.0.1 \

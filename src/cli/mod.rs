@@ -112,7 +112,7 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CALBOOK_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Ingest writer tasks on PostgreSQL (SQLite always uses one). Default 4.
+    /// Ingest writer tasks on PostgreSQL (SQLite always uses one). Default 2.
     #[arg(long, env = "CALBOOK_INGEST_WRITERS")]
     pub ingest_writers: Option<usize>,
     /// Most webhook deliveries committed in one transaction.

@@ -414,7 +414,39 @@ impl Tx<'_> {
     }
 }
 
+/// Splits rows for multi-row INSERTs into chunks of 64, 32, …, 1 rows, so that each table has
+/// at most seven distinct statement texts: they stay in the prepared-statement cache instead of
+/// being parsed and planned again for every batch size. (64 rows × 31 columns stays far below
+/// SQLite's 32,766 and PostgreSQL's 65,535 parameters.)
+fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        if rows.is_empty() {
+            return None;
+        }
+        let size = [64, 32, 16, 8, 4, 2, 1]
+            .into_iter()
+            .find(|&n| n <= rows.len())
+            .unwrap_or(1);
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
 fn parse_status(s: &str) -> Result<Status> {
     s.parse()
         .map_err(|e: crate::booking::UnknownStatus| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn row_chunks_use_few_distinct_sizes_and_cover_every_row() {
+        let rows: Vec<u32> = (0..203).collect();
+        let sizes: Vec<usize> = super::row_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes, [64, 64, 64, 8, 2, 1]);
+        let flat: Vec<u32> = super::row_chunks(&rows).flatten().copied().collect();
+        assert_eq!(flat, rows);
+        assert_eq!(super::row_chunks::<u32>(&[]).count(), 0);
+    }
 }

@@ -14,9 +14,6 @@ use super::{BookingFilter, Delivery, Outcome, Result, StoreError, StoreOptions};
 use crate::booking::{Booking, HistoryEntry};
 use crate::time::{from_chrono, to_chrono};
 
-/// Rows per multi-row INSERT (30 columns × 500 stays far under PostgreSQL's 65,535 parameters).
-const ROWS_PER_STATEMENT: usize = 500;
-
 const BOOKING_COLUMNS: &str = "id, external_id, calcom_booking_id, client_id, title, description, \
      notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
      location, meeting_url, ical_uid, ical_sequence, event_type_id, event_type_slug, metadata, \
@@ -26,7 +23,11 @@ const BOOKING_COLUMNS: &str = "id, external_id, calcom_booking_id, client_id, ti
 pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?
-        .application_name("calbook");
+        .application_name("calbook")
+        // Plan each statement for the table as it is now. A generic plan cached while a table was
+        // empty (a sequential scan) would otherwise be kept as the table grows, until autovacuum
+        // next analyzes it.
+        .options([("plan_cache_mode", "force_custom_plan")]);
     Ok(PgPoolOptions::new()
         .max_connections(o.pg_max_connections)
         .acquire_timeout(o.acquire_timeout)
@@ -75,7 +76,7 @@ pub(super) async fn lock_bookings(tx: &mut PgConnection, uids: &[&str]) -> Resul
 }
 
 pub(super) async fn insert_bookings(tx: &mut PgConnection, list: &[Booking]) -> Result<()> {
-    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::row_chunks(list) {
         let mut q = QueryBuilder::<Postgres>::new(format!(
             "INSERT INTO bookings ({BOOKING_COLUMNS}, provider) "
         ));
@@ -169,7 +170,7 @@ pub(super) async fn update_booking(tx: &mut PgConnection, b: &Booking) -> Result
 }
 
 pub(super) async fn insert_history(tx: &mut PgConnection, list: &[HistoryEntry]) -> Result<()> {
-    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::row_chunks(list) {
         let mut q = QueryBuilder::<Postgres>::new(
             "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) ",
         );
@@ -188,7 +189,7 @@ pub(super) async fn insert_history(tx: &mut PgConnection, list: &[HistoryEntry])
 }
 
 pub(super) async fn insert_deliveries(tx: &mut PgConnection, list: &[Delivery]) -> Result<()> {
-    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::row_chunks(list) {
         let mut q = QueryBuilder::<Postgres>::new(
             "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, \
              webhook_version, content_type, booking_uid, outcome, error, body) ",

@@ -15,9 +15,6 @@ use super::{BookingFilter, Delivery, Outcome, Result, SqliteSync, StoreError, St
 use crate::booking::{Booking, HistoryEntry};
 use crate::time::{from_db_text, to_db_text};
 
-/// Rows per multi-row INSERT (30 columns × 500 stays under SQLite's 32,766 variables).
-const ROWS_PER_STATEMENT: usize = 500;
-
 const BOOKING_COLUMNS: &str = "id, external_id, calcom_booking_id, client_id, title, description, \
      notes, starts_at, ends_at, status, attendee_email, attendee_name, attendees, organizer, \
      location, meeting_url, ical_uid, ical_sequence, event_type_id, event_type_slug, metadata, \
@@ -109,7 +106,7 @@ pub(super) async fn lock_bookings(
 }
 
 pub(super) async fn insert_bookings(tx: &mut SqliteConnection, list: &[Booking]) -> Result<()> {
-    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::row_chunks(list) {
         let mut q = QueryBuilder::<Sqlite>::new(format!(
             "INSERT INTO bookings ({BOOKING_COLUMNS}, provider) "
         ));
@@ -203,7 +200,7 @@ pub(super) async fn update_booking(tx: &mut SqliteConnection, b: &Booking) -> Re
 }
 
 pub(super) async fn insert_history(tx: &mut SqliteConnection, list: &[HistoryEntry]) -> Result<()> {
-    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::row_chunks(list) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO booking_history (id, booking_id, action, old_values, new_values, created_at, delivery_id) ",
         );
@@ -222,7 +219,7 @@ pub(super) async fn insert_history(tx: &mut SqliteConnection, list: &[HistoryEnt
 }
 
 pub(super) async fn insert_deliveries(tx: &mut SqliteConnection, list: &[Delivery]) -> Result<()> {
-    for chunk in list.chunks(ROWS_PER_STATEMENT) {
+    for chunk in super::row_chunks(list) {
         let mut q = QueryBuilder::<Sqlite>::new(
             "INSERT INTO webhook_deliveries (id, received_at, body_sha256, trigger_event, \
              webhook_version, content_type, booking_uid, outcome, error, body) ",

@@ -68,7 +68,7 @@ pub enum IngestError {
 
 #[derive(Debug, Clone)]
 pub struct IngestOptions {
-    /// Writer tasks (each with its own transaction). `None`: 1 on SQLite, 4 on PostgreSQL.
+    /// Writer tasks (each with its own transaction). `None`: 1 on SQLite, 2 on PostgreSQL.
     pub writers: Option<usize>,
     /// Most deliveries in one transaction.
     pub max_batch: usize,
@@ -100,7 +100,7 @@ impl Ingest {
     pub fn start(store: Store, options: &IngestOptions) -> (Ingest, Vec<JoinHandle<()>>) {
         let n = match store.backend() {
             crate::store::Backend::Sqlite => 1,
-            crate::store::Backend::Postgres => options.writers.unwrap_or(4).max(1),
+            crate::store::Backend::Postgres => options.writers.unwrap_or(2).max(1),
         };
         let mut writers = Vec::with_capacity(n);
         let mut tasks = Vec::with_capacity(n);
