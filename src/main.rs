@@ -3,8 +3,3 @@
 fn main() -> std::process::ExitCode {
     calbook::cli::main()
 }
-
-/// mimalloc: less time in the allocator on the ingest path than glibc's malloc, and no
-/// `malloc_consolidate` stalls in the SQLite thread.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -41,8 +41,10 @@ CREATE INDEX bookings_starts_at_idx ON bookings (starts_at);
 CREATE INDEX bookings_status_starts_at_idx ON bookings (status, starts_at);
 CREATE INDEX bookings_client_id_idx ON bookings (client_id);
 
+-- Ids are UUIDv7s minted by calbook, unique by construction: SQLite keeps them unindexed (a
+-- rowid table), which saves a B-tree insert per row on the webhook path.
 CREATE TABLE booking_history (
-  id          TEXT PRIMARY KEY,
+  id          TEXT NOT NULL,
   booking_id  TEXT NOT NULL REFERENCES bookings (id) ON DELETE CASCADE,
   action      TEXT NOT NULL,
   old_values  TEXT NULL,
@@ -53,8 +55,10 @@ CREATE TABLE booking_history (
 
 CREATE INDEX booking_history_booking_id_idx ON booking_history (booking_id, created_at);
 
+-- `seq` (the rowid) is arrival order; listings use it instead of an index on received_at.
 CREATE TABLE webhook_deliveries (
-  id              TEXT PRIMARY KEY,
+  seq             INTEGER PRIMARY KEY,
+  id              TEXT NOT NULL,
   received_at     TEXT NOT NULL,
   body_sha256     TEXT NOT NULL,
   trigger_event   TEXT NULL,
@@ -69,4 +73,3 @@ CREATE TABLE webhook_deliveries (
 -- A body is applied (or ignored) at most once; byte-identical redeliveries are kept as 'duplicate'.
 CREATE UNIQUE INDEX webhook_deliveries_body_once_idx
   ON webhook_deliveries (body_sha256) WHERE outcome IN ('applied', 'ignored');
-CREATE INDEX webhook_deliveries_received_at_idx ON webhook_deliveries (received_at);

@@ -62,8 +62,9 @@ pub struct GlobalArgs {
         global = true
     )]
     pub log_format: LogFormat,
-    /// SQLite durability: `full` (fsync at every commit) or `normal` (WAL; a power cut may lose
-    /// the last commits, a crash of calbook loses nothing).
+    /// SQLite durability: `full` (a webhook is answered only once its commit is fsynced) or
+    /// `normal` (answered at commit; a power cut may lose the last second, a crash of calbook
+    /// loses nothing).
     #[arg(
         long,
         env = "CALBOOK_SQLITE_SYNCHRONOUS",

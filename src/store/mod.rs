@@ -1,9 +1,9 @@
 //! The booking store: bookings, their audit history and every signed webhook delivery.
 //!
 //! One API over two backends chosen at run time from `DATABASE_URL`:
-//! - **SQLite** (default, embedded): WAL journal, `synchronous=FULL` unless configured otherwise,
-//!   foreign keys on, a busy timeout, and one writer (`BEGIN IMMEDIATE`), so two writers never
-//!   interleave.
+//! - **SQLite** (default, embedded): WAL journal, `synchronous=NORMAL` plus calbook's own WAL
+//!   fsync before acknowledging ([`Store::durability_barrier`]), foreign keys on, a busy timeout,
+//!   background checkpoints, and one writer (`BEGIN IMMEDIATE`), so two writers never interleave.
 //! - **PostgreSQL / Supabase**: the rows an event touches are locked (`FOR UPDATE`); inserts that
 //!   lose a race to another instance surface as [`StoreError::Conflict`] so the caller retries.
 //!
@@ -140,8 +140,9 @@ pub struct BookingFilter {
 pub struct StoreOptions {
     /// How long a SQLite writer waits for the file lock before the write fails.
     pub sqlite_busy_timeout: Duration,
-    /// `FULL` (fsync each commit; the default) or `NORMAL` (WAL: a power cut may lose the last
-    /// commits, an application crash loses nothing).
+    /// `Full` (the default): [`Store::durability_barrier`] fsyncs the WAL before deliveries are
+    /// acknowledged. `Normal`: no fsync before the answer; a power cut may lose the last second
+    /// of commits, an application crash loses nothing.
     pub sqlite_synchronous: SqliteSync,
     /// PostgreSQL pool size.
     pub pg_max_connections: u32,
@@ -189,8 +190,16 @@ pub enum Backend {
 /// A connection pool to one of the two backends.
 #[derive(Debug, Clone)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteStore),
     Postgres(PgPool),
+}
+
+/// The SQLite pool, with what the durability barrier needs.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub pool: SqlitePool,
+    sync: SqliteSync,
+    wal_path: std::path::PathBuf,
 }
 
 impl Store {
@@ -204,7 +213,14 @@ impl Store {
     /// Opens `url` without migrating.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
         if url.starts_with("sqlite:") {
-            Ok(Store::Sqlite(sqlite::connect(url, options).await?))
+            let pool = sqlite::connect(url, options).await?;
+            let mut wal_path = pool.connect_options().get_filename().as_os_str().to_owned();
+            wal_path.push("-wal");
+            Ok(Store::Sqlite(SqliteStore {
+                pool,
+                sync: options.sqlite_synchronous,
+                wal_path: wal_path.into(),
+            }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::connect(url, options).await?))
         } else {
@@ -228,7 +244,7 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await?,
+            Store::Sqlite(s) => sqlx::migrate!("migrations/sqlite").run(&s.pool).await?,
             Store::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await?,
         }
         Ok(())
@@ -237,8 +253,8 @@ impl Store {
     /// Ok when the database answers and every migration this build knows is applied.
     pub async fn ready(&self) -> Result<()> {
         let (applied, known) = match self {
-            Store::Sqlite(p) => (
-                sqlite::applied_migrations(p).await?,
+            Store::Sqlite(s) => (
+                sqlite::applied_migrations(&s.pool).await?,
                 sqlx::migrate!("migrations/sqlite").iter().count(),
             ),
             Store::Postgres(p) => (
@@ -258,7 +274,7 @@ impl Store {
     /// once). Any failure to get a connection or to begin is [`StoreError::Unavailable`].
     pub async fn begin(&self) -> Result<Tx<'static>> {
         let tx = match self {
-            Store::Sqlite(p) => p.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
+            Store::Sqlite(s) => s.pool.begin_with("BEGIN IMMEDIATE").await.map(Tx::Sqlite),
             Store::Postgres(p) => p.begin().await.map(Tx::Postgres),
         };
         tx.map_err(StoreError::Unavailable)
@@ -267,23 +283,30 @@ impl Store {
     /// A connection kept by one writer across many transactions: no pool round trip per
     /// transaction, and its prepared statements stay warm. Drop it after an error.
     pub async fn writer(&self) -> Result<WriterConnection> {
-        let conn = match self {
-            Store::Sqlite(p) => p.acquire().await.map(WriterConnection::Sqlite),
-            Store::Postgres(p) => p.acquire().await.map(WriterConnection::Postgres),
-        };
-        conn.map_err(StoreError::Unavailable)
+        match self {
+            Store::Sqlite(s) => {
+                let mut conn = s.pool.acquire().await.map_err(StoreError::Unavailable)?;
+                sqlite::tune_writer(&mut conn).await?;
+                Ok(WriterConnection::Sqlite(conn))
+            }
+            Store::Postgres(p) => p
+                .acquire()
+                .await
+                .map(WriterConnection::Postgres)
+                .map_err(StoreError::Unavailable),
+        }
     }
 
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
         match self {
-            Store::Sqlite(p) => sqlite::bookings(p, filter).await,
+            Store::Sqlite(s) => sqlite::bookings(&s.pool, filter).await,
             Store::Postgres(p) => postgres::bookings(p, filter).await,
         }
     }
 
     pub async fn booking(&self, uid: &str) -> Result<Option<Booking>> {
         match self {
-            Store::Sqlite(p) => sqlite::booking(p, uid).await,
+            Store::Sqlite(s) => sqlite::booking(&s.pool, uid).await,
             Store::Postgres(p) => postgres::booking(p, uid).await,
         }
     }
@@ -291,7 +314,7 @@ impl Store {
     /// The audit history of a booking, oldest first.
     pub async fn history(&self, booking_id: Uuid) -> Result<Vec<HistoryEntry>> {
         match self {
-            Store::Sqlite(p) => sqlite::history(p, booking_id).await,
+            Store::Sqlite(s) => sqlite::history(&s.pool, booking_id).await,
             Store::Postgres(p) => postgres::history(p, booking_id).await,
         }
     }
@@ -299,20 +322,50 @@ impl Store {
     /// The most recent deliveries, newest first, without their bodies.
     pub async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>> {
         match self {
-            Store::Sqlite(p) => sqlite::deliveries(p, limit).await,
+            Store::Sqlite(s) => sqlite::deliveries(&s.pool, limit).await,
             Store::Postgres(p) => postgres::deliveries(p, limit).await,
+        }
+    }
+
+    /// Returns once the transactions this process has committed are on disk.
+    ///
+    /// SQLite commits with `synchronous=NORMAL`: the commit writes the write-ahead log but does not
+    /// wait for the disk, so the write lock is free for the next batch at once. With
+    /// [`SqliteSync::Full`] this barrier then fsyncs the WAL (outside the lock); a webhook is
+    /// answered only after it. A WAL file that no longer exists was checkpointed into the database
+    /// file, and a checkpoint syncs both files. PostgreSQL's commit is durable by itself.
+    pub async fn durability_barrier(&self) -> Result<()> {
+        let Store::Sqlite(s) = self else {
+            return Ok(());
+        };
+        if s.sync == SqliteSync::Normal {
+            return Ok(());
+        }
+        let path = s.wal_path.clone();
+        let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
+            Ok(f) => f.sync_data(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await;
+        match synced {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(sqlx::Error::Io(e))),
+            Err(join) => Err(StoreError::Unavailable(sqlx::Error::Io(
+                std::io::Error::other(join),
+            ))),
         }
     }
 
     /// Starts the store's background upkeep, if it has any: on SQLite a checkpoint every 250 ms
     /// (commits never wait for one; with no checkpoint the WAL would grow without bound).
     pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
-        let Store::Sqlite(pool) = self else {
+        let Store::Sqlite(s) = self else {
             return None;
         };
-        let pool = pool.clone();
+        let pool = s.pool.clone();
         Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            let mut tick = tokio::time::interval(Duration::from_millis(1000));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -328,7 +381,7 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(p) => p.close().await,
+            Store::Sqlite(s) => s.pool.close().await,
             Store::Postgres(p) => p.close().await,
         }
     }

@@ -11,7 +11,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use super::{BookingFilter, Delivery, Outcome, Result, SqliteSync, StoreError, StoreOptions};
+use super::{BookingFilter, Delivery, Outcome, Result, StoreError, StoreOptions};
 use crate::booking::{Booking, HistoryEntry};
 use crate::time::{from_db_text, to_db_text};
 
@@ -34,21 +34,27 @@ pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<SqlitePool> {
     let options = options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(match o.sqlite_synchronous {
-            SqliteSync::Full => SqliteSynchronous::Full,
-            SqliteSync::Normal => SqliteSynchronous::Normal,
-        })
+        // Commits write the WAL without waiting for the disk; durability for `full` comes from
+        // `Store::durability_barrier`, which fsyncs the WAL outside the write lock.
+        .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(o.sqlite_busy_timeout)
         .foreign_keys(true)
         // Checkpoints run in the background (see `checkpoint`), not inside a webhook's commit.
-        .pragma("wal_autocheckpoint", "0")
-        // 16 MiB of page cache per connection (SQLite's default is 2 MiB): index pages stay hot.
-        .pragma("cache_size", "-16384");
+        .pragma("wal_autocheckpoint", "0");
     Ok(SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(o.acquire_timeout)
         .connect_with(options)
         .await?)
+}
+
+/// Prepares the ingest writer's connection: 16 MiB of page cache (SQLite's default is 2 MiB),
+/// so the index pages every insert touches stay in memory.
+pub(super) async fn tune_writer(conn: &mut SqliteConnection) -> Result<()> {
+    sqlx::query("PRAGMA cache_size = -16384")
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Copies committed WAL pages into the database file (a PASSIVE checkpoint: it never blocks the
@@ -297,7 +303,7 @@ pub(super) async fn deliveries(p: &SqlitePool, limit: u32) -> Result<Vec<Deliver
     let rows = sqlx::query(
         "SELECT id, received_at, body_sha256, trigger_event, webhook_version, content_type, \
            booking_uid, outcome, error \
-         FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT $1",
+         FROM webhook_deliveries ORDER BY seq DESC LIMIT $1",
     )
     .bind(i64::from(limit))
     .fetch_all(p)

@@ -149,14 +149,31 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
         let started = std::time::Instant::now();
         let results = apply_with_retries(&store, &mut conn, &received).await;
         metrics::histogram!("calbook_ingest_batch_seconds").record(started.elapsed().as_secs_f64());
-        for (job, result) in batch.into_iter().zip(results) {
-            if let Ok(a) = &result {
-                metrics::counter!("calbook_webhook_deliveries_total", "outcome" => a.outcome.as_str())
-                    .increment(1);
+        // The answers wait for the durability barrier (an fsync on SQLite) in their own task,
+        // so the writer starts the next batch while the disk works.
+        let store = store.clone();
+        tokio::spawn(async move {
+            let durable = if results.iter().any(Result::is_ok) {
+                store.durability_barrier().await
+            } else {
+                Ok(())
+            };
+            if let Err(e) = &durable {
+                error!(error = %e, size = batch.len(), "committed batch could not be synced to disk; answering 503");
             }
-            // The requester may have gone away; the delivery is committed either way.
-            let _ = job.reply.send(result);
-        }
+            for (job, result) in batch.into_iter().zip(results) {
+                let result = match (result, &durable) {
+                    (Ok(_), Err(_)) => Err(IngestError::Unavailable),
+                    (r, _) => r,
+                };
+                if let Ok(a) = &result {
+                    metrics::counter!("calbook_webhook_deliveries_total", "outcome" => a.outcome.as_str())
+                        .increment(1);
+                }
+                // The requester may have gone away; the delivery is committed either way.
+                let _ = job.reply.send(result);
+            }
+        });
     }
 }
 

@@ -229,8 +229,8 @@ impl TestApp {
     pub async fn count(&self, table: &str) -> i64 {
         let sql = format!("SELECT count(*) FROM {table}");
         match &self.store {
-            Store::Sqlite(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .fetch_one(p)
+            Store::Sqlite(s) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&s.pool)
                 .await
                 .unwrap(),
             Store::Postgres(p) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
