@@ -357,7 +357,7 @@ impl Store {
         }
     }
 
-    /// Starts the store's background upkeep, if it has any: on SQLite a checkpoint every 250 ms
+    /// Starts the store's background upkeep, if it has any: on SQLite a checkpoint every second
     /// (commits never wait for one; with no checkpoint the WAL would grow without bound).
     pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
         let Store::Sqlite(s) = self else {
