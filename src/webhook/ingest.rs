@@ -192,7 +192,8 @@ async fn apply_with_retries(
                 Err(e) => Err(e),
             },
         };
-        if result.is_err() {
+        // A lost race leaves the connection healthy; any other error may not have.
+        if matches!(&result, Err(e) if !matches!(e, StoreError::Conflict)) {
             *conn = None;
         }
         match result {

@@ -128,6 +128,18 @@ impl TestApp {
         TestApp::start(backend, settings, db, dir).await
     }
 
+    /// A second calbook process on the same database (PostgreSQL: several instances at once).
+    pub async fn spawn_sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut settings = self.settings.clone();
+        settings.data_dir = dir.path().join("data");
+        let db = TestDb {
+            url: self.db.url.clone(),
+            pg_name: self.db.pg_name.clone(),
+        };
+        TestApp::start(self.backend, settings, db, dir).await
+    }
+
     async fn start(
         backend: Backend,
         settings: Settings,

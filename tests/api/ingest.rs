@@ -23,6 +23,52 @@ on_both_backends!(
     many_concurrent_distinct_bookings_all_land,
 );
 
+/// PostgreSQL serves several calbook instances at once: the same deliveries racing through two
+/// processes are applied once, and a reschedule racing its original creation ends as in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_one_postgres_database_apply_each_delivery_once() {
+    let first = TestApp::spawn(Backend::Postgres).await;
+    let second = first.spawn_sibling().await;
+    let created = sample("created");
+    let rescheduled = sample("rescheduled");
+
+    let mut calls = Vec::new();
+    for i in 0..10 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        calls.push(app.deliver(&created));
+        calls.push(app.deliver(&rescheduled));
+    }
+    let answers = futures_join_all(calls).await;
+
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::OK),
+        "{answers:?}"
+    );
+    let firsts: Vec<&str> = answers
+        .iter()
+        .filter(|(_, b)| b["outcome"] != "duplicate")
+        .map(|(_, b)| b["outcome"].as_str().unwrap())
+        .collect();
+    // Each body is applied once; the CREATED is `ignored` when the reschedule won the race.
+    assert_eq!(firsts.len(), 2, "one first copy per body: {answers:?}");
+    assert!(firsts.contains(&"applied"), "{answers:?}");
+    let a = first.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
+    let b = second.booking("Fh8cW1nRzq5TgK2mXy7Ud4").await;
+    assert_eq!(a.status, Status::Rescheduled);
+    assert_eq!(a.rescheduled_to.as_deref(), Some("Fh8cW1nRzq5TgK2mXy7Ud4"));
+    assert_eq!(
+        b.rescheduled_from.as_deref(),
+        Some("7kQm2xVbN4pLr9sTzY3wHc")
+    );
+    assert_eq!(first.count("bookings").await, 2);
+    assert_eq!(first.count("webhook_deliveries").await, 20);
+    let history = first.count("booking_history").await;
+    assert!(
+        history == 3 || history == 2,
+        "created + rescheduled on A and created on B, or A recorded from the reschedule: {history}"
+    );
+}
+
 async fn created_sample_stores_a_confirmed_booking_with_one_history_entry(backend: Backend) {
     let app = TestApp::spawn(backend).await;
 
