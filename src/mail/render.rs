@@ -1,0 +1,1 @@
+//! Rendering emails from bookings (templates, time zones, calendar invites). See `mod.rs`.

@@ -1,0 +1,1 @@
+//! Sending rendered emails (Resend, SMTP, files). See `mod.rs`.
