@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod mail;
+pub mod outbox;
 pub mod store;
 pub mod telemetry;
 pub mod time;

@@ -200,6 +200,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             settings.ingest = IngestOptions {
                 writers: args.ingest_writers,
                 max_batch: args.ingest_max_batch,
+                // Email planning switches on with the outbox worker (issue 4, in progress).
+                email: None,
             };
             let app = crate::app::App::build(&settings).await?;
             app.run(crate::app::shutdown_signal()).await?;

@@ -13,8 +13,11 @@
 //! Failure modes: an unreachable or locked database is [`StoreError::Unavailable`] (the webhook
 //! answers 503 and the sender may retry); anything else is [`StoreError::Database`].
 
+mod outbox;
 mod postgres;
 mod sqlite;
+
+pub use outbox::Finish;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -471,7 +474,7 @@ impl Tx<'_> {
 /// at most seven distinct statement texts: they stay in the prepared-statement cache instead of
 /// being parsed and planned again for every batch size. (64 rows × 31 columns stays far below
 /// SQLite's 32,766 and PostgreSQL's 65,535 parameters.)
-fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+pub(crate) fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if rows.is_empty() {
             return None;

@@ -29,6 +29,7 @@ use uuid::Uuid;
 
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
 use crate::booking::{Booking, decide};
+use crate::outbox::plan::EmailPolicy;
 use crate::store::{Delivery, Outcome, Store, StoreError, WriterConnection};
 
 /// How many times a batch that lost a race is recomputed before its deliveries go one by one.
@@ -72,6 +73,9 @@ pub struct IngestOptions {
     pub writers: Option<usize>,
     /// Most deliveries in one transaction.
     pub max_batch: usize,
+    /// Which emails booking changes plan into the outbox (in the same transaction). `None`
+    /// plans none.
+    pub email: Option<std::sync::Arc<EmailPolicy>>,
 }
 
 impl Default for IngestOptions {
@@ -79,6 +83,7 @@ impl Default for IngestOptions {
         IngestOptions {
             writers: None,
             max_batch: 256,
+            email: None,
         }
     }
 }
@@ -109,8 +114,9 @@ impl Ingest {
             writers.push(tx);
             let store = store.clone();
             let max_batch = options.max_batch.max(1);
+            let email = options.email.clone();
             tasks.push(tokio::spawn(
-                writer(store, rx, max_batch).instrument(info_span!("ingest_writer", index)),
+                writer(store, rx, max_batch, email).instrument(info_span!("ingest_writer", index)),
             ));
         }
         (
@@ -139,7 +145,12 @@ impl Ingest {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+async fn writer(
+    store: Store,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    email: Option<std::sync::Arc<EmailPolicy>>,
+) {
     let mut jobs = Vec::with_capacity(max_batch);
     let mut conn = None;
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
@@ -147,7 +158,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
         let batch: Vec<Job> = std::mem::take(&mut jobs);
         let received: Vec<&Received> = batch.iter().map(|j| &j.received).collect();
         let started = std::time::Instant::now();
-        let results = apply_with_retries(&store, &mut conn, &received).await;
+        let results = apply_with_retries(&store, &mut conn, &received, email.as_deref()).await;
         metrics::histogram!("calbook_ingest_batch_seconds").record(started.elapsed().as_secs_f64());
         // The answers wait for the durability barrier (an fsync on SQLite) in their own task,
         // so the writer starts the next batch while the disk works.
@@ -183,12 +194,13 @@ async fn apply_with_retries(
     store: &Store,
     conn: &mut Option<WriterConnection>,
     batch: &[&Received],
+    email: Option<&EmailPolicy>,
 ) -> Vec<Result<Applied, IngestError>> {
     for attempt in 0..=CONFLICT_RETRIES {
         let result = match conn {
-            Some(c) => apply_batch(c, batch).await,
+            Some(c) => apply_batch(c, batch, email).await,
             None => match store.writer().await {
-                Ok(c) => apply_batch(conn.insert(c), batch).await,
+                Ok(c) => apply_batch(conn.insert(c), batch, email).await,
                 Err(e) => Err(e),
             },
         };
@@ -226,9 +238,14 @@ async fn apply_with_retries(
     let mut out = Vec::with_capacity(batch.len());
     for one in batch {
         out.push(
-            Box::pin(apply_with_retries(store, conn, std::slice::from_ref(one)))
-                .await
-                .remove(0),
+            Box::pin(apply_with_retries(
+                store,
+                conn,
+                std::slice::from_ref(one),
+                email,
+            ))
+            .await
+            .remove(0),
         );
     }
     out
@@ -240,6 +257,7 @@ async fn apply_with_retries(
 async fn apply_batch(
     conn: &mut WriterConnection,
     batch: &[&Received],
+    email: Option<&EmailPolicy>,
 ) -> Result<Vec<Applied>, StoreError> {
     let mut tx = conn.begin().await?;
     let digests: Vec<&str> = batch
@@ -279,6 +297,7 @@ async fn apply_batch(
     let mut inserted: HashSet<String> = HashSet::new();
     let mut updated: Vec<String> = Vec::new();
     let mut history = Vec::new();
+    let mut emails = Vec::new();
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut results = Vec::with_capacity(batch.len());
     for r in batch {
@@ -307,6 +326,9 @@ async fn apply_batch(
                         } else {
                             for change in decision.changes {
                                 history.push(change.history(Some(r.id), now));
+                                if let Some(policy) = email {
+                                    emails.extend(crate::outbox::plan::plan(&change, policy, now));
+                                }
                                 let uid = change.after.uid.clone();
                                 if change.before.is_none() {
                                     inserted.insert(uid.clone());
@@ -355,6 +377,9 @@ async fn apply_batch(
         tx.update_booking(&bookings[uid]).await?;
     }
     tx.insert_history(&history).await?;
+    if !emails.is_empty() {
+        tx.insert_outbox(&emails).await?;
+    }
     tx.insert_deliveries(&deliveries).await?;
     tx.commit().await?;
     Ok(results)

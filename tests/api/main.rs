@@ -6,5 +6,6 @@ mod helpers;
 mod ingest;
 mod logs;
 mod ordering;
+mod outbox;
 mod postgres_server;
 mod refusals;

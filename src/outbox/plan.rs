@@ -1,0 +1,243 @@
+//! Which emails a booking change calls for. Pure: the ingest writer calls [`plan`] for every
+//! [`Change`] and inserts the rows in the same transaction as the change.
+//!
+//! | change | emails |
+//! |---|---|
+//! | created (confirmed), or a pending booking confirmed | confirmation + reminders |
+//! | created as the new side of a reschedule | rescheduled (one email, not cancel + confirm) + reminders |
+//! | requested | "request received" |
+//! | rejected | declined |
+//! | cancelled | cancellation |
+//! | old side of a reschedule, reschedule requested, link, meeting events | none (their reminders are skipped at send time) |
+//!
+//! A reminder whose time had already passed when the booking was made is recorded as `skipped`
+//! (so a booking 10 h ahead gets only the 1 h reminder).
+
+use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{JobState, OutboxJob, RecipientRole};
+use crate::booking::{Action, Booking, Change, Status};
+
+/// Every email kind calbook sends.
+pub const KINDS: [&str; 6] = [
+    "confirmation",
+    "rescheduled",
+    "cancelled",
+    "requested",
+    "declined",
+    "reminder",
+];
+
+/// Which emails to plan (`EMAIL_KINDS`, `REMINDER_OFFSETS`, `NOTIFY_HOST`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailPolicy {
+    pub kinds: BTreeSet<String>,
+    /// How long before the start each reminder goes out; empty disables reminders.
+    pub reminder_offsets: Vec<SignedDuration>,
+    /// Copies to the organizer.
+    pub notify_host: bool,
+}
+
+impl Default for EmailPolicy {
+    fn default() -> Self {
+        EmailPolicy {
+            kinds: KINDS.iter().map(|k| (*k).to_owned()).collect(),
+            reminder_offsets: vec![
+                SignedDuration::from_hours(24),
+                SignedDuration::from_hours(1),
+            ],
+            notify_host: false,
+        }
+    }
+}
+
+/// Parses `REMINDER_OFFSETS`: `48h,24h,1h,15m` (units d, h, m); empty disables reminders.
+pub fn parse_offsets(s: &str) -> Result<Vec<SignedDuration>, String> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (num, unit) = part.split_at(part.len() - 1);
+        let n: i64 = num
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("REMINDER_OFFSETS: {part:?} is not a positive number with a unit (d, h or m), e.g. 24h"))?;
+        let d = match unit {
+            "d" => SignedDuration::from_hours(n * 24),
+            "h" => SignedDuration::from_hours(n),
+            "m" => SignedDuration::from_mins(n),
+            _ => {
+                return Err(format!(
+                    "REMINDER_OFFSETS: {part:?} has no unit (use d, h or m), e.g. 24h"
+                ));
+            }
+        };
+        if !out.contains(&d) {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `EMAIL_KINDS`: a comma-separated subset of [`KINDS`].
+pub fn parse_kinds(s: &str) -> Result<BTreeSet<String>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            KINDS.contains(&k).then(|| k.to_owned()).ok_or_else(|| {
+                format!("EMAIL_KINDS: unknown kind {k:?} (use {})", KINDS.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// The outbox rows `change` calls for.
+pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<OutboxJob> {
+    let b = &change.after;
+    let kind = match change.action {
+        Action::Created if b.status == Status::Confirmed && b.rescheduled_from.is_some() => {
+            "rescheduled"
+        }
+        Action::Created | Action::Confirmed if b.status == Status::Confirmed => "confirmation",
+        Action::Requested => "requested",
+        Action::Rejected => "declined",
+        Action::Cancelled => "cancelled",
+        _ => return Vec::new(),
+    };
+    let mut jobs = Vec::new();
+    for (role, email, name, zone) in recipients(b, policy.notify_host) {
+        let base = Recipient {
+            role,
+            email,
+            name,
+            zone,
+        };
+        if policy.kinds.contains(kind) {
+            jobs.push(job(b, kind, &base, None, now, now, JobState::Pending, None));
+        }
+        if matches!(kind, "confirmation" | "rescheduled") && policy.kinds.contains("reminder") {
+            for lead in &policy.reminder_offsets {
+                let due = b.starts_at.checked_sub(*lead).unwrap_or(b.starts_at);
+                let (state, why) = if due <= now {
+                    (
+                        JobState::Skipped,
+                        Some(
+                            "the reminder's time had already passed when the booking was made"
+                                .to_owned(),
+                        ),
+                    )
+                } else {
+                    (JobState::Pending, None)
+                };
+                jobs.push(job(b, "reminder", &base, Some(*lead), due, now, state, why));
+            }
+        }
+    }
+    jobs
+}
+
+struct Recipient {
+    role: RecipientRole,
+    email: String,
+    name: Option<String>,
+    zone: Option<String>,
+}
+
+/// Attendees (and guests) with an address, each once; then the organizer when asked for.
+fn recipients(
+    b: &Booking,
+    notify_host: bool,
+) -> Vec<(RecipientRole, String, Option<String>, Option<String>)> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for p in &b.attendees {
+        if let Some(email) = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
+            && seen.insert(email.to_ascii_lowercase())
+        {
+            out.push((
+                RecipientRole::Attendee,
+                email.to_owned(),
+                p.name.clone(),
+                p.time_zone.clone(),
+            ));
+        }
+    }
+    if notify_host
+        && let Some(o) = &b.organizer
+        && let Some(email) = o.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
+        && seen.insert(email.to_ascii_lowercase())
+    {
+        out.push((
+            RecipientRole::Host,
+            email.to_owned(),
+            o.name.clone(),
+            o.time_zone.clone(),
+        ));
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn job(
+    b: &Booking,
+    kind: &str,
+    to: &Recipient,
+    lead: Option<SignedDuration>,
+    due: Timestamp,
+    now: Timestamp,
+    state: JobState,
+    last_error: Option<String>,
+) -> OutboxJob {
+    let recipient = to.email.to_ascii_lowercase();
+    let key = match lead {
+        Some(lead) => format!(
+            "booking/{}/reminder/{}s/{}/{recipient}",
+            b.uid,
+            lead.as_secs(),
+            b.starts_at
+        ),
+        None => format!("booking/{}/{kind}/{recipient}", b.uid),
+    };
+    OutboxJob {
+        id: Uuid::now_v7(),
+        idempotency_key: bounded_key(key),
+        kind: kind.to_owned(),
+        booking_id: b.id,
+        booking_uid: b.uid.clone(),
+        recipient_email: to.email.clone(),
+        recipient_name: to.name.clone(),
+        recipient_time_zone: to.zone.clone(),
+        recipient_role: to.role,
+        reminder_lead_seconds: lead.map(|l| l.as_secs()),
+        scheduled_start: lead.map(|_| b.starts_at),
+        due_at: due,
+        state,
+        attempts: 0,
+        last_error,
+        lease_token: None,
+        leased_until: None,
+        provider_id: None,
+        sent_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Resend accepts keys of at most 256 characters; longer ones are replaced by their hash.
+fn bounded_key(key: String) -> String {
+    if key.len() <= 256 {
+        key
+    } else {
+        format!(
+            "booking/sha256/{}",
+            hex::encode(Sha256::digest(key.as_bytes()))
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,309 @@
+use jiff::{SignedDuration, Timestamp};
+
+use super::*;
+use crate::booking::{BookingDetails, BookingEvent, Person, PreviousSlot, decide};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn details(uid: &str, start: &str) -> BookingDetails {
+    let starts_at = ts(start);
+    BookingDetails {
+        uid: uid.into(),
+        calcom_id: None,
+        title: "Intro Call".into(),
+        description: None,
+        notes: None,
+        starts_at,
+        ends_at: starts_at
+            .checked_add(SignedDuration::from_mins(30))
+            .unwrap(),
+        attendees: vec![
+            Person {
+                name: Some("Marco".into()),
+                email: Some("Marco@Example.com".into()),
+                time_zone: Some("America/New_York".into()),
+                locale: None,
+            },
+            Person {
+                name: None,
+                email: Some("marco@example.com".into()),
+                time_zone: None,
+                locale: None,
+            },
+            Person {
+                name: None,
+                email: Some("ops@example.com".into()),
+                time_zone: None,
+                locale: None,
+            },
+        ],
+        organizer: Some(Person {
+            name: Some("Dana".into()),
+            email: Some("dana@example.com".into()),
+            time_zone: Some("Europe/Berlin".into()),
+            locale: None,
+        }),
+        location: None,
+        meeting_url: None,
+        ical_uid: None,
+        ical_sequence: None,
+        event_type_id: None,
+        event_type_slug: None,
+        metadata: serde_json::json!({}),
+    }
+}
+
+fn plan_event(event: BookingEvent, policy: &EmailPolicy, now: &str) -> Vec<OutboxJob> {
+    let d = decide(&event, |_| None, ts(now));
+    d.changes
+        .iter()
+        .flat_map(|c| plan(c, policy, ts(now)))
+        .collect()
+}
+
+fn summary(jobs: &[OutboxJob]) -> Vec<(String, String, JobState, String)> {
+    jobs.iter()
+        .map(|j| {
+            (
+                j.kind.clone(),
+                j.recipient_email.clone(),
+                j.state,
+                j.due_at.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn booking_30h_ahead_gets_a_confirmation_and_both_reminders_at_the_right_instants() {
+    let jobs = plan_event(
+        BookingEvent::Created(details("A", "2026-03-11T14:00:00Z")),
+        &EmailPolicy::default(),
+        "2026-03-10T08:00:00Z",
+    );
+    assert_eq!(
+        summary(&jobs),
+        [
+            (
+                "confirmation".into(),
+                "Marco@Example.com".into(),
+                JobState::Pending,
+                "2026-03-10T08:00:00Z".into()
+            ),
+            (
+                "reminder".into(),
+                "Marco@Example.com".into(),
+                JobState::Pending,
+                "2026-03-10T14:00:00Z".into()
+            ),
+            (
+                "reminder".into(),
+                "Marco@Example.com".into(),
+                JobState::Pending,
+                "2026-03-11T13:00:00Z".into()
+            ),
+            (
+                "confirmation".into(),
+                "ops@example.com".into(),
+                JobState::Pending,
+                "2026-03-10T08:00:00Z".into()
+            ),
+            (
+                "reminder".into(),
+                "ops@example.com".into(),
+                JobState::Pending,
+                "2026-03-10T14:00:00Z".into()
+            ),
+            (
+                "reminder".into(),
+                "ops@example.com".into(),
+                JobState::Pending,
+                "2026-03-11T13:00:00Z".into()
+            ),
+        ],
+        "the duplicate guest address is mailed once"
+    );
+    assert_eq!(
+        jobs[0].idempotency_key,
+        "booking/A/confirmation/marco@example.com"
+    );
+    assert_eq!(
+        jobs[1].idempotency_key,
+        "booking/A/reminder/86400s/2026-03-11T14:00:00Z/marco@example.com"
+    );
+}
+
+#[test]
+fn booking_10h_ahead_skips_the_24h_reminder_with_a_reason() {
+    let policy = EmailPolicy {
+        notify_host: false,
+        ..EmailPolicy::default()
+    };
+    let jobs = plan_event(
+        BookingEvent::Created(details("A", "2026-03-10T18:00:00Z")),
+        &policy,
+        "2026-03-10T08:00:00Z",
+    );
+    let reminders: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.kind == "reminder" && j.recipient_email == "ops@example.com")
+        .collect();
+    assert_eq!(reminders[0].state, JobState::Skipped);
+    assert!(
+        reminders[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("already passed")
+    );
+    assert_eq!(reminders[1].state, JobState::Pending);
+}
+
+#[test]
+fn reschedule_sends_one_rescheduled_email_and_new_reminders_not_a_cancellation() {
+    let event = BookingEvent::Rescheduled {
+        details: details("B", "2026-03-12T15:00:00Z"),
+        from: PreviousSlot {
+            uid: "A".into(),
+            starts_at: None,
+            ends_at: None,
+        },
+    };
+    let jobs = plan_event(event, &EmailPolicy::default(), "2026-03-10T08:00:00Z");
+    let kinds: BTreeSet<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+    assert_eq!(kinds, BTreeSet::from(["rescheduled", "reminder"]));
+    assert!(
+        jobs.iter().all(|j| j.booking_uid == "B"),
+        "nothing for the old booking"
+    );
+}
+
+#[test]
+fn requested_rejected_cancelled_map_to_their_emails_and_no_reminders() {
+    let now = "2026-03-10T08:00:00Z";
+    let p = EmailPolicy::default();
+    let kinds = |jobs: Vec<OutboxJob>| jobs.into_iter().map(|j| j.kind).collect::<BTreeSet<_>>();
+    let d = details("D", "2026-03-20T09:00:00Z");
+    assert_eq!(
+        kinds(plan_event(
+            BookingEvent::Requested {
+                details: d.clone(),
+                from: None
+            },
+            &p,
+            now
+        )),
+        BTreeSet::from(["requested".to_owned()])
+    );
+    assert_eq!(
+        kinds(plan_event(
+            BookingEvent::Rejected {
+                details: d.clone(),
+                reason: None
+            },
+            &p,
+            now
+        )),
+        BTreeSet::from(["declined".to_owned()])
+    );
+    assert_eq!(
+        kinds(plan_event(
+            BookingEvent::Cancelled {
+                details: d.clone(),
+                reason: None,
+                by: None,
+                reschedule_requested: false
+            },
+            &p,
+            now
+        )),
+        BTreeSet::from(["cancelled".to_owned()])
+    );
+    assert!(
+        plan_event(
+            BookingEvent::Cancelled {
+                details: d,
+                reason: None,
+                by: None,
+                reschedule_requested: true
+            },
+            &p,
+            now
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn host_copies_and_kind_switches_follow_the_policy() {
+    let now = "2026-03-10T08:00:00Z";
+    let policy = EmailPolicy {
+        kinds: parse_kinds("confirmation").unwrap(),
+        reminder_offsets: parse_offsets("").unwrap(),
+        notify_host: true,
+    };
+    let jobs = plan_event(
+        BookingEvent::Created(details("A", "2026-03-11T14:00:00Z")),
+        &policy,
+        now,
+    );
+    let roles: Vec<_> = jobs
+        .iter()
+        .map(|j| {
+            (
+                j.kind.as_str(),
+                j.recipient_role,
+                j.recipient_time_zone.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (
+                "confirmation",
+                RecipientRole::Attendee,
+                Some("America/New_York")
+            ),
+            ("confirmation", RecipientRole::Attendee, None),
+            ("confirmation", RecipientRole::Host, Some("Europe/Berlin")),
+        ]
+    );
+}
+
+#[test]
+fn settings_parse_and_name_their_problems() {
+    assert_eq!(
+        parse_offsets("48h, 24h,1h,15m,2d").unwrap(),
+        [
+            SignedDuration::from_hours(48),
+            SignedDuration::from_hours(24),
+            SignedDuration::from_hours(1),
+            SignedDuration::from_mins(15)
+        ],
+        "2d equals 48h and is kept once"
+    );
+    assert!(parse_offsets("").unwrap().is_empty());
+    assert!(parse_offsets("24").unwrap_err().contains("\"24\""));
+    assert!(parse_offsets("-1h").unwrap_err().contains("positive"));
+    assert!(
+        parse_kinds("confirmation,bogus")
+            .unwrap_err()
+            .contains("\"bogus\"")
+    );
+}
+
+#[test]
+fn overlong_keys_are_hashed_to_fit_resend() {
+    let long = "u".repeat(250);
+    let jobs = plan_event(
+        BookingEvent::Created(details(&long, "2026-03-11T14:00:00Z")),
+        &EmailPolicy::default(),
+        "2026-03-10T08:00:00Z",
+    );
+    assert!(jobs.iter().all(|j| j.idempotency_key.len() <= 256));
+    let keys: BTreeSet<_> = jobs.iter().map(|j| &j.idempotency_key).collect();
+    assert_eq!(keys.len(), jobs.len(), "still one key per email");
+}
