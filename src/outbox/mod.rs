@@ -12,6 +12,7 @@
 //! retry. A claim whose lease expired is claimed again and sent with the same key.
 
 pub mod plan;
+pub mod policy;
 
 use jiff::Timestamp;
 use serde::Serialize;
