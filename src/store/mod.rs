@@ -314,6 +314,14 @@ impl Store {
         }
     }
 
+    /// A booking by calbook's id.
+    pub async fn booking_by_id(&self, id: Uuid) -> Result<Option<Booking>> {
+        match self {
+            Store::Sqlite(s) => sqlite::booking_by_id(&s.pool, id).await,
+            Store::Postgres(p) => postgres::booking_by_id(p, id).await,
+        }
+    }
+
     /// The audit history of a booking, oldest first.
     pub async fn history(&self, booking_id: Uuid) -> Result<Vec<HistoryEntry>> {
         match self {

@@ -237,6 +237,15 @@ pub(super) async fn booking(p: &PgPool, uid: &str) -> Result<Option<Booking>> {
     row.as_ref().map(booking_from_row).transpose()
 }
 
+pub(super) async fn booking_by_id(p: &PgPool, id: Uuid) -> Result<Option<Booking>> {
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(p)
+        .await?;
+    row.as_ref().map(booking_from_row).transpose()
+}
+
 pub(super) async fn history(p: &PgPool, booking_id: Uuid) -> Result<Vec<HistoryEntry>> {
     let rows = sqlx::query(
         "SELECT id, booking_id, action, old_values, new_values, created_at, delivery_id \
