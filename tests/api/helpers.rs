@@ -173,6 +173,12 @@ impl TestApp {
         self.url("/api/webhooks/calcom")
     }
 
+    /// The Prometheus text at `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     /// Posts `body` signed with the sample secret, as Cal.com would.
     pub async fn deliver(&self, body: &[u8]) -> (StatusCode, Value) {
         let sig = sign(SAMPLE_SECRET.as_bytes(), body);

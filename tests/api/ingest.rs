@@ -394,15 +394,7 @@ async fn health_and_readiness_answer(backend: Backend) {
     };
     assert_eq!(body["database"], expected);
     app.deliver(b"{not json").await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("calbook_webhook_deliveries_total"),
         "{metrics}"

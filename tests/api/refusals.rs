@@ -49,15 +49,7 @@ async fn bad_signature_headers_are_401_and_store_nothing(backend: Backend) {
         (0, 0, 0),
         "nothing stored for unsigned requests"
     );
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("calbook_webhook_refused_total{reason=\"signature\"}"),
         "{metrics}"
