@@ -106,6 +106,32 @@ pub enum Command {
     Deliveries(DeliveriesCommand),
     /// Send a realistic signed Cal.com delivery to a URL, to test a setup.
     Trigger(trigger::TriggerArgs),
+    /// Inspect and retry the email outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List emails, most recently changed first, with their state, attempts and last error.
+    List {
+        /// Only this state (pending, sending, sent, skipped, dead).
+        #[arg(long)]
+        state: Option<crate::outbox::JobState>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a dead email back in the queue (same idempotency key, fresh attempts).
+    Retry {
+        /// The email's id (see `outbox list`).
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        id: Option<uuid::Uuid>,
+        /// Every dead email.
+        #[arg(long)]
+        all_dead: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -243,6 +269,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::deliveries(&store.deliveries(limit).await?, json)?;
         }
         Command::Trigger(args) => return trigger::run(&settings, args).await,
+        Command::Outbox(OutboxCommand::List { state, limit, json }) => {
+            let store = open(&settings).await?;
+            output::outbox(&store.outbox(state, limit).await?, json)?;
+        }
+        Command::Outbox(OutboxCommand::Retry { id, all_dead }) => {
+            let store = open(&settings).await?;
+            let n = store
+                .retry_dead_outbox(if all_dead { None } else { id }, crate::time::now())
+                .await?;
+            if n == 0 {
+                eprintln!(
+                    "error: {}",
+                    match id {
+                        Some(id) if !all_dead => format!("no dead email with id {id}"),
+                        _ => "no dead emails".to_owned(),
+                    }
+                );
+                return Ok(ExitCode::from(2));
+            }
+            println!("{n} email(s) queued again");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

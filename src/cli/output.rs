@@ -3,6 +3,7 @@
 use std::io::Write;
 
 use crate::booking::{Booking, HistoryEntry};
+use crate::outbox::OutboxJob;
 use crate::store::Delivery;
 
 fn stdout_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -95,6 +96,35 @@ pub fn deliveries(list: &[Delivery], json: bool) -> anyhow::Result<()> {
     }
     if list.is_empty() {
         writeln!(out, "(no deliveries)")?;
+    }
+    Ok(())
+}
+
+pub fn outbox(list: &[OutboxJob], json: bool) -> anyhow::Result<()> {
+    if json {
+        return stdout_json(&list);
+    }
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<36} {:<8} {:<13} {:<24} {:<22} {:>3} LAST_ERROR",
+        "ID", "STATE", "KIND", "BOOKING_UID", "DUE_AT", "TRY"
+    )?;
+    for j in list {
+        writeln!(
+            out,
+            "{:<36} {:<8} {:<13} {:<24} {:<22} {:>3} {}",
+            j.id.to_string(),
+            j.state.as_str(),
+            j.kind,
+            j.booking_uid,
+            j.due_at.to_string(),
+            j.attempts,
+            j.last_error.as_deref().unwrap_or("")
+        )?;
+    }
+    if list.is_empty() {
+        writeln!(out, "(no emails)")?;
     }
     Ok(())
 }

@@ -202,3 +202,41 @@ fn a_bad_database_url_is_a_clear_error() {
             .contains("DATABASE_URL must start with sqlite:// or postgres://")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbox_list_and_retry_report_what_they_did() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.ingest.email = Some(std::sync::Arc::new(Default::default()))
+    })
+    .await;
+    app.deliver_sample("created").await;
+
+    let listed = json_of(&calbook(&app, &["outbox", "list", "--json"]));
+    let listed = listed.as_array().unwrap();
+    // The sample meeting (March 2026) is in the past: the confirmation is planned, the
+    // reminders are recorded as skipped with the reason.
+    assert_eq!(listed.len(), 3);
+    assert!(
+        listed
+            .iter()
+            .any(|j| j["kind"] == "confirmation" && j["state"] == "pending")
+    );
+    assert!(
+        listed
+            .iter()
+            .filter(|j| j["kind"] == "reminder")
+            .all(|j| j["state"] == "skipped"
+                && j["last_error"].as_str().unwrap().contains("already passed"))
+    );
+    let skipped = json_of(&calbook(
+        &app,
+        &["outbox", "list", "--state", "skipped", "--json"],
+    ));
+    assert_eq!(skipped.as_array().unwrap().len(), 2);
+
+    let none = calbook(&app, &["outbox", "retry", "--all-dead"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no dead emails"));
+    let bad = calbook(&app, &["outbox", "list", "--state", "lost"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown outbox state \"lost\""));
+}
