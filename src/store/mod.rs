@@ -447,10 +447,11 @@ impl Tx<'_> {
         }
     }
 
-    pub async fn update_booking(&mut self, b: &Booking) -> Result<()> {
+    /// Writes the new state of bookings read with [`Tx::lock_bookings`].
+    pub async fn update_bookings(&mut self, list: &[Booking]) -> Result<()> {
         match self {
-            Tx::Sqlite(tx) => sqlite::update_booking(tx, b).await,
-            Tx::Postgres(tx) => postgres::update_booking(tx, b).await,
+            Tx::Sqlite(tx) => sqlite::update_bookings(tx, list).await,
+            Tx::Postgres(tx) => postgres::update_bookings(tx, list).await,
         }
     }
 
@@ -482,6 +483,22 @@ impl Tx<'_> {
 /// at most seven distinct statement texts: they stay in the prepared-statement cache instead of
 /// being parsed and planned again for every batch size. (64 rows × 31 columns stays far below
 /// SQLite's 32,766 and PostgreSQL's 65,535 parameters.)
+/// The upsert clause that turns a booking INSERT into an update of the stored row (same SQL on
+/// both backends): every column but `id`, `external_id`, `provider` and `created_at`.
+const UPDATE_BOOKING_ON_CONFLICT: &str = " ON CONFLICT (external_id) DO UPDATE SET \
+     calcom_booking_id = excluded.calcom_booking_id, client_id = excluded.client_id, \
+     title = excluded.title, description = excluded.description, notes = excluded.notes, \
+     starts_at = excluded.starts_at, ends_at = excluded.ends_at, status = excluded.status, \
+     attendee_email = excluded.attendee_email, attendee_name = excluded.attendee_name, \
+     attendees = excluded.attendees, organizer = excluded.organizer, location = excluded.location, \
+     meeting_url = excluded.meeting_url, ical_uid = excluded.ical_uid, \
+     ical_sequence = excluded.ical_sequence, event_type_id = excluded.event_type_id, \
+     event_type_slug = excluded.event_type_slug, metadata = excluded.metadata, \
+     rescheduled_from = excluded.rescheduled_from, rescheduled_to = excluded.rescheduled_to, \
+     cancellation_reason = excluded.cancellation_reason, cancelled_by = excluded.cancelled_by, \
+     rejection_reason = excluded.rejection_reason, meeting_started_at = excluded.meeting_started_at, \
+     meeting_ended_at = excluded.meeting_ended_at, updated_at = excluded.updated_at";
+
 pub(crate) fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
         if rows.is_empty() {

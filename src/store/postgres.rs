@@ -75,46 +75,54 @@ pub(super) async fn lock_bookings(tx: &mut PgConnection, uids: &[&str]) -> Resul
     rows.iter().map(booking_from_row).collect()
 }
 
+/// One multi-row INSERT of `chunk` into bookings, with the conflict clause `on_conflict`.
+fn booking_rows(chunk: &[Booking], on_conflict: &str) -> QueryBuilder<Postgres> {
+    let mut q = QueryBuilder::<Postgres>::new(format!(
+        "INSERT INTO bookings ({BOOKING_COLUMNS}, provider) "
+    ));
+    q.push_values(chunk, |mut row, b| {
+        row.push_bind(b.id)
+            .push_bind(&b.uid)
+            .push_bind(b.calcom_id)
+            .push_bind(b.client_id)
+            .push_bind(&b.title)
+            .push_bind(&b.description)
+            .push_bind(&b.notes)
+            .push_bind(to_chrono(b.starts_at))
+            .push_bind(to_chrono(b.ends_at))
+            .push_bind(b.status.as_str())
+            .push_bind(&b.attendee_email)
+            .push_bind(&b.attendee_name)
+            .push_bind(Json(&b.attendees))
+            .push_bind(b.organizer.as_ref().map(Json))
+            .push_bind(&b.location)
+            .push_bind(&b.meeting_url)
+            .push_bind(&b.ical_uid)
+            .push_bind(b.ical_sequence)
+            .push_bind(b.event_type_id)
+            .push_bind(&b.event_type_slug)
+            .push_bind(Json(&b.metadata))
+            .push_bind(&b.rescheduled_from)
+            .push_bind(&b.rescheduled_to)
+            .push_bind(&b.cancellation_reason)
+            .push_bind(&b.cancelled_by)
+            .push_bind(&b.rejection_reason)
+            .push_bind(b.meeting_started_at.map(to_chrono))
+            .push_bind(b.meeting_ended_at.map(to_chrono))
+            .push_bind(to_chrono(b.created_at))
+            .push_bind(to_chrono(b.updated_at))
+            .push_bind("calcom");
+    });
+    q.push(on_conflict);
+    q
+}
+
 pub(super) async fn insert_bookings(tx: &mut PgConnection, list: &[Booking]) -> Result<()> {
     for chunk in super::row_chunks(list) {
-        let mut q = QueryBuilder::<Postgres>::new(format!(
-            "INSERT INTO bookings ({BOOKING_COLUMNS}, provider) "
-        ));
-        q.push_values(chunk, |mut row, b| {
-            row.push_bind(b.id)
-                .push_bind(&b.uid)
-                .push_bind(b.calcom_id)
-                .push_bind(b.client_id)
-                .push_bind(&b.title)
-                .push_bind(&b.description)
-                .push_bind(&b.notes)
-                .push_bind(to_chrono(b.starts_at))
-                .push_bind(to_chrono(b.ends_at))
-                .push_bind(b.status.as_str())
-                .push_bind(&b.attendee_email)
-                .push_bind(&b.attendee_name)
-                .push_bind(Json(&b.attendees))
-                .push_bind(b.organizer.as_ref().map(Json))
-                .push_bind(&b.location)
-                .push_bind(&b.meeting_url)
-                .push_bind(&b.ical_uid)
-                .push_bind(b.ical_sequence)
-                .push_bind(b.event_type_id)
-                .push_bind(&b.event_type_slug)
-                .push_bind(Json(&b.metadata))
-                .push_bind(&b.rescheduled_from)
-                .push_bind(&b.rescheduled_to)
-                .push_bind(&b.cancellation_reason)
-                .push_bind(&b.cancelled_by)
-                .push_bind(&b.rejection_reason)
-                .push_bind(b.meeting_started_at.map(to_chrono))
-                .push_bind(b.meeting_ended_at.map(to_chrono))
-                .push_bind(to_chrono(b.created_at))
-                .push_bind(to_chrono(b.updated_at))
-                .push_bind("calcom");
-        });
-        q.push(" ON CONFLICT (external_id) DO NOTHING");
-        let done = q.build().execute(&mut *tx).await?;
+        let done = booking_rows(chunk, " ON CONFLICT (external_id) DO NOTHING")
+            .build()
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() != chunk.len() as u64 {
             return Err(StoreError::Conflict);
         }
@@ -122,49 +130,16 @@ pub(super) async fn insert_bookings(tx: &mut PgConnection, list: &[Booking]) -> 
     Ok(())
 }
 
-pub(super) async fn update_booking(tx: &mut PgConnection, b: &Booking) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE bookings SET calcom_booking_id = $2, client_id = $3, title = $4, description = $5, \
-           notes = $6, starts_at = $7, ends_at = $8, status = $9, attendee_email = $10, \
-           attendee_name = $11, attendees = $12, organizer = $13, location = $14, meeting_url = $15, \
-           ical_uid = $16, ical_sequence = $17, event_type_id = $18, event_type_slug = $19, \
-           metadata = $20, rescheduled_from = $21, rescheduled_to = $22, cancellation_reason = $23, \
-           cancelled_by = $24, rejection_reason = $25, meeting_started_at = $26, \
-           meeting_ended_at = $27, updated_at = $28 \
-         WHERE id = $1",
-    )
-    .bind(b.id)
-    .bind(b.calcom_id)
-    .bind(b.client_id)
-    .bind(&b.title)
-    .bind(&b.description)
-    .bind(&b.notes)
-    .bind(to_chrono(b.starts_at))
-    .bind(to_chrono(b.ends_at))
-    .bind(b.status.as_str())
-    .bind(&b.attendee_email)
-    .bind(&b.attendee_name)
-    .bind(Json(&b.attendees))
-    .bind(b.organizer.as_ref().map(Json))
-    .bind(&b.location)
-    .bind(&b.meeting_url)
-    .bind(&b.ical_uid)
-    .bind(b.ical_sequence)
-    .bind(b.event_type_id)
-    .bind(&b.event_type_slug)
-    .bind(Json(&b.metadata))
-    .bind(&b.rescheduled_from)
-    .bind(&b.rescheduled_to)
-    .bind(&b.cancellation_reason)
-    .bind(&b.cancelled_by)
-    .bind(&b.rejection_reason)
-    .bind(b.meeting_started_at.map(to_chrono))
-    .bind(b.meeting_ended_at.map(to_chrono))
-    .bind(to_chrono(b.updated_at))
-    .execute(tx)
-    .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::Conflict);
+/// Writes the new state of bookings already stored (read and locked in this transaction).
+pub(super) async fn update_bookings(tx: &mut PgConnection, list: &[Booking]) -> Result<()> {
+    for chunk in super::row_chunks(list) {
+        let done = booking_rows(chunk, super::UPDATE_BOOKING_ON_CONFLICT)
+            .build()
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Err(StoreError::Conflict);
+        }
     }
     Ok(())
 }

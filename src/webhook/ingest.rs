@@ -373,9 +373,8 @@ async fn apply_batch(
         .cloned()
         .collect();
     tx.insert_bookings(&new_rows).await?;
-    for uid in &updated {
-        tx.update_booking(&bookings[uid]).await?;
-    }
+    let changed: Vec<Booking> = updated.iter().map(|uid| bookings[uid].clone()).collect();
+    tx.update_bookings(&changed).await?;
     tx.insert_history(&history).await?;
     if !emails.is_empty() {
         tx.insert_outbox(&emails).await?;
