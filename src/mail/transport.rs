@@ -1,1 +1,0 @@
-//! Sending rendered emails (Resend, SMTP, files). See `mod.rs`.

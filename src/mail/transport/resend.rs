@@ -1,0 +1,551 @@
+//! Resend's HTTP API (`POST {base}/emails`), hand-written over reqwest.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url};
+use serde::{Deserialize, Serialize};
+
+use super::TransportConfigError;
+use super::mime::{
+    INVITE_FILENAME, base64, calendar_content_type, idempotency_key, mailbox, recipients,
+};
+use crate::mail::{Email, SendError, Sent, header_safe};
+
+/// Resend accepts at most 50 recipients per email.
+const MAX_RECIPIENTS: usize = 50;
+/// Provider messages are kept in errors up to this many characters.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+/// Sends through Resend's HTTP API with `Idempotency-Key` set to the email's key, so a retry
+/// after a lost response within Resend's 24 h window returns the original id instead of sending
+/// twice. The API key is never logged, nor are addresses or bodies.
+#[derive(Clone)]
+pub struct ResendMailer {
+    client: reqwest::Client,
+    endpoint: Url,
+    api_key: String,
+    timeout: Duration,
+}
+
+impl fmt::Debug for ResendMailer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResendMailer")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("api_key", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[derive(Serialize)]
+struct SendRequest<'a> {
+    from: String,
+    to: Vec<String>,
+    subject: String,
+    text: &'a str,
+    html: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_to: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    attachments: Vec<SendAttachment>,
+}
+
+#[derive(Serialize)]
+struct SendAttachment {
+    filename: &'static str,
+    content: String,
+    content_type: String,
+}
+
+#[derive(Deserialize)]
+struct SendResponse {
+    id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    name: Option<String>,
+    message: Option<String>,
+}
+
+impl ResendMailer {
+    /// `base_url` is Resend's API root (`https://api.resend.com`, or a mock); `/emails` is
+    /// appended. `timeout` bounds each whole request.
+    pub fn new(
+        api_key: String,
+        base_url: &str,
+        timeout: Duration,
+    ) -> Result<Self, TransportConfigError> {
+        let api_key = api_key.trim().to_owned();
+        if api_key.is_empty() {
+            return Err(TransportConfigError::InvalidResendApiKey {
+                reason: "it is empty".into(),
+            });
+        }
+        if HeaderValue::from_str(&format!("Bearer {api_key}")).is_err() {
+            return Err(TransportConfigError::InvalidResendApiKey {
+                reason: "it contains characters not allowed in an HTTP header".into(),
+            });
+        }
+        let endpoint = endpoint(base_url)?;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("calbook/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| TransportConfigError::HttpClient {
+                reason: e.to_string(),
+            })?;
+        Ok(ResendMailer {
+            client,
+            endpoint,
+            api_key,
+            timeout,
+        })
+    }
+
+    /// `POST /emails`. 2xx → [`Sent`] with Resend's id; errors are classified as described on
+    /// [`classify`].
+    pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
+        let key = idempotency_key(&email.idempotency_key)?;
+        let body = request_body(email)?;
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .bearer_auth(&self.api_key)
+            .header("Idempotency-Key", &key)
+            .json(&body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => {
+                let reason = if e.is_timeout() {
+                    format!("Resend did not answer within {:?}", self.timeout)
+                } else if e.is_connect() {
+                    format!("cannot connect to Resend: {}", error_chain(&e))
+                } else {
+                    format!("request to Resend failed: {}", error_chain(&e))
+                };
+                tracing::warn!(%reason, "resend send failed");
+                return Err(SendError::Retryable {
+                    reason,
+                    retry_after: None,
+                });
+            }
+        };
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) if status.is_success() => {
+                // Accepted, but the id was lost: the same key on a retry returns it.
+                tracing::warn!(error = %error_chain(&e), "resend accepted the email; reading its id failed");
+                return Ok(Sent { provider_id: None });
+            }
+            Err(_) => Default::default(),
+        };
+        if status.is_success() {
+            let id = serde_json::from_slice::<SendResponse>(&bytes)
+                .ok()
+                .and_then(|r| r.id);
+            tracing::debug!(provider_id = ?id, "resend accepted the email");
+            return Ok(Sent { provider_id: id });
+        }
+        let error = classify(status, &headers, &bytes);
+        tracing::warn!(status = status.as_u16(), error = %error, "resend refused the email");
+        Err(error)
+    }
+}
+
+fn endpoint(base_url: &str) -> Result<Url, TransportConfigError> {
+    let invalid = |reason: String| TransportConfigError::InvalidResendBaseUrl { reason };
+    let base = Url::parse(base_url.trim()).map_err(|e| invalid(e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(invalid(format!(
+            "scheme {:?} is not http or https",
+            base.scheme()
+        )));
+    }
+    if base.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("it has no host".into()));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(invalid("it must not contain credentials".into()));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(invalid("it must not have a query or fragment".into()));
+    }
+    let joined = format!("{}/emails", base.as_str().trim_end_matches('/'));
+    Url::parse(&joined).map_err(|e| invalid(e.to_string()))
+}
+
+fn request_body(email: &Email) -> Result<SendRequest<'_>, SendError> {
+    let to = recipients(email)?;
+    if to.len() > MAX_RECIPIENTS {
+        return Err(SendError::Permanent {
+            reason: format!("Resend accepts at most {MAX_RECIPIENTS} recipients"),
+        });
+    }
+    let attachments = email
+        .calendar
+        .iter()
+        .map(|invite| SendAttachment {
+            filename: INVITE_FILENAME,
+            content: base64(invite.ics.as_bytes()),
+            content_type: calendar_content_type(invite, false),
+        })
+        .collect();
+    Ok(SendRequest {
+        from: mailbox(&email.from, "from")?.to_string(),
+        to: to.iter().map(ToString::to_string).collect(),
+        subject: header_safe(&email.subject),
+        text: &email.text,
+        html: &email.html,
+        reply_to: email
+            .reply_to
+            .as_ref()
+            .map(|m| mailbox(m, "reply_to").map(|m| m.to_string()))
+            .transpose()?,
+        attachments,
+    })
+}
+
+/// Maps a non-2xx answer to a [`SendError`]:
+///
+/// | status | Resend `name` | result |
+/// |---|---|---|
+/// | 429 | `daily_quota_exceeded`, `monthly_quota_exceeded` | `Blocked` (`retry-after` if given) |
+/// | 429 | anything else (`rate_limit_exceeded`) | `Retryable`, `retry-after` else `ratelimit-reset` |
+/// | 409 | `concurrent_idempotent_requests` | `Retryable` |
+/// | 409 | anything else (`invalid_idempotent_request`) | `Permanent` |
+/// | 401, 403 | | `Blocked`: check `RESEND_API_KEY` |
+/// | 408 | | `Retryable` |
+/// | other 4xx (400, 422, 451, …) | | `Permanent` with the provider's message |
+/// | 5xx | | `Retryable` |
+/// | 1xx, 3xx | | `Blocked` (wrong `RESEND_BASE_URL`?) |
+pub(crate) fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> SendError {
+    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let name = parsed.name.unwrap_or_default();
+    let message: String = parsed
+        .message
+        .map(|m| header_safe(&m))
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
+    let detail = match (name.is_empty(), message.is_empty()) {
+        (true, true) => format!("HTTP {}", status.as_u16()),
+        (false, true) => format!("HTTP {} {name}", status.as_u16()),
+        (true, false) => format!("HTTP {}: {message}", status.as_u16()),
+        (false, false) => format!("HTTP {} {name}: {message}", status.as_u16()),
+    };
+    match status.as_u16() {
+        429 if matches!(
+            name.as_str(),
+            "daily_quota_exceeded" | "monthly_quota_exceeded"
+        ) =>
+        {
+            SendError::Blocked {
+                reason: format!("Resend sending quota exceeded ({detail})"),
+                retry_after: seconds_header(headers, "retry-after"),
+            }
+        }
+        429 => SendError::Retryable {
+            reason: format!("Resend rate limit ({detail})"),
+            retry_after: seconds_header(headers, "retry-after")
+                .or_else(|| seconds_header(headers, "ratelimit-reset")),
+        },
+        409 if name == "concurrent_idempotent_requests" => SendError::Retryable {
+            reason: format!("the same idempotency key is still in flight at Resend ({detail})"),
+            retry_after: seconds_header(headers, "retry-after"),
+        },
+        409 => SendError::Permanent {
+            reason: format!("Resend refused the idempotency key ({detail})"),
+        },
+        401 | 403 => SendError::Blocked {
+            reason: format!("Resend refused the API key; check RESEND_API_KEY ({detail})"),
+            retry_after: None,
+        },
+        408 => SendError::Retryable {
+            reason: format!("Resend timed out ({detail})"),
+            retry_after: seconds_header(headers, "retry-after"),
+        },
+        400..=499 => SendError::Permanent {
+            reason: format!("Resend rejected the email ({detail})"),
+        },
+        500..=599 => SendError::Retryable {
+            reason: format!("Resend server error ({detail})"),
+            retry_after: seconds_header(headers, "retry-after"),
+        },
+        _ => SendError::Blocked {
+            reason: format!("unexpected answer from Resend; check RESEND_BASE_URL ({detail})"),
+            retry_after: None,
+        },
+    }
+}
+
+/// A header holding a number of seconds (`retry-after: 2`, `ratelimit-reset: 1.5`).
+fn seconds_header(headers: &HeaderMap, name: &str) -> Option<Duration> {
+    let value = headers.get(name)?.to_str().ok()?.trim();
+    let secs: f64 = value.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0 * 31.0)))
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mail::transport::mime::tests::{ICS, sample_email, unbase64};
+    use serde_json::{Value, json};
+    use wiremock::matchers::{body_partial_json, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    const KEY: &str = "re_test_secret_key";
+
+    fn mailer(server: &MockServer, timeout: Duration) -> ResendMailer {
+        ResendMailer::new(KEY.into(), &server.uri(), timeout).unwrap()
+    }
+
+    async fn answer(template: ResponseTemplate) -> Result<Sent, SendError> {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/emails"))
+            .respond_with(template)
+            .expect(1)
+            .mount(&server)
+            .await;
+        mailer(&server, Duration::from_secs(5))
+            .send(&sample_email())
+            .await
+    }
+
+    fn error(status: u16, name: &str) -> ResponseTemplate {
+        ResponseTemplate::new(status).set_body_json(json!({
+            "statusCode": status, "name": name, "message": format!("{name} happened"),
+        }))
+    }
+
+    #[tokio::test]
+    async fn sends_headers_and_body_and_returns_the_id() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/emails"))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .and(header(
+                "idempotency-key",
+                "booking/uid-123/confirmation/marco@client.example",
+            ))
+            .and(header("content-type", "application/json"))
+            .and(body_partial_json(
+                json!({"subject": "Confirmed: Intro call"}),
+            ))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "re-id-42"})))
+            .expect(1)
+            .mount(&server)
+            .await;
+
+        let sent = mailer(&server, Duration::from_secs(5))
+            .send(&sample_email())
+            .await
+            .unwrap();
+        assert_eq!(sent.provider_id.as_deref(), Some("re-id-42"));
+
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.len(), 1);
+        let body: Value = requests[0].body_json().unwrap();
+        assert_eq!(body["from"], "Dana Whitfield <bookings@studio.example>");
+        assert_eq!(
+            body["to"],
+            json!(["\"Marco Bcc: attacker@evil.example\" <marco@client.example>"])
+        );
+        assert_eq!(body["reply_to"], "Dana <dana@studio.example>");
+        assert_eq!(body["subject"], "Confirmed: Intro call");
+        assert_eq!(
+            body["text"],
+            "Your intro call is confirmed.\r\nSee you soon."
+        );
+        assert_eq!(body["html"], "<p>Your intro call is <b>confirmed</b>.</p>");
+        let attachments = body["attachments"].as_array().unwrap();
+        assert_eq!(attachments.len(), 1);
+        assert_eq!(attachments[0]["filename"], "invite.ics");
+        assert_eq!(
+            attachments[0]["content_type"],
+            "text/calendar; method=REQUEST"
+        );
+        let content = unbase64(attachments[0]["content"].as_str().unwrap());
+        assert_eq!(String::from_utf8(content).unwrap(), ICS);
+    }
+
+    #[tokio::test]
+    async fn no_calendar_means_no_attachments_and_no_reply_to_when_unset() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "x"})))
+            .mount(&server)
+            .await;
+        let mut email = sample_email();
+        email.calendar = None;
+        email.reply_to = None;
+        mailer(&server, Duration::from_secs(5))
+            .send(&email)
+            .await
+            .unwrap();
+        let body: Value = server.received_requests().await.unwrap()[0]
+            .body_json()
+            .unwrap();
+        assert!(body.get("attachments").is_none());
+        assert!(body.get("reply_to").is_none());
+    }
+
+    #[tokio::test]
+    async fn rate_limit_is_retryable_with_retry_after() {
+        let got = answer(error(429, "rate_limit_exceeded").insert_header("retry-after", "2")).await;
+        assert!(
+            matches!(&got, Err(SendError::Retryable { retry_after: Some(d), .. }) if *d == Duration::from_secs(2)),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn rate_limit_falls_back_to_ratelimit_reset() {
+        let got =
+            answer(error(429, "rate_limit_exceeded").insert_header("ratelimit-reset", "3")).await;
+        assert!(
+            matches!(&got, Err(SendError::Retryable { retry_after: Some(d), .. }) if *d == Duration::from_secs(3)),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn daily_and_monthly_quota_block() {
+        let got = answer(error(429, "daily_quota_exceeded")).await;
+        assert!(
+            matches!(
+                &got,
+                Err(SendError::Blocked {
+                    retry_after: None,
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        let got =
+            answer(error(429, "monthly_quota_exceeded").insert_header("retry-after", "3600")).await;
+        assert!(
+            matches!(&got, Err(SendError::Blocked { retry_after: Some(d), .. }) if *d == Duration::from_secs(3600)),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_idempotent_request_is_retryable() {
+        let got = answer(error(409, "concurrent_idempotent_requests")).await;
+        assert!(matches!(got, Err(SendError::Retryable { .. })), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn invalid_idempotent_request_is_permanent() {
+        let got = answer(error(409, "invalid_idempotent_request")).await;
+        assert!(
+            matches!(&got, Err(SendError::Permanent { reason }) if reason.contains("invalid_idempotent_request")),
+            "{got:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn validation_error_is_permanent_with_the_providers_message() {
+        let got = answer(error(422, "invalid_from_address")).await;
+        assert!(
+            matches!(&got, Err(SendError::Permanent { reason }) if reason.contains("invalid_from_address happened")),
+            "{got:?}"
+        );
+        let got = answer(error(400, "validation_error")).await;
+        assert!(matches!(got, Err(SendError::Permanent { .. })), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn rejected_key_blocks_without_printing_it() {
+        for status in [401, 403] {
+            let got = answer(error(status, "invalid_api_key")).await;
+            match &got {
+                Err(SendError::Blocked { reason, .. }) => {
+                    assert!(reason.contains("RESEND_API_KEY"), "{reason}");
+                    assert!(!reason.contains(KEY), "{reason}");
+                }
+                other => panic!("expected Blocked, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn server_error_is_retryable() {
+        let got = answer(error(500, "internal_server_error")).await;
+        assert!(matches!(got, Err(SendError::Retryable { .. })), "{got:?}");
+        let got =
+            answer(ResponseTemplate::new(502).set_body_string("<html>bad gateway</html>")).await;
+        assert!(matches!(got, Err(SendError::Retryable { .. })), "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn a_server_slower_than_the_timeout_is_retryable() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"id": "late"}))
+                    .set_delay(Duration::from_secs(3)),
+            )
+            .mount(&server)
+            .await;
+        let started = std::time::Instant::now();
+        let got = mailer(&server, Duration::from_millis(300))
+            .send(&sample_email())
+            .await;
+        assert!(matches!(got, Err(SendError::Retryable { .. })), "{got:?}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn connection_refused_is_retryable() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let mailer = ResendMailer::new(
+            KEY.into(),
+            &format!("http://{addr}"),
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let got = mailer.send(&sample_email()).await;
+        assert!(matches!(got, Err(SendError::Retryable { .. })), "{got:?}");
+    }
+
+    #[test]
+    fn base_url_and_key_are_validated() {
+        let t = Duration::from_secs(1);
+        assert!(ResendMailer::new(KEY.into(), "ftp://x", t).is_err());
+        assert!(ResendMailer::new(KEY.into(), "not a url", t).is_err());
+        assert!(ResendMailer::new(KEY.into(), "https://u:p@api.resend.com", t).is_err());
+        assert!(ResendMailer::new("".into(), "https://api.resend.com", t).is_err());
+        assert!(ResendMailer::new("a\nb".into(), "https://api.resend.com", t).is_err());
+        let m = ResendMailer::new(KEY.into(), "http://127.0.0.1:3901/", t).unwrap();
+        assert_eq!(m.endpoint.as_str(), "http://127.0.0.1:3901/emails");
+        let m = ResendMailer::new(KEY.into(), "https://proxy.example/resend", t).unwrap();
+        assert_eq!(m.endpoint.as_str(), "https://proxy.example/resend/emails");
+        assert!(!format!("{m:?}").contains(KEY));
+    }
+}
