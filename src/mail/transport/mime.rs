@@ -165,24 +165,8 @@ pub(crate) fn idempotency_key(key: &str) -> Result<String, SendError> {
 
 /// Standard base64 (RFC 4648, with padding), for Resend attachments.
 pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[cfg(test)]
@@ -218,30 +202,13 @@ pub(crate) mod tests {
         }
     }
 
-    /// Standard base64 decoding (test side, independent of the encoder above).
+    /// Standard base64 decoding (test side).
     pub(crate) fn unbase64(s: &str) -> Vec<u8> {
-        let val = |c: u8| -> u32 {
-            match c {
-                b'A'..=b'Z' => u32::from(c - b'A'),
-                b'a'..=b'z' => u32::from(c - b'a') + 26,
-                b'0'..=b'9' => u32::from(c - b'0') + 52,
-                b'+' => 62,
-                b'/' => 63,
-                _ => panic!("not base64: {c}"),
-            }
-        };
-        let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-        let mut out = Vec::new();
-        for chunk in clean.chunks(4) {
-            let pad = chunk.iter().filter(|&&c| c == b'=').count();
-            let mut n = 0u32;
-            for &c in chunk {
-                n = (n << 6) | if c == b'=' { 0 } else { val(c) };
-            }
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&bytes[..3 - pad]);
-        }
-        out
+        use base64::Engine;
+        let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .expect("valid base64")
     }
 
     /// The raw header block (before the first empty line), unfolded, one header per entry.
