@@ -21,7 +21,8 @@ pub(crate) fn ical_uid(booking: &Booking) -> String {
 
 /// RFC 5545 text (CRLF line endings) for one booking: `METHOD:REQUEST` (`STATUS:CONFIRMED`,
 /// `SEQUENCE` = `ical_sequence`) or `METHOD:CANCEL` (`STATUS:CANCELLED`, `SEQUENCE` =
-/// `ical_sequence + 1`). Times are UTC (`…Z`), so no VTIMEZONE is needed.
+/// `ical_sequence + 1`). Times are UTC (`…Z`), so no VTIMEZONE is needed. `DTSTAMP` is the
+/// booking's `updated_at`, so the output is deterministic.
 pub fn calendar_invite(booking: &Booking, method: CalendarMethod) -> CalendarInvite {
     let base_sequence = u32::try_from(booking.ical_sequence.max(0)).unwrap_or(u32::MAX);
     let (sequence, status) = match method {
@@ -33,7 +34,9 @@ pub fn calendar_invite(booking: &Booking, method: CalendarMethod) -> CalendarInv
     event
         .uid(&ical_uid(booking))
         .sequence(sequence)
-        .timestamp(Utc::now())
+        // The booking's last change, not the wall clock: re-rendering the same email (an outbox
+        // retry under the same idempotency key) must give the same bytes.
+        .timestamp(to_chrono(booking.updated_at))
         .starts(to_chrono(booking.starts_at))
         .ends(to_chrono(booking.ends_at))
         .summary(&text_value(&booking.title))
