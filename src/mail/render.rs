@@ -1,1 +1,0 @@
-//! Rendering emails from bookings (templates, time zones, calendar invites). See `mod.rs`.

@@ -1,0 +1,546 @@
+//! Rendering emails from bookings: templates ([`Renderer`]), recipient time zones
+//! ([`local_time`]) and calendar invites ([`calendar_invite`], [`google_calendar_link`]).
+//!
+//! - Built-in templates (`templates/email/`) are embedded in the binary; a user directory
+//!   (`CALBOOK_TEMPLATES_DIR`) may override any of them by file name. Only the fixed names in
+//!   [`TEMPLATE_NAMES`] are read from it, so no path from a template or a payload is followed.
+//! - `*.html` templates auto-escape every value; `*.subject` and `*.txt` do not. Undefined
+//!   variables are errors, and a fuel limit stops runaway templates.
+//! - Booking values never reach an `href` except inside the percent-encoded query of the
+//!   Google Calendar link, whose scheme and host are fixed.
+//! - Times are shown in the recipient's zone from jiff's bundled tz database.
+
+mod ics;
+mod zone;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+
+use crate::booking::{Booking, Person};
+use crate::mail::{CalendarMethod, Email, Mailbox, header_safe};
+
+pub use ics::{calendar_invite, google_calendar_link};
+pub use zone::{LocalTime, local_time};
+
+use zone::{ZoneLookup, format_instant, format_minutes, format_span};
+
+/// Which email a booking change sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    Confirmation,
+    Rescheduled,
+    Cancelled,
+    Requested,
+    Declined,
+    Reminder,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 6] = [
+        EmailKind::Confirmation,
+        EmailKind::Rescheduled,
+        EmailKind::Cancelled,
+        EmailKind::Requested,
+        EmailKind::Declined,
+        EmailKind::Reminder,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Confirmation => "confirmation",
+            EmailKind::Rescheduled => "rescheduled",
+            EmailKind::Cancelled => "cancelled",
+            EmailKind::Requested => "requested",
+            EmailKind::Declined => "declined",
+            EmailKind::Reminder => "reminder",
+        }
+    }
+
+    /// The calendar invite this kind carries, if any.
+    fn calendar_method(self) -> Option<CalendarMethod> {
+        match self {
+            EmailKind::Confirmation | EmailKind::Rescheduled => Some(CalendarMethod::Request),
+            EmailKind::Cancelled => Some(CalendarMethod::Cancel),
+            EmailKind::Requested | EmailKind::Declined | EmailKind::Reminder => None,
+        }
+    }
+
+    fn has_google_link(self) -> bool {
+        matches!(
+            self,
+            EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Reminder
+        )
+    }
+}
+
+impl std::fmt::Display for EmailKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl std::str::FromStr for EmailKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        EmailKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                let valid: Vec<&str> = EmailKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!(
+                    "unknown email kind {s:?} (expected one of {})",
+                    valid.join(", ")
+                )
+            })
+    }
+}
+
+/// Whether the recipient booked (attendee) or hosts the meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Attendee,
+    Host,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Attendee => "attendee",
+            Role::Host => "host",
+        }
+    }
+}
+
+/// Who one email goes to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recipient {
+    pub name: Option<String>,
+    pub email: String,
+    /// IANA zone; when `None`, the booking's attendee (matched by email) or organizer zone is used.
+    pub time_zone: Option<String>,
+    pub role: Role,
+}
+
+impl Recipient {
+    /// A recipient from a booking's attendee or organizer; `None` when the person has no email.
+    pub fn from_person(person: &Person, role: Role) -> Option<Recipient> {
+        let email = person.email.as_deref()?.trim();
+        (!email.is_empty()).then(|| Recipient {
+            name: person.name.clone(),
+            email: email.to_owned(),
+            time_zone: person.time_zone.clone(),
+            role,
+        })
+    }
+}
+
+/// Extra facts a template may need.
+#[derive(Debug, Clone, Default)]
+pub struct RenderContext {
+    /// Shown in subject and body, e.g. "Acme"; empty → the organizer's name, else "calbook".
+    pub business_name: String,
+    /// For Reminder: "in 24 hours", "in 1 hour", "in 15 minutes".
+    pub reminder_lead: Option<jiff::SignedDuration>,
+    /// For Rescheduled: the old start time (shown as "moved from …").
+    pub previous_start: Option<jiff::Timestamp>,
+}
+
+/// The rendered parts of one email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailParts {
+    /// One line, header-safe.
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read the template override directory {}: {source}", dir.display())]
+    OverrideDir {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read the template override {}: {source}", path.display())]
+    OverrideFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("template {name:?} does not compile: {source}")]
+    Syntax {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+    #[error("template {name:?} failed to render: {source}")]
+    Render {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+}
+
+/// Fuel for one render: the built-ins use a few thousand units; a runaway loop runs out.
+const FUEL: u64 = 200_000;
+
+macro_rules! builtin {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../../templates/email/", $name)))),*]
+    };
+}
+
+/// Every template name (built-in and overridable), with its built-in source.
+const BUILTINS: &[(&str, &str)] = builtin!(
+    "layout.html",
+    "_facts.html",
+    "_facts.txt",
+    "confirmation.subject",
+    "confirmation.txt",
+    "confirmation.html",
+    "rescheduled.subject",
+    "rescheduled.txt",
+    "rescheduled.html",
+    "cancelled.subject",
+    "cancelled.txt",
+    "cancelled.html",
+    "requested.subject",
+    "requested.txt",
+    "requested.html",
+    "declined.subject",
+    "declined.txt",
+    "declined.html",
+    "reminder.subject",
+    "reminder.txt",
+    "reminder.html",
+);
+
+/// The file names an override directory may contain (anything else there is ignored).
+pub const TEMPLATE_NAMES: [&str; 21] = {
+    let mut names = [""; 21];
+    let mut i = 0;
+    while i < BUILTINS.len() {
+        names[i] = BUILTINS[i].0;
+        i += 1;
+    }
+    names
+};
+
+/// Renders emails from built-in or user templates.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer").finish_non_exhaustive()
+    }
+}
+
+impl Renderer {
+    /// Built-in templates, overridden by files in `override_dir` when given
+    /// (`CALBOOK_TEMPLATES_DIR`): `<kind>.subject`, `<kind>.txt`, `<kind>.html` (and the shared
+    /// `layout.html`, `_facts.html`, `_facts.txt`); missing files fall back to built-ins. Files are
+    /// read and compiled here, so a broken override fails at start-up, naming the template.
+    pub fn new(override_dir: Option<&Path>) -> Result<Renderer, RenderError> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_fuel(Some(FUEL));
+
+        if let Some(dir) = override_dir {
+            let meta = std::fs::metadata(dir).map_err(|source| RenderError::OverrideDir {
+                dir: dir.to_owned(),
+                source,
+            })?;
+            if !meta.is_dir() {
+                return Err(RenderError::OverrideDir {
+                    dir: dir.to_owned(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotADirectory,
+                        "not a directory",
+                    ),
+                });
+            }
+        }
+
+        for &(name, builtin) in BUILTINS {
+            let source = match override_dir {
+                Some(dir) => read_override(dir, name)?,
+                None => None,
+            };
+            let source = source.unwrap_or_else(|| builtin.to_owned());
+            env.add_template_owned(name, source)
+                .map_err(|source| RenderError::Syntax {
+                    name: name.to_owned(),
+                    source,
+                })?;
+        }
+        Ok(Renderer { env })
+    }
+
+    /// Renders the subject, text and HTML parts of `kind` for one recipient.
+    pub fn render(
+        &self,
+        kind: EmailKind,
+        booking: &Booking,
+        recipient: &Recipient,
+        ctx: &RenderContext,
+    ) -> Result<EmailParts, RenderError> {
+        let mut values = TemplateValues::new(kind, booking, recipient, ctx);
+        let subject = header_safe(&self.render_one(kind, "subject", &values)?);
+        values.subject = subject.clone();
+        let text = self.render_one(kind, "txt", &values)?;
+        let html = self.render_one(kind, "html", &values)?;
+        Ok(EmailParts {
+            subject,
+            text,
+            html,
+        })
+    }
+
+    fn render_one(
+        &self,
+        kind: EmailKind,
+        ext: &str,
+        values: &TemplateValues,
+    ) -> Result<String, RenderError> {
+        let name = format!("{}.{ext}", kind.as_str());
+        let err = |source| RenderError::Render {
+            name: name.clone(),
+            source,
+        };
+        let template = self.env.get_template(&name).map_err(err)?;
+        template.render(Serde(values)).map_err(err)
+    }
+}
+
+/// Reads `dir/name` if it exists. `name` is one of the fixed [`TEMPLATE_NAMES`].
+fn read_override(dir: &Path, name: &str) -> Result<Option<String>, RenderError> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Ok(Some(source)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RenderError::OverrideFile { path, source }),
+    }
+}
+
+/// Everything a template sees. Every key is always present (absent values are `none`), so
+/// templates may test any of them under strict undefined behaviour.
+#[derive(Debug, Serialize)]
+struct TemplateValues {
+    kind: &'static str,
+    role: &'static str,
+    subject: String,
+    business_name: String,
+    recipient_name: Option<String>,
+    title: String,
+    /// The other side: the organizer for attendees, the attendees for the host.
+    other_party: String,
+    organizer_name: Option<String>,
+    attendee_label: String,
+    attendee_names: Vec<String>,
+    /// "Tuesday, 10 March 2026, 15:00–15:30 (Europe/Berlin, CET)"
+    when: String,
+    date: String,
+    start_time: String,
+    end_time: String,
+    zone: String,
+    abbreviation: String,
+    offset: String,
+    zone_note: Option<String>,
+    duration: String,
+    location: Option<String>,
+    meeting_url: Option<String>,
+    description: Option<String>,
+    notes: Option<String>,
+    cancellation_reason: Option<String>,
+    rejection_reason: Option<String>,
+    previous_when: Option<String>,
+    reminder_lead: String,
+    google_calendar_link: Option<String>,
+    uid: String,
+}
+
+impl TemplateValues {
+    fn new(
+        kind: EmailKind,
+        booking: &Booking,
+        recipient: &Recipient,
+        ctx: &RenderContext,
+    ) -> TemplateValues {
+        let lookup = ZoneLookup::resolve(recipient_zone(booking, recipient));
+        let start = lookup.local(booking.starts_at);
+        let end = lookup.local(booking.ends_at);
+
+        let organizer_name = booking
+            .organizer
+            .as_ref()
+            .and_then(|o| text(o.name.as_deref()).or_else(|| text(o.email.as_deref())));
+        let business_name = text(Some(&ctx.business_name))
+            .or_else(|| organizer_name.clone())
+            .unwrap_or_else(|| "calbook".to_owned());
+        let attendee_names = attendee_names(booking);
+        let attendee_label = if attendee_names.is_empty() {
+            "the attendee".to_owned()
+        } else {
+            attendee_names.join(", ")
+        };
+        let other_party = match recipient.role {
+            Role::Host => attendee_label.clone(),
+            Role::Attendee => organizer_name
+                .clone()
+                .unwrap_or_else(|| business_name.clone()),
+        };
+        let minutes = booking.ends_at.duration_since(booking.starts_at).as_mins();
+
+        TemplateValues {
+            kind: kind.as_str(),
+            role: recipient.role.as_str(),
+            subject: String::new(),
+            business_name,
+            recipient_name: text(recipient.name.as_deref()),
+            title: booking.title.trim().to_owned(),
+            other_party,
+            organizer_name,
+            attendee_label,
+            attendee_names,
+            when: format_span(&lookup, booking.starts_at, booking.ends_at),
+            date: start.date,
+            start_time: start.time,
+            end_time: end.time,
+            zone: start.zone,
+            abbreviation: start.abbreviation,
+            offset: start.offset,
+            zone_note: lookup.note(),
+            duration: format_minutes(minutes),
+            location: text(booking.location.as_deref()),
+            meeting_url: text(booking.meeting_url.as_deref()),
+            description: text(booking.description.as_deref()),
+            notes: text(booking.notes.as_deref()),
+            cancellation_reason: text(booking.cancellation_reason.as_deref()),
+            rejection_reason: text(booking.rejection_reason.as_deref()),
+            previous_when: ctx
+                .previous_start
+                .filter(|_| kind == EmailKind::Rescheduled)
+                .map(|at| format_instant(&lookup, at)),
+            reminder_lead: reminder_lead(ctx.reminder_lead),
+            google_calendar_link: kind
+                .has_google_link()
+                .then(|| google_calendar_link(booking)),
+            uid: booking.uid.clone(),
+        }
+    }
+}
+
+/// The zone to show times in: the recipient's own, else the matching attendee's (by email) for
+/// attendees, the organizer's for the host.
+fn recipient_zone<'a>(booking: &'a Booking, recipient: &'a Recipient) -> Option<&'a str> {
+    if let Some(zone) = text_ref(recipient.time_zone.as_deref()) {
+        return Some(zone);
+    }
+    match recipient.role {
+        Role::Host => booking
+            .organizer
+            .as_ref()
+            .and_then(|o| text_ref(o.time_zone.as_deref())),
+        Role::Attendee => booking
+            .attendees
+            .iter()
+            .find(|p| {
+                p.email
+                    .as_deref()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
+            })
+            .and_then(|p| text_ref(p.time_zone.as_deref())),
+    }
+}
+
+fn attendee_names(booking: &Booking) -> Vec<String> {
+    let names: Vec<String> = booking
+        .attendees
+        .iter()
+        .filter_map(|p| text(p.name.as_deref()).or_else(|| text(p.email.as_deref())))
+        .collect();
+    if !names.is_empty() {
+        return names;
+    }
+    text(booking.attendee_name.as_deref())
+        .or_else(|| text(booking.attendee_email.as_deref()))
+        .into_iter()
+        .collect()
+}
+
+/// "in 24 hours", "in 1 hour", "in 15 minutes"; "soon" when unknown, "now" when not positive.
+fn reminder_lead(lead: Option<jiff::SignedDuration>) -> String {
+    match lead {
+        None => "soon".to_owned(),
+        Some(d) if d.as_secs() < 60 => "now".to_owned(),
+        Some(d) => format!("in {}", format_minutes(d.as_mins())),
+    }
+}
+
+fn text_ref(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A trimmed, non-empty value with `\r\n` normalised to `\n` and other controls removed.
+fn text(value: Option<&str>) -> Option<String> {
+    text_ref(value).map(|v| {
+        v.replace("\r\n", "\n")
+            .chars()
+            .filter(|&c| c == '\n' || c == '\t' || !c.is_control())
+            .collect()
+    })
+}
+
+/// A complete email for one recipient: rendered parts, header-safe subject and names, and the
+/// calendar invite (REQUEST for Confirmation and Rescheduled; CANCEL for Cancelled; none for
+/// Requested, Declined and Reminder).
+#[allow(clippy::too_many_arguments)]
+pub fn compose(
+    renderer: &Renderer,
+    kind: EmailKind,
+    booking: &Booking,
+    recipient: &Recipient,
+    from: &Mailbox,
+    reply_to: Option<&Mailbox>,
+    idempotency_key: String,
+    ctx: &RenderContext,
+) -> Result<Email, RenderError> {
+    let parts = renderer.render(kind, booking, recipient, ctx)?;
+    Ok(Email {
+        from: safe_mailbox(from.name.as_deref(), &from.address),
+        reply_to: reply_to.map(|m| safe_mailbox(m.name.as_deref(), &m.address)),
+        to: vec![safe_mailbox(recipient.name.as_deref(), &recipient.email)],
+        subject: parts.subject,
+        text: parts.text,
+        html: parts.html,
+        calendar: kind
+            .calendar_method()
+            .map(|method| calendar_invite(booking, method)),
+        idempotency_key,
+    })
+}
+
+fn safe_mailbox(name: Option<&str>, address: &str) -> Mailbox {
+    Mailbox {
+        name: name.map(header_safe).filter(|n| !n.is_empty()),
+        address: header_safe(address),
+    }
+}

@@ -1,0 +1,778 @@
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+use super::*;
+use crate::booking::{Booking, Person, Status};
+use crate::mail::{CalendarMethod, Mailbox};
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn person(name: &str, email: &str, zone: &str) -> Person {
+    Person {
+        name: Some(name.to_owned()),
+        email: Some(email.to_owned()),
+        time_zone: Some(zone.to_owned()),
+        locale: Some("en".to_owned()),
+    }
+}
+
+/// Dana Whitfield (Europe/Berlin) hosts Marco Rossi (America/New_York), 2026-03-10 14:00–14:30Z.
+fn booking() -> Booking {
+    let marco = person("Marco Rossi", "marco@example.com", "America/New_York");
+    Booking {
+        id: Uuid::nil(),
+        uid: "bk_7Yq2".to_owned(),
+        calcom_id: Some(4242),
+        client_id: None,
+        title: "Intro call".to_owned(),
+        description: Some("Let's talk about the garden project.".to_owned()),
+        notes: Some("Please call me on my mobile.".to_owned()),
+        starts_at: ts("2026-03-10T14:00:00Z"),
+        ends_at: ts("2026-03-10T14:30:00Z"),
+        status: Status::Confirmed,
+        attendee_email: marco.email.clone(),
+        attendee_name: marco.name.clone(),
+        attendees: vec![marco],
+        organizer: Some(person(
+            "Dana Whitfield",
+            "dana@acme.example",
+            "Europe/Berlin",
+        )),
+        location: Some("Acme office, Torstraße 1, Berlin".to_owned()),
+        meeting_url: Some("https://meet.example.com/abc-defg-hij".to_owned()),
+        ical_uid: Some("bk_7Yq2@Cal.com".to_owned()),
+        ical_sequence: 2,
+        event_type_id: Some(7),
+        event_type_slug: Some("intro".to_owned()),
+        metadata: serde_json::json!({}),
+        rescheduled_from: None,
+        rescheduled_to: None,
+        cancellation_reason: Some("Something came up at work.".to_owned()),
+        cancelled_by: None,
+        rejection_reason: Some("Fully booked that week.".to_owned()),
+        meeting_started_at: None,
+        meeting_ended_at: None,
+        created_at: ts("2026-03-01T09:00:00Z"),
+        updated_at: ts("2026-03-01T09:00:00Z"),
+    }
+}
+
+fn attendee(b: &Booking) -> Recipient {
+    Recipient::from_person(&b.attendees[0], Role::Attendee).unwrap()
+}
+
+fn host(b: &Booking) -> Recipient {
+    Recipient::from_person(b.organizer.as_ref().unwrap(), Role::Host).unwrap()
+}
+
+fn ctx() -> RenderContext {
+    RenderContext {
+        business_name: "Acme".to_owned(),
+        reminder_lead: Some(SignedDuration::from_hours(24)),
+        previous_start: Some(ts("2026-03-09T16:00:00Z")),
+    }
+}
+
+fn renderer() -> Renderer {
+    Renderer::new(None).unwrap()
+}
+
+/// What minijinja's HTML auto-escape makes of `s`.
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2f;")
+}
+
+/// iCalendar text with folded lines joined again.
+fn unfold(ics: &str) -> String {
+    ics.replace("\r\n ", "")
+}
+
+fn show(parts: &EmailParts) -> String {
+    format!(
+        "SUBJECT: {}\n\n----- TEXT -----\n{}\n----- HTML -----\n{}",
+        parts.subject, parts.text, parts.html
+    )
+}
+
+#[test]
+fn snapshots_of_every_kind_for_attendee_and_host() {
+    let r = renderer();
+    let b = booking();
+    for kind in EmailKind::ALL {
+        for (who, recipient) in [("attendee", attendee(&b)), ("host", host(&b))] {
+            let parts = r.render(kind, &b, &recipient, &ctx()).unwrap();
+            insta::assert_snapshot!(format!("{}_{who}", kind.as_str()), show(&parts));
+        }
+    }
+}
+
+#[test]
+fn times_are_in_the_recipients_zone_with_its_name() {
+    let r = renderer();
+    let b = booking();
+    let to_marco = r
+        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+        .unwrap();
+    let line = "Tuesday, 10 March 2026, 10:00\u{2013}10:30 (America/New_York, EDT)";
+    assert!(to_marco.text.contains(line), "{}", to_marco.text);
+    assert!(to_marco.html.contains(&esc(line)), "{}", to_marco.html);
+    assert!(to_marco.text.contains("Duration:     30 minutes"));
+
+    let to_dana = r
+        .render(EmailKind::Confirmation, &b, &host(&b), &ctx())
+        .unwrap();
+    let line = "Tuesday, 10 March 2026, 15:00\u{2013}15:30 (Europe/Berlin, CET)";
+    assert!(to_dana.text.contains(line), "{}", to_dana.text);
+    assert!(to_dana.html.contains(&esc(line)));
+}
+
+#[test]
+fn recipient_without_zone_uses_the_bookings_person() {
+    let r = renderer();
+    let b = booking();
+    let mut marco = attendee(&b);
+    marco.time_zone = None;
+    marco.email = "MARCO@example.com".to_owned();
+    let parts = r.render(EmailKind::Reminder, &b, &marco, &ctx()).unwrap();
+    assert!(
+        parts.text.contains("(America/New_York, EDT)"),
+        "{}",
+        parts.text
+    );
+
+    let mut dana = host(&b);
+    dana.time_zone = None;
+    let parts = r.render(EmailKind::Reminder, &b, &dana, &ctx()).unwrap();
+    assert!(
+        parts.text.contains("(Europe/Berlin, CET)"),
+        "{}",
+        parts.text
+    );
+}
+
+#[test]
+fn dst_changeover_days() {
+    // 2026-03-29: Berlin springs forward at 01:00Z. 07:00Z is 09:00 CEST; New York is on EDT.
+    let at = ts("2026-03-29T07:00:00Z");
+    let berlin = local_time(at, Some("Europe/Berlin"));
+    assert_eq!(
+        (berlin.time.as_str(), berlin.abbreviation.as_str()),
+        ("09:00", "CEST")
+    );
+    assert_eq!(berlin.offset, "+02:00");
+    assert_eq!(berlin.date, "Sunday, 29 March 2026");
+    let new_york = local_time(at, Some("America/New_York"));
+    assert_eq!(
+        (new_york.time.as_str(), new_york.abbreviation.as_str()),
+        ("03:00", "EDT")
+    );
+
+    // The same through rendering: a Berlin attendee and a New York host.
+    let mut b = booking();
+    b.starts_at = at;
+    b.ends_at = ts("2026-03-29T07:30:00Z");
+    b.attendees[0].time_zone = Some("Europe/Berlin".to_owned());
+    b.organizer.as_mut().unwrap().time_zone = Some("America/New_York".to_owned());
+    let r = renderer();
+    let to_attendee = r
+        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+        .unwrap();
+    assert!(
+        to_attendee
+            .text
+            .contains("Sunday, 29 March 2026, 09:00\u{2013}09:30 (Europe/Berlin, CEST)"),
+        "{}",
+        to_attendee.text
+    );
+    assert!(to_attendee.subject.contains("09:00 CEST"));
+    let to_host = r
+        .render(EmailKind::Confirmation, &b, &host(&b), &ctx())
+        .unwrap();
+    assert!(
+        to_host
+            .text
+            .contains("Sunday, 29 March 2026, 03:00\u{2013}03:30 (America/New_York, EDT)"),
+        "{}",
+        to_host.text
+    );
+
+    // 2026-10-25: Berlin falls back at 01:00Z. 08:00Z is 09:00 CET.
+    let autumn = local_time(ts("2026-10-25T08:00:00Z"), Some("Europe/Berlin"));
+    assert_eq!(
+        (autumn.time.as_str(), autumn.abbreviation.as_str()),
+        ("09:00", "CET")
+    );
+    assert_eq!(autumn.offset, "+01:00");
+}
+
+#[test]
+fn vancouver_uses_the_bundled_2026_rules() {
+    // British Columbia stays on -07:00 from 2026-03-09; stale tzdata (2025b) says 09:00 -08:00.
+    let l = local_time(ts("2026-11-24T17:00:00Z"), Some("America/Vancouver"));
+    assert_eq!(l.time, "10:00");
+    assert_eq!(l.offset, "-07:00");
+    assert_eq!(l.zone, "America/Vancouver");
+}
+
+#[test]
+fn legacy_and_unknown_zones() {
+    let at = ts("2026-03-10T14:00:00Z");
+    let calcutta = local_time(at, Some("Asia/Calcutta"));
+    assert_eq!(calcutta.time, "19:30");
+    assert_eq!(calcutta.offset, "+05:30");
+    assert!(calcutta.zone.starts_with("Asia/"), "{}", calcutta.zone);
+
+    for zone in [
+        Some("Mars/Olympus_Mons"),
+        Some(""),
+        Some("../../etc/passwd"),
+        None,
+    ] {
+        let l = local_time(at, zone);
+        assert_eq!(l.zone, "UTC", "{zone:?}");
+        assert_eq!(l.time, "14:00");
+        assert_eq!(l.offset, "+00:00");
+    }
+
+    let mut b = booking();
+    b.attendees[0].time_zone = Some("Mars/Olympus_Mons".to_owned());
+    let parts = renderer()
+        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+        .unwrap();
+    assert!(
+        parts
+            .text
+            .contains("Tuesday, 10 March 2026, 14:00\u{2013}14:30 (UTC)"),
+        "{}",
+        parts.text
+    );
+    assert!(
+        parts
+            .text
+            .contains("Times are shown in UTC because the time zone \u{201c}Mars/Olympus_Mons\u{201d} is not recognised."),
+        "{}",
+        parts.text
+    );
+    assert!(parts.html.contains("is not recognised"));
+}
+
+#[test]
+fn booking_values_are_escaped_in_html_and_plain_in_text() {
+    let evil_name = r#"<a href="https://evil.example">verify</a>"#;
+    let script = "<script>alert(1)</script>";
+    let mut b = booking();
+    b.attendees[0].name = Some(evil_name.to_owned());
+    b.attendee_name = Some(evil_name.to_owned());
+    b.notes = Some(format!("notes {script}"));
+    b.description = Some(format!("description {script}"));
+    b.title = format!("Call {script}");
+    b.location = Some(format!("Room {script}"));
+    b.meeting_url = Some(r#"javascript:alert(1)//"><img src=x>"#.to_owned());
+    let r = renderer();
+    for kind in EmailKind::ALL {
+        for recipient in [attendee(&b), host(&b)] {
+            let parts = r.render(kind, &b, &recipient, &ctx()).unwrap();
+            assert!(!parts.html.contains("<script"), "{kind}: {}", parts.html);
+            assert!(!parts.html.contains("evil.example\""), "{kind}");
+            assert!(!parts.html.contains("href=\"https://evil"), "{kind}");
+            assert!(!parts.html.contains("<img"), "{kind}");
+            assert!(!parts.html.contains("javascript:alert(1)//\""), "{kind}");
+            assert!(parts.html.contains("&lt;script&gt;"), "{kind}");
+            // Only our own link may carry an href, and only to Google Calendar.
+            for (i, _) in parts.html.match_indices("href=\"") {
+                assert!(
+                    parts.html[i..].starts_with(
+                        "href=\"https:&#x2f;&#x2f;calendar.google.com&#x2f;calendar&#x2f;render?"
+                    ),
+                    "{kind}: {}",
+                    &parts.html[i..]
+                );
+            }
+            assert!(!parts.html.contains("src=\""), "{kind}");
+            assert!(parts.text.contains(script), "{kind}: {}", parts.text);
+            if recipient.role == Role::Host {
+                assert!(parts.text.contains(evil_name), "{kind}: {}", parts.text);
+                assert!(parts.html.contains("&lt;a href=&quot;https:"), "{kind}");
+            }
+        }
+    }
+}
+
+#[test]
+fn names_and_subjects_cannot_inject_headers() {
+    let mut b = booking();
+    let name = "Marco\r\nBcc: attacker@evil.example";
+    b.attendees[0].name = Some(name.to_owned());
+    b.attendee_name = Some(name.to_owned());
+    b.title = "Intro\r\nBcc: attacker@evil.example".to_owned();
+    let recipient = attendee(&b);
+    let from = Mailbox {
+        name: Some("Acme\nX-Evil: 1".to_owned()),
+        address: "bookings@acme.example".to_owned(),
+    };
+    let email = compose(
+        &renderer(),
+        EmailKind::Confirmation,
+        &b,
+        &recipient,
+        &from,
+        Some(&from),
+        "booking/bk_7Yq2/confirmation/marco@example.com".to_owned(),
+        &ctx(),
+    )
+    .unwrap();
+    let to_name = email.to[0].name.as_deref().unwrap();
+    assert_eq!(to_name, "Marco Bcc: attacker@evil.example");
+    assert_eq!(email.to[0].address, "marco@example.com");
+    for value in [
+        to_name,
+        email.subject.as_str(),
+        email.from.name.as_deref().unwrap(),
+        email.reply_to.as_ref().unwrap().name.as_deref().unwrap(),
+    ] {
+        assert!(!value.contains(['\r', '\n', '\0']), "{value:?}");
+    }
+    assert!(
+        email
+            .subject
+            .starts_with("Confirmed: Intro Bcc: attacker@evil.example on")
+    );
+    // Host emails mention the attendee in the body, also without line breaks in the subject.
+    let to_host = renderer()
+        .render(EmailKind::Requested, &b, &host(&b), &ctx())
+        .unwrap();
+    assert!(!to_host.subject.contains(['\r', '\n']));
+}
+
+#[test]
+fn request_invite() {
+    let b = booking();
+    let invite = calendar_invite(&b, CalendarMethod::Request);
+    assert_eq!(invite.method, CalendarMethod::Request);
+    let ics = &unfold(&invite.ics);
+    for line in [
+        "BEGIN:VCALENDAR\r\n",
+        "METHOD:REQUEST\r\n",
+        "UID:bk_7Yq2@Cal.com\r\n",
+        "SEQUENCE:2\r\n",
+        "DTSTART:20260310T140000Z\r\n",
+        "DTEND:20260310T143000Z\r\n",
+        "STATUS:CONFIRMED\r\n",
+        "SUMMARY:Intro call\r\n",
+        "LOCATION:https://meet.example.com/abc-defg-hij\r\n",
+        "ORGANIZER;CN=Dana Whitfield:mailto:dana@acme.example\r\n",
+        "END:VCALENDAR\r\n",
+    ] {
+        assert!(ics.contains(line), "missing {line:?} in\n{ics}");
+    }
+    assert!(ics.contains("ATTENDEE;"), "{ics}");
+    assert!(ics.contains("CN=Marco Rossi"), "{ics}");
+    assert!(ics.contains("PARTSTAT=ACCEPTED"), "{ics}");
+    assert!(ics.contains(":mailto:marco@example.com\r\n"), "{ics}");
+    assert!(ics.contains("\r\nDTSTAMP:20260301T090000Z\r\n"), "{ics}");
+    // Deterministic: a retry renders the same bytes.
+    assert_eq!(calendar_invite(&b, CalendarMethod::Request), invite);
+    // Every line ends with CRLF: no bare LF or CR.
+    assert!(ics.ends_with("\r\n"));
+    assert_eq!(ics.matches('\n').count(), ics.matches("\r\n").count());
+    assert_eq!(ics.matches('\r').count(), ics.matches("\r\n").count());
+    insta::assert_snapshot!("invite_request", invite.ics.replace("\r\n", "\n"));
+}
+
+#[test]
+fn cancel_invite() {
+    let b = booking();
+    let ics = unfold(&calendar_invite(&b, CalendarMethod::Cancel).ics);
+    for line in [
+        "METHOD:CANCEL\r\n",
+        "STATUS:CANCELLED\r\n",
+        "UID:bk_7Yq2@Cal.com\r\n",
+        "SEQUENCE:3\r\n",
+        "DTSTART:20260310T140000Z\r\n",
+    ] {
+        assert!(ics.contains(line), "missing {line:?} in\n{ics}");
+    }
+    assert!(!ics.contains("METHOD:REQUEST"));
+    assert!(!ics.contains("RSVP=TRUE"));
+}
+
+#[test]
+fn invite_without_ical_uid_and_with_hostile_values() {
+    let mut b = booking();
+    b.ical_uid = None;
+    b.ical_sequence = -4;
+    b.meeting_url = None;
+    b.title = "Call\r\nEND:VEVENT\r\nBEGIN:VEVENT".to_owned();
+    b.attendees[0].name = Some("Marco \"the\"\r\nRossi".to_owned());
+    let ics = unfold(&calendar_invite(&b, CalendarMethod::Request).ics);
+    assert!(ics.contains("UID:bk_7Yq2@calbook\r\n"), "{ics}");
+    assert!(ics.contains("SEQUENCE:0\r\n"), "{ics}");
+    assert!(
+        ics.contains("LOCATION:Acme office\\, Torstraße 1\\, Berlin\r\n"),
+        "{ics}"
+    );
+    assert!(
+        ics.contains("SUMMARY:Call\\nEND:VEVENT\\nBEGIN:VEVENT\r\n"),
+        "{ics}"
+    );
+    assert_eq!(ics.matches("\r\nBEGIN:VEVENT\r\n").count(), 1, "{ics}");
+    assert_eq!(ics.matches("\r\nEND:VEVENT\r\n").count(), 1, "{ics}");
+    assert!(ics.contains("CN=Marco 'the' Rossi"), "{ics}");
+    assert_eq!(ics.matches('\n').count(), ics.matches("\r\n").count());
+}
+
+#[test]
+fn google_calendar_link_encodes_every_value() {
+    let b = booking();
+    assert_eq!(
+        google_calendar_link(&b),
+        "https://calendar.google.com/calendar/render?action=TEMPLATE&text=Intro%20call\
+         &dates=20260310T140000Z/20260310T143000Z\
+         &details=Let%27s%20talk%20about%20the%20garden%20project.%0A%0AMeeting%20link%3A%20https%3A%2F%2Fmeet.example.com%2Fabc-defg-hij\
+         &location=https%3A%2F%2Fmeet.example.com%2Fabc-defg-hij"
+    );
+    let mut evil = booking();
+    evil.title = "x&dates=1/2#@evil.example/?a=\"<>".to_owned();
+    let link = google_calendar_link(&evil);
+    assert!(link.starts_with("https://calendar.google.com/calendar/render?action=TEMPLATE&text=x%26dates%3D1%2F2%23%40evil.example%2F%3Fa%3D%22%3C%3E&dates=20260310T140000Z/"));
+    assert_eq!(link.matches('&').count(), 4);
+    assert!(!link.contains(['#', '"', '<', '>', ' ']));
+}
+
+#[test]
+fn compose_attaches_the_right_invite() {
+    let r = renderer();
+    let b = booking();
+    let from = Mailbox {
+        name: Some("Acme".to_owned()),
+        address: "bookings@acme.example".to_owned(),
+    };
+    for kind in EmailKind::ALL {
+        let email = compose(
+            &r,
+            kind,
+            &b,
+            &attendee(&b),
+            &from,
+            None,
+            format!("booking/bk_7Yq2/{kind}/marco@example.com"),
+            &ctx(),
+        )
+        .unwrap();
+        let expected = match kind {
+            EmailKind::Confirmation | EmailKind::Rescheduled => Some(CalendarMethod::Request),
+            EmailKind::Cancelled => Some(CalendarMethod::Cancel),
+            _ => None,
+        };
+        assert_eq!(
+            email.calendar.as_ref().map(|c| c.method),
+            expected,
+            "{kind}"
+        );
+        assert_eq!(
+            email.to,
+            vec![Mailbox {
+                name: Some("Marco Rossi".to_owned()),
+                address: "marco@example.com".to_owned()
+            }]
+        );
+        assert_eq!(email.from, from);
+        assert_eq!(email.reply_to, None);
+        assert_eq!(
+            email.idempotency_key,
+            format!("booking/bk_7Yq2/{kind}/marco@example.com")
+        );
+        let has_link = email
+            .text
+            .contains("Add to Google Calendar: https://calendar.google.com/");
+        assert_eq!(
+            has_link,
+            matches!(
+                kind,
+                EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Reminder
+            ),
+            "{kind}"
+        );
+        assert_eq!(
+            email.html.contains("Add to Google Calendar"),
+            has_link,
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn kind_specific_facts() {
+    let r = renderer();
+    let b = booking();
+    let marco = attendee(&b);
+    let cancelled = r.render(EmailKind::Cancelled, &b, &marco, &ctx()).unwrap();
+    assert!(
+        cancelled
+            .text
+            .contains("Reason for cancellation: Something came up at work.")
+    );
+    assert!(cancelled.html.contains("Something came up at work."));
+    let mut no_reason = b.clone();
+    no_reason.cancellation_reason = None;
+    let cancelled = r
+        .render(EmailKind::Cancelled, &no_reason, &marco, &ctx())
+        .unwrap();
+    assert!(!cancelled.text.contains("Reason"));
+
+    let moved = r
+        .render(EmailKind::Rescheduled, &b, &marco, &ctx())
+        .unwrap();
+    let old = "Monday, 9 March 2026, 12:00 (America/New_York, EDT)";
+    assert!(
+        moved.text.contains(&format!("moved from {old}")),
+        "{}",
+        moved.text
+    );
+    assert!(moved.html.contains(&format!("moved from {}", esc(old))));
+    let no_previous = RenderContext {
+        previous_start: None,
+        ..ctx()
+    };
+    let moved = r
+        .render(EmailKind::Rescheduled, &b, &marco, &no_previous)
+        .unwrap();
+    assert!(!moved.text.contains("moved from"));
+
+    for (lead, phrase) in [
+        (SignedDuration::from_hours(24), "in 24 hours"),
+        (SignedDuration::from_hours(1), "in 1 hour"),
+        (SignedDuration::from_mins(15), "in 15 minutes"),
+        (SignedDuration::from_mins(90), "in 1 hour 30 minutes"),
+    ] {
+        let c = RenderContext {
+            reminder_lead: Some(lead),
+            ..ctx()
+        };
+        let p = r.render(EmailKind::Reminder, &b, &marco, &c).unwrap();
+        assert!(
+            p.subject.contains(&format!("starts {phrase}")),
+            "{}",
+            p.subject
+        );
+        assert!(p.text.contains(&format!("starts {phrase}.")), "{}", p.text);
+        assert!(p.html.contains(&format!("starts {phrase}.")));
+    }
+
+    // No business name: the organizer's name is used.
+    let c = RenderContext {
+        business_name: String::new(),
+        ..ctx()
+    };
+    let p = r.render(EmailKind::Confirmation, &b, &marco, &c).unwrap();
+    assert!(
+        p.subject.ends_with(" \u{2013} Dana Whitfield"),
+        "{}",
+        p.subject
+    );
+}
+
+#[test]
+fn text_and_html_carry_the_same_facts() {
+    let r = renderer();
+    let b = booking();
+    for kind in EmailKind::ALL {
+        for recipient in [attendee(&b), host(&b)] {
+            let p = r.render(kind, &b, &recipient, &ctx()).unwrap();
+            for fact in [
+                "Intro call",
+                "30 minutes",
+                "https://meet.example.com/abc-defg-hij",
+                "Please call me on my mobile.",
+            ] {
+                assert!(p.text.contains(fact), "{kind} text lacks {fact}");
+                assert!(
+                    p.html.contains(&fact.replace('/', "&#x2f;")),
+                    "{kind} html lacks {fact}"
+                );
+            }
+            assert!(p.text.contains("Acme office, Torstraße 1, Berlin"));
+            assert!(p.html.contains("Acme office, Torstraße 1, Berlin"));
+        }
+    }
+}
+
+#[test]
+fn override_dir_replaces_only_the_files_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("confirmation.subject"),
+        "Booked: {{ title }} ({{ zone }})\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("unrelated.txt"), "{% broken").unwrap();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let b = booking();
+    let p = r
+        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+        .unwrap();
+    assert_eq!(p.subject, "Booked: Intro call (America/New_York)");
+    // The other parts are still the built-ins.
+    assert_eq!(
+        p.text,
+        renderer()
+            .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+            .unwrap()
+            .text
+    );
+    // An override .html is escaped too.
+    std::fs::write(dir.path().join("reminder.html"), "<p>{{ title }}</p>").unwrap();
+    let mut evil = booking();
+    evil.title = "<script>".to_owned();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let p = r
+        .render(EmailKind::Reminder, &evil, &attendee(&evil), &ctx())
+        .unwrap();
+    assert_eq!(p.html, "<p>&lt;script&gt;</p>");
+}
+
+#[test]
+fn runaway_template_runs_out_of_fuel() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("confirmation.txt"),
+        "{% for x in range(100000) %}{% for y in range(100000) %}{{ x }}{% endfor %}{% endfor %}",
+    )
+    .unwrap();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let b = booking();
+    let started = Instant::now();
+    let err = r
+        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    match &err {
+        RenderError::Render { name, source } => {
+            assert_eq!(name, "confirmation.txt");
+            assert_eq!(source.kind(), minijinja::ErrorKind::OutOfFuel);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(err.to_string().contains("confirmation.txt"), "{err}");
+}
+
+#[test]
+fn undefined_variables_and_bad_syntax_fail() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("declined.html"),
+        "<p>{{ no_such_value }}</p>",
+    )
+    .unwrap();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let b = booking();
+    let err = r
+        .render(EmailKind::Declined, &b, &attendee(&b), &ctx())
+        .unwrap_err();
+    match &err {
+        RenderError::Render { name, source } => {
+            assert_eq!(name, "declined.html");
+            assert_eq!(source.kind(), minijinja::ErrorKind::UndefinedError);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // Attribute access on an undefined value fails too.
+    std::fs::write(dir.path().join("declined.html"), "{{ booking.title }}").unwrap();
+    assert!(
+        Renderer::new(Some(dir.path()))
+            .unwrap()
+            .render(EmailKind::Declined, &b, &attendee(&b), &ctx())
+            .is_err()
+    );
+
+    std::fs::write(dir.path().join("reminder.txt"), "{% if %}").unwrap();
+    let err = Renderer::new(Some(dir.path())).unwrap_err();
+    assert!(
+        matches!(&err, RenderError::Syntax { name, .. } if name == "reminder.txt"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("reminder.txt"), "{err}");
+
+    // Includes only reach the fixed template names, never a path.
+    std::fs::write(
+        dir.path().join("reminder.txt"),
+        "{% include \"../../etc/passwd\" %}",
+    )
+    .unwrap();
+    let r = Renderer::new(Some(dir.path())).unwrap();
+    let err = r
+        .render(EmailKind::Reminder, &b, &attendee(&b), &ctx())
+        .unwrap_err();
+    assert!(matches!(&err, RenderError::Render { name, .. } if name == "reminder.txt"));
+
+    let missing = dir.path().join("does-not-exist");
+    let err = Renderer::new(Some(&missing)).unwrap_err();
+    assert!(matches!(err, RenderError::OverrideDir { .. }), "{err:?}");
+    let file = dir.path().join("reminder.txt");
+    assert!(matches!(
+        Renderer::new(Some(&file)).unwrap_err(),
+        RenderError::OverrideDir { .. }
+    ));
+}
+
+#[test]
+fn email_kind_round_trips() {
+    for kind in EmailKind::ALL {
+        assert_eq!(kind.as_str().parse::<EmailKind>().unwrap(), kind);
+        assert_eq!(
+            serde_json::to_string(&kind).unwrap(),
+            format!("\"{}\"", kind.as_str())
+        );
+    }
+    let err = "welcome".parse::<EmailKind>().unwrap_err();
+    assert_eq!(
+        err,
+        "unknown email kind \"welcome\" (expected one of confirmation, rescheduled, cancelled, requested, declined, reminder)"
+    );
+    assert_eq!(TEMPLATE_NAMES.len(), BUILTINS.len());
+    assert!(TEMPLATE_NAMES.contains(&"reminder.html"));
+}
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_title_keeps_the_google_link_on_google(title in any::<String>()) {
+            let mut b = booking();
+            b.title = title;
+            let link = google_calendar_link(&b);
+            prop_assert!(link.starts_with("https://calendar.google.com/calendar/render?action=TEMPLATE&text="));
+            prop_assert_eq!(link.matches('&').count(), 4);
+            prop_assert!(link.chars().all(|c| c.is_ascii_alphanumeric() || "-._~%&=/:?".contains(c)));
+        }
+
+        #[test]
+        fn any_name_and_title_give_one_line_headers(name in any::<String>(), title in any::<String>()) {
+            let mut b = booking();
+            b.attendees[0].name = Some(name.clone());
+            b.title = title;
+            let r = renderer();
+            let recipient = attendee(&b);
+            let from = Mailbox { name: None, address: "bookings@acme.example".to_owned() };
+            let email = compose(&r, EmailKind::Requested, &b, &recipient, &from, None, "k".to_owned(), &ctx()).unwrap();
+            prop_assert!(!email.subject.contains(['\r', '\n', '\0']));
+            if let Some(n) = &email.to[0].name {
+                prop_assert!(!n.contains(['\r', '\n', '\0']));
+            }
+        }
+    }
+}
