@@ -12,6 +12,7 @@ use tracing::info;
 
 use crate::config::{self, SecretSource, Settings};
 use crate::http::{AppState, router};
+use crate::outbox::worker::Worker;
 use crate::store::Store;
 use crate::webhook::Ingest;
 
@@ -19,6 +20,7 @@ pub struct App {
     listener: TcpListener,
     state: AppState,
     writers: Vec<JoinHandle<()>>,
+    outbox: Option<Worker>,
 }
 
 impl App {
@@ -40,7 +42,21 @@ impl App {
             .await
             .context("opening the database")?;
         info!(backend = ?store.backend(), "database ready");
-        let (ingest, writers) = Ingest::start(store.clone(), &settings.ingest);
+        let email = settings
+            .email
+            .build(&settings.data_dir)
+            .context("email settings")?;
+        let worker = Worker::new(
+            store.clone(),
+            email.mailer.clone(),
+            email.renderer.clone(),
+            email.worker,
+        );
+        info!(mailer = email.mailer.kind(), "email outbox ready");
+        let mut ingest_options = settings.ingest.clone();
+        ingest_options.email = Some(Arc::new(settings.email.policy.clone()));
+        ingest_options.wake_outbox = Some(worker.waker());
+        let (ingest, writers) = Ingest::start(store.clone(), &ingest_options);
         store.start_upkeep();
         let listener = TcpListener::bind(settings.bind)
             .await
@@ -55,6 +71,7 @@ impl App {
             listener,
             state,
             writers,
+            outbox: settings.run_outbox_worker.then_some(worker),
         })
     }
 
@@ -76,6 +93,12 @@ impl App {
         let addr = self.local_addr();
         info!(%addr, "calbook listening on http://{addr}");
         let store = self.state.store.clone();
+        let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+        let outbox = self.outbox.map(|w| {
+            tokio::spawn(w.run(async {
+                let _ = outbox_stopped.await;
+            }))
+        });
         let app = router(self.state);
         axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
@@ -84,6 +107,10 @@ impl App {
         // The router (and with it every Ingest handle) is gone: the writers drain and stop.
         for w in self.writers {
             let _ = w.await;
+        }
+        let _ = stop_outbox.send(());
+        if let Some(o) = outbox {
+            let _ = o.await;
         }
         store.close().await;
         info!("calbook stopped");

@@ -23,6 +23,10 @@ pub struct Settings {
     pub webhook_secret: Option<String>,
     pub store: StoreOptions,
     pub ingest: IngestOptions,
+    /// Emails: transport, sender, templates, which emails, reminders.
+    pub email: crate::outbox::setup::EmailSettings,
+    /// Run the outbox worker in `serve` (tests drive it by hand when false).
+    pub run_outbox_worker: bool,
 }
 
 impl Settings {
@@ -35,6 +39,8 @@ impl Settings {
             webhook_secret: None,
             store: StoreOptions::default(),
             ingest: IngestOptions::default(),
+            email: Default::default(),
+            run_outbox_worker: true,
         }
     }
 

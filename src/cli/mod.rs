@@ -88,6 +88,53 @@ pub struct GlobalArgs {
         global = true
     )]
     pub db_pool_size: u32,
+    /// Sender of every email, e.g. "Acme <bookings@acme.example>". Required with Resend or SMTP.
+    #[arg(long, env = "EMAIL_FROM", global = true)]
+    pub email_from: Option<String>,
+    /// Optional Reply-To of every email.
+    #[arg(long, env = "EMAIL_REPLY_TO", global = true)]
+    pub email_reply_to: Option<String>,
+    /// Resend API key: send through Resend's HTTP API.
+    #[arg(long, env = "RESEND_API_KEY", hide_env_values = true, global = true)]
+    pub resend_api_key: Option<String>,
+    /// Resend API base URL (default https://api.resend.com).
+    #[arg(long, env = "RESEND_BASE_URL", global = true)]
+    pub resend_base_url: Option<String>,
+    /// SMTP server: smtps://user:pass@host:465 (TLS), smtp://user:pass@host:587 (STARTTLS
+    /// required), smtp://host:25?tls=none (plain, local relays only).
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// Directory with template overrides (<kind>.subject, <kind>.txt, <kind>.html).
+    #[arg(long, env = "CALBOOK_TEMPLATES_DIR", global = true)]
+    pub templates_dir: Option<PathBuf>,
+    /// Reminders before each meeting, e.g. "48h,24h,1h,15m"; empty disables them.
+    #[arg(
+        long,
+        env = "REMINDER_OFFSETS",
+        default_value = "24h,1h",
+        global = true
+    )]
+    pub reminder_offsets: String,
+    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder.
+    #[arg(
+        long,
+        env = "EMAIL_KINDS",
+        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder",
+        global = true
+    )]
+    pub email_kinds: String,
+    /// Send the host (the organizer) a copy of every email.
+    #[arg(long, env = "NOTIFY_HOST", global = true)]
+    pub notify_host: bool,
+    /// Most emails sent per second (default: no limit).
+    #[arg(long, env = "EMAIL_RATE_PER_SECOND", global = true)]
+    pub email_rate_per_second: Option<f64>,
+    /// Attempts before an email is dead-lettered.
+    #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 8, global = true)]
+    pub email_max_attempts: i64,
+    /// Business name shown in emails (default: the organizer's name).
+    #[arg(long, env = "CALBOOK_BUSINESS_NAME", global = true)]
+    pub business_name: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,7 +227,7 @@ pub enum DeliveriesCommand {
 }
 
 impl GlobalArgs {
-    pub fn settings(&self) -> Settings {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
         let mut s = Settings::with_data_dir(&self.data_dir);
         s.database_url = self.database_url.clone();
         s.webhook_secret = self.webhook_secret.clone();
@@ -190,7 +237,25 @@ impl GlobalArgs {
             pg_max_connections: self.db_pool_size.max(1),
             acquire_timeout: Duration::from_millis(self.db_timeout_ms),
         };
-        s
+        s.email = crate::outbox::setup::EmailSettings {
+            from: self.email_from.clone(),
+            reply_to: self.email_reply_to.clone(),
+            resend_api_key: self.resend_api_key.clone(),
+            resend_base_url: self.resend_base_url.clone(),
+            smtp_url: self.smtp_url.clone(),
+            templates_dir: self.templates_dir.clone(),
+            policy: crate::outbox::plan::EmailPolicy {
+                kinds: crate::outbox::plan::parse_kinds(&self.email_kinds)
+                    .map_err(anyhow::Error::msg)?,
+                reminder_offsets: crate::outbox::plan::parse_offsets(&self.reminder_offsets)
+                    .map_err(anyhow::Error::msg)?,
+                notify_host: self.notify_host,
+            },
+            rate_per_second: self.email_rate_per_second,
+            max_attempts: Some(self.email_max_attempts),
+            business_name: self.business_name.clone(),
+        };
+        Ok(s)
     }
 }
 
@@ -219,15 +284,14 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let mut settings = cli.global.settings();
+    let mut settings = cli.global.settings()?;
     match cli.command {
         Command::Serve(args) => {
             settings.bind = args.bind;
             settings.ingest = IngestOptions {
                 writers: args.ingest_writers,
                 max_batch: args.ingest_max_batch,
-                // Email planning switches on with the outbox worker (issue 4, in progress).
-                email: None,
+                ..IngestOptions::default()
             };
             let app = crate::app::App::build(&settings).await?;
             app.run(crate::app::shutdown_signal()).await?;

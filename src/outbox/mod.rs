@@ -13,6 +13,8 @@
 
 pub mod plan;
 pub mod policy;
+pub mod setup;
+pub mod worker;
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -33,9 +33,13 @@ pub struct EmailSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailConfigError {
-    #[error("EMAIL_FROM is required when RESEND_API_KEY or SMTP_URL is set (e.g. EMAIL_FROM=\"Acme <bookings@acme.example>\")")]
+    #[error(
+        "EMAIL_FROM is required when RESEND_API_KEY or SMTP_URL is set (e.g. EMAIL_FROM=\"Acme <bookings@acme.example>\")"
+    )]
     MissingFrom,
-    #[error("{name} is not a valid mailbox: {reason} (use \"Name <address@example.com>\" or \"address@example.com\")")]
+    #[error(
+        "{name} is not a valid mailbox: {reason} (use \"Name <address@example.com>\" or \"address@example.com\")"
+    )]
     InvalidMailbox { name: &'static str, reason: String },
     #[error("EMAIL_RATE_PER_SECOND must be a positive number")]
     InvalidRate,
@@ -61,7 +65,10 @@ pub fn parse_mailbox(name: &'static str, value: &str) -> Result<Mailbox, EmailCo
         }
     })?;
     Ok(Mailbox {
-        name: mb.name.map(|n| crate::mail::header_safe(&n)).filter(|n| !n.is_empty()),
+        name: mb
+            .name
+            .map(|n| crate::mail::header_safe(&n))
+            .filter(|n| !n.is_empty()),
         address: mb.email.to_string(),
     })
 }
@@ -80,7 +87,12 @@ impl EmailSettings {
             timeout: Duration::from_secs(20),
         };
         let real_transport = transport.resend_api_key.is_some() || transport.smtp_url.is_some();
-        let from = match self.from.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+        let from = match self
+            .from
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
             Some(f) => parse_mailbox("EMAIL_FROM", f)?,
             None if real_transport => return Err(EmailConfigError::MissingFrom),
             None => Mailbox {
@@ -95,7 +107,10 @@ impl EmailSettings {
             .filter(|r| !r.is_empty())
             .map(|r| parse_mailbox("EMAIL_REPLY_TO", r))
             .transpose()?;
-        if self.rate_per_second.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        if self
+            .rate_per_second
+            .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        {
             return Err(EmailConfigError::InvalidRate);
         }
         let mailer = Mailer::from_config(&transport)?;

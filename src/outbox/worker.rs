@@ -15,8 +15,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use futures_util::StreamExt;
+use jiff::Timestamp;
 use tokio::sync::{Mutex, Notify};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 use uuid::Uuid;
@@ -130,8 +130,16 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(store: Store, mailer: Arc<Mailer>, renderer: Arc<Renderer>, config: WorkerConfig) -> Worker {
-        let limiter = config.rate_per_second.filter(|r| *r > 0.0).map(RateLimiter::new);
+    pub fn new(
+        store: Store,
+        mailer: Arc<Mailer>,
+        renderer: Arc<Renderer>,
+        config: WorkerConfig,
+    ) -> Worker {
+        let limiter = config
+            .rate_per_second
+            .filter(|r| *r > 0.0)
+            .map(RateLimiter::new);
         Worker {
             store,
             mailer,
@@ -179,12 +187,18 @@ impl Worker {
 
     /// Claims one batch of due jobs and processes it. Returns how many were claimed, and how
     /// long to park the queue when the provider blocked sending.
-    pub async fn run_once(&self, now: Timestamp) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
+    pub async fn run_once(
+        &self,
+        now: Timestamp,
+    ) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
         let lease = Uuid::now_v7();
         let until = now
             .checked_add(jiff::SignedDuration::try_from(self.config.lease).unwrap_or_default())
             .unwrap_or(now);
-        let jobs = self.store.claim_outbox(lease, now, until, self.config.batch).await?;
+        let jobs = self
+            .store
+            .claim_outbox(lease, now, until, self.config.batch)
+            .await?;
         let claimed = jobs.len();
         if claimed == 0 {
             return Ok((0, None));
@@ -202,28 +216,68 @@ impl Worker {
             .await;
         let parked = *parked.lock().await;
         if let Some(d) = parked {
-            error!(pause_seconds = d.as_secs(), "the email provider blocks sending; the outbox is parked");
+            error!(
+                pause_seconds = d.as_secs(),
+                "the email provider blocks sending; the outbox is parked"
+            );
         }
         Ok((claimed, parked))
     }
 
-    async fn process(&self, job: &OutboxJob, lease: Uuid, parked: Arc<Mutex<Option<Duration>>>) -> JobOutcome {
+    async fn process(
+        &self,
+        job: &OutboxJob,
+        lease: Uuid,
+        parked: Arc<Mutex<Option<Duration>>>,
+    ) -> JobOutcome {
         let now = crate::time::now();
         if let Some(pause) = *parked.lock().await {
-            return self.finish(job, lease, Finish::Retry { due_at: after(now, pause), error: "queue parked: the provider blocks sending".into(), count_attempt: false }, JobOutcome::Parked).await;
+            return self
+                .finish(
+                    job,
+                    lease,
+                    Finish::Retry {
+                        due_at: after(now, pause),
+                        error: "queue parked: the provider blocks sending".into(),
+                        count_attempt: false,
+                    },
+                    JobOutcome::Parked,
+                )
+                .await;
         }
         let booking = match self.store.booking_by_id(job.booking_id).await {
             Ok(Some(b)) => b,
-            Ok(None) => return self.finish(job, lease, Finish::Skipped { reason: "booking no longer exists".into() }, JobOutcome::Skipped).await,
-            Err(e) => return self.retry(job, lease, format!("reading the booking: {e}"), None).await,
+            Ok(None) => {
+                return self
+                    .finish(
+                        job,
+                        lease,
+                        Finish::Skipped {
+                            reason: "booking no longer exists".into(),
+                        },
+                        JobOutcome::Skipped,
+                    )
+                    .await;
+            }
+            Err(e) => {
+                return self
+                    .retry(job, lease, format!("reading the booking: {e}"), None)
+                    .await;
+            }
         };
         if let Verdict::Skip(reason) = send_time_check(job, &booking, now) {
             debug!(job_id = %job.id, booking_uid = %job.booking_uid, kind = %job.kind, %reason, "email skipped");
-            return self.finish(job, lease, Finish::Skipped { reason }, JobOutcome::Skipped).await;
+            return self
+                .finish(job, lease, Finish::Skipped { reason }, JobOutcome::Skipped)
+                .await;
         }
         let kind: EmailKind = match job.kind.parse() {
             Ok(k) => k,
-            Err(e) => return self.finish(job, lease, Finish::Dead { error: e }, JobOutcome::Dead).await,
+            Err(e) => {
+                return self
+                    .finish(job, lease, Finish::Dead { error: e }, JobOutcome::Dead)
+                    .await;
+            }
         };
         let recipient = Recipient {
             name: job.recipient_name.clone(),
@@ -235,19 +289,45 @@ impl Worker {
             },
         };
         let previous_start = match &booking.rescheduled_from {
-            Some(old) if kind == EmailKind::Rescheduled => {
-                self.store.booking(old).await.ok().flatten().map(|b| b.starts_at)
-            }
+            Some(old) if kind == EmailKind::Rescheduled => self
+                .store
+                .booking(old)
+                .await
+                .ok()
+                .flatten()
+                .map(|b| b.starts_at),
             _ => None,
         };
         let ctx = RenderContext {
             business_name: self.config.business_name.clone(),
-            reminder_lead: job.reminder_lead_seconds.map(jiff::SignedDuration::from_secs),
+            reminder_lead: job
+                .reminder_lead_seconds
+                .map(jiff::SignedDuration::from_secs),
             previous_start,
         };
-        let email = match compose(&self.renderer, kind, &booking, &recipient, &self.config.from, self.config.reply_to.as_ref(), job.idempotency_key.clone(), &ctx) {
+        let email = match compose(
+            &self.renderer,
+            kind,
+            &booking,
+            &recipient,
+            &self.config.from,
+            self.config.reply_to.as_ref(),
+            job.idempotency_key.clone(),
+            &ctx,
+        ) {
             Ok(e) => e,
-            Err(e) => return self.finish(job, lease, Finish::Dead { error: format!("rendering failed: {e}") }, JobOutcome::Dead).await,
+            Err(e) => {
+                return self
+                    .finish(
+                        job,
+                        lease,
+                        Finish::Dead {
+                            error: format!("rendering failed: {e}"),
+                        },
+                        JobOutcome::Dead,
+                    )
+                    .await;
+            }
         };
         if let Some(l) = &self.limiter {
             l.acquire().await;
@@ -255,35 +335,94 @@ impl Worker {
         match self.mailer.send(&email).await {
             Ok(sent) => {
                 debug!(job_id = %job.id, booking_uid = %job.booking_uid, kind = %job.kind, "email sent");
-                self.finish(job, lease, Finish::Sent { provider_id: sent.provider_id }, JobOutcome::Sent).await
+                self.finish(
+                    job,
+                    lease,
+                    Finish::Sent {
+                        provider_id: sent.provider_id,
+                    },
+                    JobOutcome::Sent,
+                )
+                .await
             }
-            Err(SendError::Retryable { reason, retry_after }) => self.retry(job, lease, reason, retry_after).await,
+            Err(SendError::Retryable {
+                reason,
+                retry_after,
+            }) => self.retry(job, lease, reason, retry_after).await,
             Err(SendError::Permanent { reason }) => {
                 warn!(job_id = %job.id, booking_uid = %job.booking_uid, kind = %job.kind, %reason, "email rejected by the provider; dead-lettered");
-                self.finish(job, lease, Finish::Dead { error: reason }, JobOutcome::Dead).await
+                self.finish(job, lease, Finish::Dead { error: reason }, JobOutcome::Dead)
+                    .await
             }
-            Err(SendError::Blocked { reason, retry_after }) => {
+            Err(SendError::Blocked {
+                reason,
+                retry_after,
+            }) => {
                 let pause = retry_after.unwrap_or(self.config.park_default);
                 *parked.lock().await = Some(pause);
                 error!(%reason, pause_seconds = pause.as_secs(), "email provider blocks sending");
-                self.finish(job, lease, Finish::Retry { due_at: after(now, pause), error: reason, count_attempt: false }, JobOutcome::Parked).await
+                self.finish(
+                    job,
+                    lease,
+                    Finish::Retry {
+                        due_at: after(now, pause),
+                        error: reason,
+                        count_attempt: false,
+                    },
+                    JobOutcome::Parked,
+                )
+                .await
             }
         }
     }
 
-    async fn retry(&self, job: &OutboxJob, lease: Uuid, error: String, retry_after: Option<Duration>) -> JobOutcome {
+    async fn retry(
+        &self,
+        job: &OutboxJob,
+        lease: Uuid,
+        error: String,
+        retry_after: Option<Duration>,
+    ) -> JobOutcome {
         if job.attempts >= self.config.max_attempts {
             warn!(job_id = %job.id, booking_uid = %job.booking_uid, attempts = job.attempts, %error, "email failed for good; dead-lettered");
-            return self.finish(job, lease, Finish::Dead { error }, JobOutcome::Dead).await;
+            return self
+                .finish(job, lease, Finish::Dead { error }, JobOutcome::Dead)
+                .await;
         }
-        let wait = backoff(job.attempts, self.config.backoff_base, self.config.backoff_cap, retry_after, rand::random::<f64>());
+        let wait = backoff(
+            job.attempts,
+            self.config.backoff_base,
+            self.config.backoff_cap,
+            retry_after,
+            rand::random::<f64>(),
+        );
         debug!(job_id = %job.id, wait_ms = wait.as_millis() as u64, %error, "email will be retried");
         let due_at = after(crate::time::now(), wait);
-        self.finish(job, lease, Finish::Retry { due_at, error, count_attempt: true }, JobOutcome::Retried).await
+        self.finish(
+            job,
+            lease,
+            Finish::Retry {
+                due_at,
+                error,
+                count_attempt: true,
+            },
+            JobOutcome::Retried,
+        )
+        .await
     }
 
-    async fn finish(&self, job: &OutboxJob, lease: Uuid, finish: Finish, outcome: JobOutcome) -> JobOutcome {
-        match self.store.finish_outbox(job.id, lease, &finish, crate::time::now()).await {
+    async fn finish(
+        &self,
+        job: &OutboxJob,
+        lease: Uuid,
+        finish: Finish,
+        outcome: JobOutcome,
+    ) -> JobOutcome {
+        match self
+            .store
+            .finish_outbox(job.id, lease, &finish, crate::time::now())
+            .await
+        {
             Ok(true) => outcome,
             Ok(false) => {
                 warn!(job_id = %job.id, "lease lost before the outcome was recorded; the new owner decides");

@@ -55,6 +55,8 @@ pub struct Applied {
     pub booking_uid: Option<String>,
     /// Why nothing changed (ignored), or why the delivery was rejected.
     pub note: Option<String>,
+    /// Emails this delivery planned into the outbox.
+    pub emails_planned: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -76,6 +78,8 @@ pub struct IngestOptions {
     /// Which emails booking changes plan into the outbox (in the same transaction). `None`
     /// plans none.
     pub email: Option<std::sync::Arc<EmailPolicy>>,
+    /// Woken once planned emails are durable, so the outbox worker sends them at once.
+    pub wake_outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Default for IngestOptions {
@@ -84,6 +88,7 @@ impl Default for IngestOptions {
             writers: None,
             max_batch: 256,
             email: None,
+            wake_outbox: None,
         }
     }
 }
@@ -115,8 +120,10 @@ impl Ingest {
             let store = store.clone();
             let max_batch = options.max_batch.max(1);
             let email = options.email.clone();
+            let wake = options.wake_outbox.clone();
             tasks.push(tokio::spawn(
-                writer(store, rx, max_batch, email).instrument(info_span!("ingest_writer", index)),
+                writer(store, rx, max_batch, email, wake)
+                    .instrument(info_span!("ingest_writer", index)),
             ));
         }
         (
@@ -150,6 +157,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
     max_batch: usize,
     email: Option<std::sync::Arc<EmailPolicy>>,
+    wake_outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     let mut conn = None;
@@ -163,12 +171,23 @@ async fn writer(
         // The answers wait for the durability barrier (an fsync on SQLite) in their own task,
         // so the writer starts the next batch while the disk works.
         let store = store.clone();
+        let wake_outbox = wake_outbox.clone();
         tokio::spawn(async move {
             let durable = if results.iter().any(Result::is_ok) {
                 store.durability_barrier().await
             } else {
                 Ok(())
             };
+            let planned = results
+                .iter()
+                .filter_map(|r| r.as_ref().ok())
+                .any(|a| a.emails_planned > 0);
+            if durable.is_ok()
+                && planned
+                && let Some(w) = &wake_outbox
+            {
+                w.notify_one();
+            }
             if let Err(e) = &durable {
                 error!(error = %e, size = batch.len(), "committed batch could not be synced to disk; answering 503");
             }
@@ -301,6 +320,7 @@ async fn apply_batch(
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut results = Vec::with_capacity(batch.len());
     for r in batch {
+        let mut planned_here = 0;
         let (outcome, trigger, booking_uid, note) = match &r.parsed {
             Err(e) => (
                 Outcome::Rejected,
@@ -316,6 +336,7 @@ async fn apply_batch(
             ),
             Ok(p) => {
                 let uid = p.booking_uid().map(str::to_owned);
+                let emails_before = emails.len();
                 let (outcome, note) = match &p.parsed {
                     Parsed::Ping => (Outcome::Applied, None),
                     Parsed::Ignored { reason } => (Outcome::Ignored, Some(reason.clone())),
@@ -342,6 +363,7 @@ async fn apply_batch(
                     }
                 };
                 seen.insert(r.body_sha256.clone());
+                planned_here = emails.len() - emails_before;
                 (outcome, Some(p.trigger.clone()), uid, note)
             }
         };
@@ -363,6 +385,7 @@ async fn apply_batch(
             outcome,
             booking_uid,
             note,
+            emails_planned: planned_here,
         });
     }
 

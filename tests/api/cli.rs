@@ -205,10 +205,7 @@ fn a_bad_database_url_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbox_list_and_retry_report_what_they_did() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.ingest.email = Some(std::sync::Arc::new(Default::default()))
-    })
-    .await;
+    let app = TestApp::spawn(Backend::Sqlite).await;
     app.deliver_sample("created").await;
 
     let listed = json_of(&calbook(&app, &["outbox", "list", "--json"]));

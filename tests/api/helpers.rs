@@ -124,6 +124,8 @@ impl TestApp {
             acquire_timeout: Duration::from_secs(2),
             ..StoreOptions::default()
         };
+        // Tests that check the outbox's own rules drive it by hand; email tests switch it on.
+        settings.run_outbox_worker = false;
         configure(&mut settings);
         TestApp::start(backend, settings, db, dir).await
     }

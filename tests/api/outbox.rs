@@ -2,7 +2,6 @@
 //! claim / lease / fencing rules workers rely on, on both databases.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use calbook::outbox::plan::EmailPolicy;
 use calbook::outbox::{JobState, OutboxJob, RecipientRole};
@@ -25,9 +24,19 @@ on_both_backends!(
     retries_dead_letters_and_operator_retry,
 );
 
+/// calbook with its default email policy (the worker is off in tests unless switched on).
 async fn spawn_with_email(backend: Backend) -> TestApp {
+    TestApp::spawn(backend).await
+}
+
+/// calbook planning no emails: the tests below seed the outbox themselves.
+async fn spawn_without_emails(backend: Backend) -> TestApp {
     TestApp::spawn_with(backend, |s| {
-        s.ingest.email = Some(Arc::new(EmailPolicy::default()))
+        s.email.policy = EmailPolicy {
+            kinds: Default::default(),
+            reminder_offsets: Vec::new(),
+            notify_host: false,
+        }
     })
     .await
 }
@@ -215,7 +224,7 @@ async fn seed_jobs(app: &TestApp, n: usize, due: Timestamp) -> Vec<Uuid> {
 }
 
 async fn concurrent_workers_claim_every_job_exactly_once(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_without_emails(backend).await;
     let now = Timestamp::now();
     let ids = seed_jobs(&app, 1000, now).await;
     let until = now.checked_add(SignedDuration::from_mins(5)).unwrap();
@@ -253,7 +262,7 @@ async fn concurrent_workers_claim_every_job_exactly_once(backend: Backend) {
 }
 
 async fn a_worker_whose_lease_expired_cannot_complete_the_job(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_without_emails(backend).await;
     let t0 = Timestamp::now();
     let secs = |s: i64| t0.checked_add(SignedDuration::from_secs(s)).unwrap();
     seed_jobs(&app, 1, t0).await;
@@ -306,7 +315,7 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_job(backend: Backend) 
 }
 
 async fn retries_dead_letters_and_operator_retry(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = spawn_without_emails(backend).await;
     let t0 = Timestamp::now();
     let later = t0.checked_add(SignedDuration::from_secs(60)).unwrap();
     let far = t0.checked_add(SignedDuration::from_hours(1)).unwrap();
