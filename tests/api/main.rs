@@ -2,6 +2,7 @@
 //! files and a throwaway PostgreSQL server), real HTTP. Every scenario runs on both backends.
 
 mod cli;
+mod email;
 mod helpers;
 mod ingest;
 mod logs;

@@ -1,0 +1,257 @@
+//! Emails end to end: the real server plans them in the webhook's transaction, the outbox worker
+//! renders and sends them through a real transport (wiremock standing in for Resend, or the file
+//! mailer), and the outbox records what happened.
+
+use std::time::{Duration, Instant};
+
+use calbook::outbox::JobState;
+use calbook::outbox::worker::Worker;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_new_booking_gets_one_confirmation_through_resend_with_its_idempotency_key,
+    a_booking_cancelled_before_its_emails_went_out_gets_only_the_cancellation,
+    resend_rate_limits_are_retried_after_retry_after_and_validation_errors_dead_letter,
+);
+
+fn future_created(uid: &str, hours: i64) -> Vec<u8> {
+    let now = Timestamp::now().as_second();
+    let start = Timestamp::from_second(now - now % 60 + hours * 3600).unwrap();
+    let end = start.checked_add(SignedDuration::from_mins(30)).unwrap();
+    String::from_utf8(sample("created"))
+        .unwrap()
+        .replace(
+            "2026-03-10T14:00:00Z",
+            &start.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+        .replace(
+            "2026-03-10T14:30:00Z",
+            &end.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+        .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
+        .into_bytes()
+}
+
+async fn resend_app(backend: Backend, server: &MockServer, worker: bool) -> TestApp {
+    let uri = server.uri();
+    TestApp::spawn_with(backend, move |s| {
+        s.email.resend_api_key = Some("re_test_key".into());
+        s.email.resend_base_url = Some(uri);
+        s.email.from = Some("Acme Bookings <bookings@acme.example>".into());
+        s.run_outbox_worker = worker;
+    })
+    .await
+}
+
+/// Waits (at most 10 s) until `check` holds.
+async fn eventually<F, Fut>(what: &str, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// A worker driven by hand, with the app's own email settings.
+fn manual_worker(app: &TestApp) -> Worker {
+    let pipeline = app.settings.email.build(&app.settings.data_dir).unwrap();
+    Worker::new(
+        app.store.clone(),
+        pipeline.mailer,
+        pipeline.renderer,
+        pipeline.worker,
+    )
+}
+
+async fn a_new_booking_gets_one_confirmation_through_resend_with_its_idempotency_key(
+    backend: Backend,
+) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .and(header("authorization", "Bearer re_test_key"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_0001"})),
+        )
+        .mount(&server)
+        .await;
+    let app = resend_app(backend, &server, true).await;
+    let body = future_created("EmailUid00000000000001", 30);
+
+    app.deliver(&body).await;
+    eventually("the confirmation is sent", || async {
+        app.store
+            .outbox(Some(JobState::Sent), 10)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
+
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(
+        r.headers.get("idempotency-key").unwrap(),
+        "booking/EmailUid00000000000001/confirmation/marco.rossi@example.com"
+    );
+    let json: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(json["from"], "Acme Bookings <bookings@acme.example>");
+    assert_eq!(
+        json["to"][0].as_str().unwrap(),
+        "Marco Rossi <marco.rossi@example.com>"
+    );
+    assert!(
+        json["subject"].as_str().unwrap().contains("Intro Call"),
+        "{json}"
+    );
+    assert!(
+        json["text"].as_str().unwrap().contains("America/New_York"),
+        "attendee's own zone"
+    );
+    assert_eq!(json["attachments"][0]["filename"], "invite.ics");
+    let sent = &app.store.outbox(Some(JobState::Sent), 10).await.unwrap()[0];
+    assert_eq!(sent.provider_id.as_deref(), Some("re_0001"));
+
+    // The same delivery again (a Cal.com retry, or days later): no second email.
+    app.deliver(&body).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        app.store
+            .outbox(Some(JobState::Pending), 10)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "the two reminders wait for their time"
+    );
+}
+
+async fn a_booking_cancelled_before_its_emails_went_out_gets_only_the_cancellation(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await; // file mailer, worker driven by hand
+    let created = future_created("EmailUid00000000000002", 30);
+    app.deliver(&created).await;
+    let cancelled = String::from_utf8(created.clone())
+        .unwrap()
+        .replace("BOOKING_CREATED", "BOOKING_CANCELLED");
+    app.deliver(cancelled.as_bytes()).await;
+
+    // Run the worker as if the reminders were due too.
+    let worker = manual_worker(&app);
+    let later = Timestamp::now()
+        .checked_add(SignedDuration::from_hours(29))
+        .unwrap();
+    worker.run_once(later).await.unwrap();
+
+    let all = app.store.outbox(None, 10).await.unwrap();
+    let state = |kind: &str| -> Vec<(JobState, Option<String>)> {
+        all.iter()
+            .filter(|j| j.kind == kind)
+            .map(|j| (j.state, j.last_error.clone()))
+            .collect()
+    };
+    assert_eq!(
+        state("confirmation"),
+        [(JobState::Skipped, Some("booking is cancelled".into()))]
+    );
+    assert_eq!(state("reminder").len(), 2);
+    assert!(
+        state("reminder")
+            .iter()
+            .all(|(s, _)| *s == JobState::Skipped)
+    );
+    assert_eq!(state("cancelled"), [(JobState::Sent, None)]);
+    let files: Vec<_> = std::fs::read_dir(app.settings.data_dir.join("mail"))
+        .unwrap()
+        .collect();
+    assert_eq!(files.len(), 1, "one .eml: the cancellation");
+    let eml = std::fs::read_to_string(files[0].as_ref().unwrap().path()).unwrap();
+    assert!(
+        eml.contains("METHOD:CANCEL"),
+        "the cancellation carries METHOD:CANCEL"
+    );
+}
+
+async fn resend_rate_limits_are_retried_after_retry_after_and_validation_errors_dead_letter(
+    backend: Backend,
+) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "2")
+                .set_body_json(serde_json::json!({"name": "rate_limit_exceeded", "message": "Too many requests"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            serde_json::json!({"name": "validation_error", "message": "Invalid `to` field"}),
+        ))
+        .mount(&server)
+        .await;
+    let app = resend_app(backend, &server, false).await;
+    app.deliver(&future_created("EmailUid00000000000003", 30))
+        .await;
+    let worker = manual_worker(&app);
+
+    let t0 = Timestamp::now();
+    worker.run_once(t0).await.unwrap();
+    let pending = app.store.outbox(Some(JobState::Pending), 10).await.unwrap();
+    let retried = pending.iter().find(|j| j.kind == "confirmation").unwrap();
+    assert!(
+        retried
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("Too many requests")
+            || retried.last_error.as_deref().unwrap().contains("rate")
+    );
+    assert!(
+        retried.due_at >= t0.checked_add(SignedDuration::from_secs(2)).unwrap(),
+        "not before Retry-After: due {} vs {}",
+        retried.due_at,
+        t0
+    );
+    // Nothing is sent before it is due.
+    worker.run_once(Timestamp::now()).await.unwrap();
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    worker.run_once(retried.due_at).await.unwrap();
+    let dead = app.store.outbox(Some(JobState::Dead), 10).await.unwrap();
+    assert_eq!(
+        dead.len(),
+        1,
+        "a validation error is dead-lettered after one attempt"
+    );
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("Invalid `to` field")
+    );
+    let booking = app.booking("EmailUid00000000000003").await;
+    assert_eq!(
+        booking.status,
+        calbook::booking::Status::Confirmed,
+        "booking data unaffected"
+    );
+}
