@@ -1,6 +1,7 @@
 //! The `calbook` command line. Every setting is a flag and an environment variable; secrets'
 //! values are never shown in `--help`.
 
+mod mail;
 mod output;
 mod trigger;
 
@@ -156,6 +157,29 @@ pub enum Command {
     /// Inspect and retry the email outbox.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Preview emails, or send a test email through the configured transport.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Render an email for a stored booking (subject, text and HTML) without sending it.
+    Preview {
+        /// confirmation, rescheduled, cancelled, requested, declined or reminder.
+        kind: crate::mail::render::EmailKind,
+        /// The booking's Cal.com uid.
+        #[arg(long)]
+        booking: String,
+        /// Render the organizer's copy instead of the attendee's.
+        #[arg(long)]
+        host: bool,
+    },
+    /// Send one test email to TO through the configured transport and report the result.
+    Test {
+        /// Recipient address.
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,6 +357,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::deliveries(&store.deliveries(limit).await?, json)?;
         }
         Command::Trigger(args) => return trigger::run(&settings, args).await,
+        Command::Mail(MailCommand::Preview {
+            kind,
+            booking,
+            host,
+        }) => {
+            return mail::preview(&settings, kind, &booking, host).await;
+        }
+        Command::Mail(MailCommand::Test { to }) => return mail::test(&settings, &to).await,
         Command::Outbox(OutboxCommand::List { state, limit, json }) => {
             let store = open(&settings).await?;
             output::outbox(&store.outbox(state, limit).await?, json)?;
@@ -358,7 +390,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn open(settings: &Settings) -> anyhow::Result<Store> {
+pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Store> {
     Store::open(&settings.database_url(), &settings.store)
         .await
         .context("opening the database (DATABASE_URL)")

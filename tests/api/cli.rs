@@ -237,3 +237,70 @@ async fn outbox_list_and_retry_report_what_they_did() {
     let bad = calbook(&app, &["outbox", "list", "--state", "lost"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown outbox state \"lost\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_preview_renders_a_stored_booking_and_mail_test_sends_through_the_transport() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.deliver_sample("created").await;
+
+    let out = calbook(
+        &app,
+        &[
+            "mail",
+            "preview",
+            "confirmation",
+            "--booking",
+            "7kQm2xVbN4pLr9sTzY3wHc",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("Subject: "), "{text}");
+    assert!(text.contains("----- text/plain -----") && text.contains("----- text/html -----"));
+    assert!(text.contains("America/New_York"), "the attendee's zone");
+    let host = calbook(
+        &app,
+        &[
+            "mail",
+            "preview",
+            "reminder",
+            "--booking",
+            "7kQm2xVbN4pLr9sTzY3wHc",
+            "--host",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&host.stdout).contains("Europe/Berlin"),
+        "the host's zone"
+    );
+    let bad = calbook(&app, &["mail", "preview", "invoice", "--booking", "x"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown email kind"));
+
+    let sent = calbook(&app, &["mail", "test", "someone@example.com"]);
+    assert!(
+        sent.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    assert!(String::from_utf8_lossy(&sent.stdout).contains("sent through file"));
+    let files = std::fs::read_dir(app.settings.data_dir.join("mail"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+
+    // A real transport without a sender is a clear error.
+    let out = Command::new(env!("CARGO_BIN_EXE_calbook"))
+        .args(["mail", "test", "someone@example.com"])
+        .env("CALBOOK_DATA_DIR", &app.settings.data_dir)
+        .env("DATABASE_URL", &app.db.url)
+        .env("SMTP_URL", "smtp://127.0.0.1:1")
+        .env_remove("EMAIL_FROM")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("EMAIL_FROM is required"));
+}
