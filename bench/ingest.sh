@@ -22,7 +22,8 @@ SECRET=bench-secret-$(date +%s)
 OUT=$ROOT/bench/out
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/calbook-bench.XXXXXX)
-export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=${RUST_LOG:-warn}
+# Ingest only: no emails are planned (the email benchmark measures those separately).
+export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=${RUST_LOG:-warn} EMAIL_KINDS= REMINDER_OFFSETS=
 BIN=$ROOT/target/release/calbook
 PG_PID=""
 CB_PID=""
