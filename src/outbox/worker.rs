@@ -170,12 +170,11 @@ impl Worker {
                         self.config.idle_poll
                     }
                 };
-                if pause.is_zero() {
-                    continue;
-                }
+                // Shutdown is checked first, also when there is more work to do at once.
                 tokio::select! {
+                    biased;
                     _ = &mut shutdown => break,
-                    _ = self.wake.notified() => {},
+                    _ = self.wake.notified(), if !pause.is_zero() => {},
                     _ = tokio::time::sleep(pause) => {},
                 }
             }
@@ -191,6 +190,9 @@ impl Worker {
         &self,
         now: Timestamp,
     ) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
+        if !self.store.outbox_has_due(now).await? {
+            return Ok((0, None));
+        }
         let lease = Uuid::now_v7();
         let until = now
             .checked_add(jiff::SignedDuration::try_from(self.config.lease).unwrap_or_default())

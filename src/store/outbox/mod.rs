@@ -64,6 +64,14 @@ impl Store {
         }
     }
 
+    /// Whether any job is due: a plain read, so an idle worker never takes SQLite's write lock.
+    pub async fn outbox_has_due(&self, now: Timestamp) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => sqlite::has_due(&s.pool, now).await,
+            Store::Postgres(p) => postgres::has_due(p, now).await,
+        }
+    }
+
     /// Ends (or requeues) a claimed job, if `lease` still holds it. `false`: the lease was lost
     /// and nothing changed.
     pub async fn finish_outbox(

@@ -75,6 +75,18 @@ pub(super) async fn claim(
     rows.iter().map(job_from_row).collect()
 }
 
+pub(super) async fn has_due(p: &PgPool, now: Timestamp) -> Result<bool> {
+    let due: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM email_outbox WHERE state IN ('pending', 'sending') \
+           AND ((state = 'pending' AND due_at <= $1) OR (state = 'sending' AND leased_until <= $1)) \
+         LIMIT 1",
+    )
+    .bind(to_chrono(now))
+    .fetch_optional(p)
+    .await?;
+    Ok(due.is_some())
+}
+
 pub(super) async fn finish(
     p: &PgPool,
     id: Uuid,
