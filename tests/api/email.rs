@@ -255,3 +255,166 @@ async fn resend_rate_limits_are_retried_after_retry_after_and_validation_errors_
         "booking data unaffected"
     );
 }
+
+on_both_backends!(
+    a_blocked_account_parks_the_queue_without_spending_attempts,
+    a_job_whose_worker_died_is_sent_after_its_lease_with_the_same_key,
+    two_workers_send_every_email_exactly_once,
+);
+
+async fn a_blocked_account_parks_the_queue_without_spending_attempts(backend: Backend) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(
+            serde_json::json!({"name": "daily_quota_exceeded", "message": "You have reached your daily email sending quota."}),
+        ))
+        .mount(&server)
+        .await;
+    let app = resend_app(backend, &server, false).await;
+    for i in 0..3 {
+        app.deliver(&future_created(&format!("EmailUidQuota00000000{i}"), 30))
+            .await;
+    }
+    let worker = manual_worker(&app);
+
+    let t0 = Timestamp::now();
+    let (claimed, parked) = worker.run_once(t0).await.unwrap();
+
+    assert_eq!(claimed, 3, "the three confirmations were due");
+    let pause = parked.expect("the queue is parked");
+    assert!(
+        pause >= Duration::from_secs(60),
+        "a long pause, not a tight retry: {pause:?}"
+    );
+    assert!(server.received_requests().await.unwrap().len() <= 3);
+    let pending: Vec<_> = app
+        .store
+        .outbox(Some(JobState::Pending), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "confirmation")
+        .collect();
+    assert_eq!(
+        pending.len(),
+        3,
+        "every confirmation goes back to the queue"
+    );
+    assert!(
+        pending.iter().all(|j| j.attempts == 0),
+        "no attempt spent while parked"
+    );
+    assert!(
+        pending
+            .iter()
+            .all(|j| j.due_at >= t0.checked_add(SignedDuration::from_secs(60)).unwrap())
+    );
+}
+
+async fn a_job_whose_worker_died_is_sent_after_its_lease_with_the_same_key(backend: Backend) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_2"})))
+        .mount(&server)
+        .await;
+    let app = resend_app(backend, &server, false).await;
+    app.deliver(&future_created("EmailUidLease000000001", 30))
+        .await;
+
+    // A worker claims the confirmation and dies before recording anything.
+    let t0 = Timestamp::now();
+    let dead_lease = uuid::Uuid::now_v7();
+    let held = app
+        .store
+        .claim_outbox(
+            dead_lease,
+            t0,
+            t0.checked_add(SignedDuration::from_secs(30)).unwrap(),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    let worker = manual_worker(&app);
+    assert_eq!(worker.run_once(t0).await.unwrap().0, 0, "still leased");
+
+    // After the lease, another worker sends it, under the same idempotency key.
+    let after = t0.checked_add(SignedDuration::from_secs(31)).unwrap();
+    assert_eq!(worker.run_once(after).await.unwrap().0, 1);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].headers.get("idempotency-key").unwrap(),
+        held[0].idempotency_key.as_str()
+    );
+    let sent = app.store.outbox(Some(JobState::Sent), 10).await.unwrap();
+    assert_eq!((sent.len(), sent[0].attempts), (1, 2));
+    // The dead worker's late outcome is refused.
+    let late = calbook::store::Finish::Sent {
+        provider_id: Some("re_1".into()),
+    };
+    assert!(
+        !app.store
+            .finish_outbox(held[0].id, dead_lease, &late, after)
+            .await
+            .unwrap()
+    );
+}
+
+async fn two_workers_send_every_email_exactly_once(backend: Backend) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_x"})))
+        .mount(&server)
+        .await;
+    let app = resend_app(backend, &server, false).await;
+    let bodies: Vec<Vec<u8>> = (0..100)
+        .map(|i| future_created(&format!("EmailUidTwoWorkers{i:04}"), 30))
+        .collect();
+    futures::future::join_all(bodies.iter().map(|b| app.deliver(b))).await;
+
+    let (a, b) = (manual_worker(&app), manual_worker(&app));
+    let now = Timestamp::now();
+    let drain = |w: Worker| async move {
+        let mut n = 0;
+        loop {
+            let (claimed, _) = w.run_once(now).await.unwrap();
+            if claimed == 0 {
+                break n;
+            }
+            n += claimed;
+        }
+    };
+    let (na, nb) = tokio::join!(drain(a), drain(b));
+
+    assert_eq!(
+        na + nb,
+        100,
+        "every due confirmation claimed once across the two workers"
+    );
+    let requests = server.received_requests().await.unwrap();
+    let keys: std::collections::BTreeSet<String> = requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(requests.len(), 100, "no email sent twice");
+    assert_eq!(keys.len(), 100);
+    assert_eq!(
+        app.store
+            .outbox(Some(JobState::Sent), 1000)
+            .await
+            .unwrap()
+            .len(),
+        100
+    );
+}
