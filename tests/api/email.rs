@@ -418,3 +418,124 @@ async fn two_workers_send_every_email_exactly_once(backend: Backend) {
         100
     );
 }
+
+on_both_backends!(
+    failing_sends_back_off_then_dead_letter_and_an_operator_retry_sends_once,
+    the_configured_send_rate_is_never_exceeded,
+);
+
+async fn failing_sends_back_off_then_dead_letter_and_an_operator_retry_sends_once(
+    backend: Backend,
+) {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(
+            ResponseTemplate::new(500).set_body_json(
+                serde_json::json!({"name": "internal_server_error", "message": "boom"}),
+            ),
+        )
+        .up_to_n_times(3)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_after"})),
+        )
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.email.resend_api_key = Some("re_test_key".into());
+        s.email.resend_base_url = Some(uri);
+        s.email.from = Some("Acme <bookings@acme.example>".into());
+        s.email.max_attempts = Some(3);
+        s.email.policy.kinds = ["confirmation".to_owned()].into();
+    })
+    .await;
+    app.deliver(&future_created("EmailUidRetries0000001", 30))
+        .await;
+    let worker = manual_worker(&app);
+
+    let mut now = Timestamp::now();
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(worker.run_once(now).await.unwrap().0, 1);
+        let pending = app.store.outbox(Some(JobState::Pending), 1).await.unwrap();
+        if let Some(job) = pending.first() {
+            waits.push(job.due_at.duration_since(Timestamp::now()).as_secs_f64());
+            now = job.due_at;
+        }
+    }
+    // Base 30 s, doubling, jittered into [d/2, d]: about 15–30 s, then 30–60 s.
+    assert_eq!(waits.len(), 2, "two retries, then dead: {waits:?}");
+    assert!((14.0..=30.0).contains(&waits[0]), "{waits:?}");
+    assert!((29.0..=60.0).contains(&waits[1]), "{waits:?}");
+    let dead = app.store.outbox(Some(JobState::Dead), 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0].last_error.as_deref().unwrap().contains("500")
+            || dead[0].last_error.as_deref().unwrap().contains("boom")
+    );
+
+    assert_eq!(
+        app.store
+            .retry_dead_outbox(Some(dead[0].id), now)
+            .await
+            .unwrap(),
+        1
+    );
+    worker.run_once(now).await.unwrap();
+    worker.run_once(now).await.unwrap();
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        4,
+        "three failures, one success"
+    );
+    let sent = app.store.outbox(Some(JobState::Sent), 10).await.unwrap();
+    assert_eq!(
+        (sent.len(), sent[0].provider_id.as_deref()),
+        (1, Some("re_after"))
+    );
+}
+
+async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
+    let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Instant>::new()));
+    let server = MockServer::start().await;
+    let log = arrivals.clone();
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(move |_: &wiremock::Request| {
+            log.lock().unwrap().push(Instant::now());
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_rate"}))
+        })
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let app = TestApp::spawn_with(backend, move |s| {
+        s.email.resend_api_key = Some("re_test_key".into());
+        s.email.resend_base_url = Some(uri);
+        s.email.from = Some("Acme <bookings@acme.example>".into());
+        s.email.rate_per_second = Some(20.0);
+        s.email.policy.kinds = ["confirmation".to_owned()].into();
+    })
+    .await;
+    for i in 0..10 {
+        app.deliver(&future_created(&format!("EmailUidRate00000000{i:02}"), 30))
+            .await;
+    }
+    let worker = manual_worker(&app);
+    let started = Instant::now();
+    assert_eq!(worker.run_once(Timestamp::now()).await.unwrap().0, 10);
+
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 10);
+    // 20 per second: the 10th send may not start before 9 intervals of 50 ms have passed.
+    let last = *arrivals.iter().max().unwrap();
+    assert!(
+        last.duration_since(started) >= Duration::from_millis(450),
+        "10 emails at 20/s took only {:?}",
+        last.duration_since(started)
+    );
+}

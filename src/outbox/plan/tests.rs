@@ -162,6 +162,28 @@ fn booking_10h_ahead_skips_the_24h_reminder_with_a_reason() {
 }
 
 #[test]
+fn booking_20_minutes_ahead_gets_its_confirmation_and_no_late_reminders() {
+    let jobs = plan_event(
+        BookingEvent::Created(details("A", "2026-03-10T08:20:00Z")),
+        &EmailPolicy::default(),
+        "2026-03-10T08:00:00Z",
+    );
+    let states: Vec<(&str, JobState)> = jobs
+        .iter()
+        .filter(|j| j.recipient_email == "ops@example.com")
+        .map(|j| (j.kind.as_str(), j.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("confirmation", JobState::Pending),
+            ("reminder", JobState::Skipped),
+            ("reminder", JobState::Skipped)
+        ]
+    );
+}
+
+#[test]
 fn reschedule_sends_one_rescheduled_email_and_new_reminders_not_a_cancellation() {
     let event = BookingEvent::Rescheduled {
         details: details("B", "2026-03-12T15:00:00Z"),
