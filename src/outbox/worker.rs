@@ -197,10 +197,16 @@ impl Worker {
         let until = now
             .checked_add(jiff::SignedDuration::try_from(self.config.lease).unwrap_or_default())
             .unwrap_or(now);
-        let jobs = self
-            .store
-            .claim_outbox(lease, now, until, self.config.batch)
-            .await?;
+        // With a send rate, claim no more than can go out within half the lease, so that no
+        // claimed job's lease runs out while it waits for its turn.
+        let batch = match self.config.rate_per_second {
+            Some(rate) if rate > 0.0 => {
+                let fits = (rate * self.config.lease.as_secs_f64() / 2.0).floor() as u32;
+                self.config.batch.min(fits.max(1))
+            }
+            _ => self.config.batch,
+        };
+        let jobs = self.store.claim_outbox(lease, now, until, batch).await?;
         let claimed = jobs.len();
         if claimed == 0 {
             return Ok((0, None));
