@@ -20,31 +20,27 @@ on_both_backends!(
     resend_rate_limits_are_retried_after_retry_after_and_validation_errors_dead_letter,
 );
 
+/// The created sample for booking `uid`, starting `hours` from now.
 fn future_created(uid: &str, hours: i64) -> Vec<u8> {
-    let now = Timestamp::now().as_second();
-    let start = Timestamp::from_second(now - now % 60 + hours * 3600).unwrap();
-    let end = start.checked_add(SignedDuration::from_mins(30)).unwrap();
-    String::from_utf8(sample("created"))
-        .unwrap()
-        .replace(
-            "2026-03-10T14:00:00Z",
-            &start.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-        .replace(
-            "2026-03-10T14:30:00Z",
-            &end.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-        .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
-        .into_bytes()
+    created_at(hours_from_now(hours), uid)
 }
 
 async fn resend_app(backend: Backend, server: &MockServer, worker: bool) -> TestApp {
+    resend_app_with(backend, server, move |s| s.run_outbox_worker = worker).await
+}
+
+/// calbook sending through the Resend stand-in, after `configure` had its say.
+async fn resend_app_with(
+    backend: Backend,
+    server: &MockServer,
+    configure: impl FnOnce(&mut calbook::config::Settings) + Send + 'static,
+) -> TestApp {
     let uri = server.uri();
     TestApp::spawn_with(backend, move |s| {
         s.email.resend_api_key = Some("re_test_key".into());
         s.email.resend_base_url = Some(uri);
         s.email.from = Some("Acme Bookings <bookings@acme.example>".into());
-        s.run_outbox_worker = worker;
+        configure(s);
     })
     .await
 }
@@ -445,11 +441,7 @@ async fn failing_sends_back_off_then_dead_letter_and_an_operator_retry_sends_onc
         )
         .mount(&server)
         .await;
-    let uri = server.uri();
-    let app = TestApp::spawn_with(backend, move |s| {
-        s.email.resend_api_key = Some("re_test_key".into());
-        s.email.resend_base_url = Some(uri);
-        s.email.from = Some("Acme <bookings@acme.example>".into());
+    let app = resend_app_with(backend, &server, |s| {
         s.email.max_attempts = Some(3);
         s.email.policy.kinds = ["confirmation".to_owned()].into();
     })
@@ -512,11 +504,7 @@ async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
         })
         .mount(&server)
         .await;
-    let uri = server.uri();
-    let app = TestApp::spawn_with(backend, move |s| {
-        s.email.resend_api_key = Some("re_test_key".into());
-        s.email.resend_base_url = Some(uri);
-        s.email.from = Some("Acme <bookings@acme.example>".into());
+    let app = resend_app_with(backend, &server, |s| {
         s.email.rate_per_second = Some(20.0);
         s.email.policy.kinds = ["confirmation".to_owned()].into();
     })

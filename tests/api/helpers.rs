@@ -9,6 +9,7 @@ use calbook::booking::{Booking, HistoryEntry};
 use calbook::config::Settings;
 use calbook::store::{Store, StoreOptions};
 use calbook::webhook::sign;
+use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -287,4 +288,26 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
+}
+
+/// The created sample moved to `start` (and 30 minutes on).
+pub fn created_at(start: Timestamp, uid: &str) -> Vec<u8> {
+    let end = start.checked_add(SignedDuration::from_mins(30)).unwrap();
+    String::from_utf8(sample("created"))
+        .unwrap()
+        .replace(
+            "2026-03-10T14:00:00Z",
+            &start.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+        .replace(
+            "2026-03-10T14:30:00Z",
+            &end.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        )
+        .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
+        .into_bytes()
+}
+
+pub fn hours_from_now(h: i64) -> Timestamp {
+    let now = Timestamp::now().as_second();
+    Timestamp::from_second(now - now % 60 + h * 3600).unwrap()
 }

@@ -41,28 +41,6 @@ async fn spawn_without_emails(backend: Backend) -> TestApp {
     .await
 }
 
-/// The created sample moved to `start` (and 30 minutes on).
-fn created_at(start: Timestamp, uid: &str) -> Vec<u8> {
-    let end = start.checked_add(SignedDuration::from_mins(30)).unwrap();
-    String::from_utf8(sample("created"))
-        .unwrap()
-        .replace(
-            "2026-03-10T14:00:00Z",
-            &start.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-        .replace(
-            "2026-03-10T14:30:00Z",
-            &end.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-        .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
-        .into_bytes()
-}
-
-fn hours_from_now(h: i64) -> Timestamp {
-    let now = Timestamp::now().as_second();
-    Timestamp::from_second(now - now % 60 + h * 3600).unwrap()
-}
-
 async fn jobs(app: &TestApp) -> Vec<OutboxJob> {
     let mut v = app.store.outbox(None, 10_000).await.unwrap();
     v.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
