@@ -426,22 +426,32 @@ impl Worker {
         finish: Finish,
         outcome: JobOutcome,
     ) -> JobOutcome {
-        match self
-            .store
-            .finish_outbox(job.id, lease, &finish, crate::time::now())
-            .await
-        {
-            Ok(true) => outcome,
-            Ok(false) => {
-                warn!(job_id = %job.id, "lease lost before the outcome was recorded; the new owner decides");
-                JobOutcome::Fenced
-            }
-            Err(e) => {
-                // The lease expires and the job is claimed again, with the same idempotency key.
-                warn!(job_id = %job.id, error = %e, "could not record the email's outcome");
-                JobOutcome::Fenced
+        // An email already handed to the provider must not be sent again because its outcome
+        // could not be written: a busy or briefly unavailable database is retried a few times.
+        let mut delay = Duration::from_millis(50);
+        for attempt in 1..=5 {
+            match self
+                .store
+                .finish_outbox(job.id, lease, &finish, crate::time::now())
+                .await
+            {
+                Ok(true) => return outcome,
+                Ok(false) => {
+                    warn!(job_id = %job.id, "lease lost before the outcome was recorded; the new owner decides");
+                    return JobOutcome::Fenced;
+                }
+                Err(e) if attempt < 5 => {
+                    debug!(job_id = %job.id, error = %e, attempt, "recording the email's outcome failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    // The lease expires and the job is claimed again, with the same idempotency key.
+                    warn!(job_id = %job.id, error = %e, "could not record the email's outcome");
+                }
             }
         }
+        JobOutcome::Fenced
     }
 }
 
