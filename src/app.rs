@@ -21,6 +21,7 @@ pub struct App {
     state: AppState,
     writers: Vec<JoinHandle<()>>,
     outbox: Option<Worker>,
+    limits: crate::http::ConnectionLimits,
 }
 
 impl App {
@@ -72,6 +73,7 @@ impl App {
             state,
             writers,
             outbox: settings.run_outbox_worker.then_some(worker),
+            limits: settings.connection_limits,
         })
     }
 
@@ -100,10 +102,7 @@ impl App {
             }))
         });
         let app = router(self.state);
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("serving HTTP")?;
+        crate::http::serve(self.listener, app, self.limits, shutdown).await;
         // The router (and with it every Ingest handle) is gone: the writers drain and stop.
         for w in self.writers {
             let _ = w.await;

@@ -27,6 +27,8 @@ pub struct Settings {
     pub email: crate::outbox::setup::EmailSettings,
     /// Run the outbox worker in `serve` (tests drive it by hand when false).
     pub run_outbox_worker: bool,
+    /// Header-read timeout and shutdown drain.
+    pub connection_limits: crate::http::ConnectionLimits,
 }
 
 impl Settings {
@@ -41,6 +43,7 @@ impl Settings {
             ingest: IngestOptions::default(),
             email: Default::default(),
             run_outbox_worker: true,
+            connection_limits: Default::default(),
         }
     }
 

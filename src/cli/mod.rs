@@ -216,6 +216,9 @@ pub struct ServeArgs {
     /// Most webhook deliveries committed in one transaction.
     #[arg(long, env = "CALBOOK_INGEST_MAX_BATCH", default_value_t = 256)]
     pub ingest_max_batch: usize,
+    /// Seconds a client has to send a request's headers (slow or silent connections are closed).
+    #[arg(long, env = "CALBOOK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -317,6 +320,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_batch: args.ingest_max_batch,
                 ..IngestOptions::default()
             };
+            settings.connection_limits.header_read_timeout =
+                Duration::from_secs(args.header_timeout_secs.max(1));
             let app = crate::app::App::build(&settings).await?;
             app.run(crate::app::shutdown_signal()).await?;
         }

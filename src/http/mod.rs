@@ -2,7 +2,10 @@
 
 mod error;
 mod health;
+mod serve;
 mod webhooks;
+
+pub use serve::{ConnectionLimits, serve};
 
 pub use error::ApiError;
 

@@ -284,3 +284,43 @@ async fn database_unavailable_is_503_and_the_redelivery_applies_once(backend: Ba
     assert_eq!(json["outcome"], "duplicate");
     assert_eq!(app.counts().await, (2, 3, 3));
 }
+
+/// RELIABILITY §7 items 7 and 8: a client trickling its headers, or sending nothing, is cut off
+/// by the header timeout while other clients are served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_or_silent_clients_are_disconnected_and_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.connection_limits.header_read_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for b in b"POST /api/webhooks/calcom HTTP/1.1\r\nHost: calbook\r\nX-Slow: "
+            .iter()
+            .cycle()
+            .take(40)
+        {
+            if slow.write_all(&[*b]).await.is_err() {
+                return slow;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        slow
+    });
+
+    // Meanwhile a normal client is served.
+    let (status, _) = app.deliver_sample("ping").await;
+    assert_eq!(status, StatusCode::OK);
+
+    let closed = |mut s: tokio::net::TcpStream| async move {
+        let mut buf = [0u8; 512];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(6), s.read(&mut buf)).await;
+        matches!(read, Ok(Ok(0)) | Ok(Err(_)))
+            || matches!(read, Ok(Ok(n)) if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 408"))
+    };
+    assert!(closed(silent).await, "a silent connection is closed");
+    let slow = trickle.await.unwrap();
+    assert!(closed(slow).await, "a trickling connection is closed");
+}

@@ -1,0 +1,97 @@
+//! The accept loop. Like `axum::serve`, plus what it lacks: a **header-read timeout** (hyper's
+//! is inert without a timer, so a client trickling headers or sending nothing would pin a
+//! connection forever). Graceful shutdown: stop accepting, let in-flight requests finish, then
+//! close idle connections, waiting at most `drain` for stragglers.
+
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tracing::{debug, warn};
+
+/// Connection limits.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A client must send a request's complete headers within this time (HTTP/1), or the
+    /// connection is closed; this also closes connections that send nothing.
+    pub header_read_timeout: Duration,
+    /// How long shutdown waits for in-flight requests.
+    pub drain: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            drain: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    // HTTP/1 only: the HTTP/2-or-1 detection of the auto builder reads the first bytes with no
+    // timeout, so a silent client would escape the header timeout. Cal.com and browsers speak
+    // HTTP/1.1 to an origin; put a proxy in front for HTTP/2.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let header_timeout = limits.header_read_timeout;
+        tokio::spawn(async move {
+            // hyper starts its header timer at the first byte; a client that sends nothing at
+            // all is cut off here.
+            let mut first = [0u8; 1];
+            if tokio::time::timeout(header_timeout, stream.peek(&mut first))
+                .await
+                .is_err()
+            {
+                debug!(%peer, "connection sent nothing within the header timeout; closed");
+                return;
+            }
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(e) = watcher.watch(conn).await {
+                debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(limits.drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(
+            drain_seconds = limits.drain.as_secs(),
+            "connections still open after the drain period; closing"
+        );
+    }
+}
