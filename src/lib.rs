@@ -5,6 +5,7 @@
 //! [`http`] is the HTTP surface, [`cli`] the operator commands, [`app`] wires them together.
 
 pub mod app;
+pub mod auth;
 pub mod booking;
 pub mod cli;
 pub mod config;
