@@ -50,6 +50,34 @@ impl BookingDetails {
     }
 }
 
+#[cfg(test)]
+impl BookingDetails {
+    /// A plain 30-minute booking for tests: no attendees, no organizer, no metadata.
+    pub(crate) fn example(uid: &str, start: &str) -> BookingDetails {
+        let starts_at: Timestamp = start.parse().expect("a test time");
+        BookingDetails {
+            uid: uid.to_owned(),
+            calcom_id: None,
+            title: "Intro Call".to_owned(),
+            description: None,
+            notes: None,
+            starts_at,
+            ends_at: starts_at
+                .checked_add(jiff::SignedDuration::from_mins(30))
+                .expect("in range"),
+            attendees: Vec::new(),
+            organizer: None,
+            location: None,
+            meeting_url: None,
+            ical_uid: None,
+            ical_sequence: None,
+            event_type_id: None,
+            event_type_slug: None,
+            metadata: serde_json::json!({}),
+        }
+    }
+}
+
 /// The booking a reschedule moved away from (`rescheduleUid` and its old times).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreviousSlot {

@@ -64,11 +64,10 @@ pub fn backoff(
 
 #[cfg(test)]
 mod tests {
-    use jiff::SignedDuration;
     use uuid::Uuid;
 
     use super::*;
-    use crate::booking::{BookingDetails, Person};
+    use crate::booking::BookingDetails;
     use crate::outbox::{JobState, RecipientRole};
 
     fn ts(s: &str) -> Timestamp {
@@ -76,27 +75,7 @@ mod tests {
     }
 
     fn booking(status: Status, start: &str) -> Booking {
-        let starts_at = ts(start);
-        let d = BookingDetails {
-            uid: "A".into(),
-            calcom_id: None,
-            title: "Intro".into(),
-            description: None,
-            notes: None,
-            starts_at,
-            ends_at: starts_at
-                .checked_add(SignedDuration::from_mins(30))
-                .unwrap(),
-            attendees: vec![Person::default()],
-            organizer: None,
-            location: None,
-            meeting_url: None,
-            ical_uid: None,
-            ical_sequence: None,
-            event_type_id: None,
-            event_type_slug: None,
-            metadata: serde_json::json!({}),
-        };
+        let d = BookingDetails::example("A", start);
         Booking::from_details(&d, status, ts("2026-03-01T00:00:00Z"))
     }
 

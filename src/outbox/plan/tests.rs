@@ -7,51 +7,30 @@ fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
+fn person(name: Option<&str>, email: &str, zone: Option<&str>) -> Person {
+    Person {
+        name: name.map(str::to_owned),
+        email: Some(email.to_owned()),
+        time_zone: zone.map(str::to_owned),
+        locale: None,
+    }
+}
+
+/// A booking with an attendee, the same attendee in other case as a guest, a second guest, and
+/// an organizer.
 fn details(uid: &str, start: &str) -> BookingDetails {
-    let starts_at = ts(start);
     BookingDetails {
-        uid: uid.into(),
-        calcom_id: None,
-        title: "Intro Call".into(),
-        description: None,
-        notes: None,
-        starts_at,
-        ends_at: starts_at
-            .checked_add(SignedDuration::from_mins(30))
-            .unwrap(),
         attendees: vec![
-            Person {
-                name: Some("Marco".into()),
-                email: Some("Marco@Example.com".into()),
-                time_zone: Some("America/New_York".into()),
-                locale: None,
-            },
-            Person {
-                name: None,
-                email: Some("marco@example.com".into()),
-                time_zone: None,
-                locale: None,
-            },
-            Person {
-                name: None,
-                email: Some("ops@example.com".into()),
-                time_zone: None,
-                locale: None,
-            },
+            person(Some("Marco"), "Marco@Example.com", Some("America/New_York")),
+            person(None, "marco@example.com", None),
+            person(None, "ops@example.com", None),
         ],
-        organizer: Some(Person {
-            name: Some("Dana".into()),
-            email: Some("dana@example.com".into()),
-            time_zone: Some("Europe/Berlin".into()),
-            locale: None,
-        }),
-        location: None,
-        meeting_url: None,
-        ical_uid: None,
-        ical_sequence: None,
-        event_type_id: None,
-        event_type_slug: None,
-        metadata: serde_json::json!({}),
+        organizer: Some(person(
+            Some("Dana"),
+            "dana@example.com",
+            Some("Europe/Berlin"),
+        )),
+        ..BookingDetails::example(uid, start)
     }
 }
 
