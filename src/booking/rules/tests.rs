@@ -12,12 +12,6 @@ fn ts(s: &str) -> Timestamp {
 
 fn details(uid: &str, start: &str, end: &str) -> BookingDetails {
     BookingDetails {
-        uid: uid.to_owned(),
-        calcom_id: None,
-        title: "Intro Call".to_owned(),
-        description: None,
-        notes: None,
-        starts_at: ts(start),
         ends_at: ts(end),
         attendees: vec![Person {
             name: Some("Marco".into()),
@@ -25,14 +19,9 @@ fn details(uid: &str, start: &str, end: &str) -> BookingDetails {
             time_zone: Some("America/New_York".into()),
             locale: None,
         }],
-        organizer: None,
-        location: None,
-        meeting_url: None,
         ical_uid: Some("A@Cal.com".into()),
         ical_sequence: Some(0),
-        event_type_id: None,
-        event_type_slug: None,
-        metadata: serde_json::json!({}),
+        ..BookingDetails::example(uid, start)
     }
 }
 
