@@ -345,7 +345,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
         }) => {
             let store = open(&settings).await?;
-            let list = store.bookings(&BookingFilter { status, limit }).await?;
+            let list = store
+                .bookings(&BookingFilter {
+                    status,
+                    limit,
+                    ..Default::default()
+                })
+                .await?;
             output::bookings(&list, json)?;
         }
         Command::Bookings(BookingsCommand::Show { uid, json }) => {

@@ -15,9 +15,11 @@
 
 mod outbox;
 mod postgres;
+mod query;
 mod sqlite;
 
 pub use outbox::Finish;
+pub use query::{BookingFilter, Cursor, InvalidCursor, Owner, Scope, SortOrder};
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -129,13 +131,6 @@ pub struct Delivery {
     /// The raw body. Listings leave it empty.
     #[serde(skip)]
     pub body: Bytes,
-}
-
-/// Filters for listing bookings. Results are ordered by start time, newest first.
-#[derive(Debug, Clone, Default)]
-pub struct BookingFilter {
-    pub status: Option<Status>,
-    pub limit: u32,
 }
 
 /// Tuning for the two backends. Defaults suit a small production install.
@@ -300,6 +295,7 @@ impl Store {
         }
     }
 
+    /// One page of bookings (see [`BookingFilter`]).
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
         match self {
             Store::Sqlite(s) => sqlite::bookings(&s.pool, filter).await,

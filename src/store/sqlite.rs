@@ -11,6 +11,7 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
+use super::query::Arg;
 use super::{BookingFilter, Delivery, Outcome, Result, StoreError, StoreOptions};
 use crate::booking::{Booking, HistoryEntry};
 use crate::time::{from_db_text, to_db_text};
@@ -227,15 +228,18 @@ pub(super) async fn insert_deliveries(tx: &mut SqliteConnection, list: &[Deliver
 }
 
 pub(super) async fn bookings(p: &SqlitePool, f: &BookingFilter) -> Result<Vec<Booking>> {
-    let sql = format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE ($1 IS NULL OR status = $1) \
-         ORDER BY starts_at DESC, id DESC LIMIT $2"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(f.status.map(|s| s.as_str()))
-        .bind(i64::from(f.limit))
-        .fetch_all(p)
-        .await?;
+    let (tail, args) = super::query::listing_tail(f);
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings{tail}");
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for arg in args {
+        q = match arg {
+            Arg::Text(s) => q.bind(s),
+            Arg::Uuid(u) => q.bind(u.to_string()),
+            Arg::Time(t) => q.bind(to_db_text(t)),
+            Arg::Int(i) => q.bind(i),
+        };
+    }
+    let rows = q.fetch_all(p).await?;
     rows.iter().map(booking_from_row).collect()
 }
 

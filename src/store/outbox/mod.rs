@@ -95,6 +95,14 @@ impl Store {
         }
     }
 
+    /// The emails planned for one booking, in the order they are due.
+    pub async fn outbox_for_booking(&self, booking_id: Uuid) -> Result<Vec<OutboxJob>> {
+        match self {
+            Store::Sqlite(s) => sqlite::for_booking(&s.pool, booking_id).await,
+            Store::Postgres(p) => postgres::for_booking(p, booking_id).await,
+        }
+    }
+
     /// Puts dead jobs back in the queue (all of them, or the one with `id`), due now, with a
     /// fresh attempt count. Returns how many were requeued. The idempotency key is kept.
     pub async fn retry_dead_outbox(&self, id: Option<Uuid>, now: Timestamp) -> Result<u64> {

@@ -154,6 +154,16 @@ pub(super) async fn list(
     rows.iter().map(job_from_row).collect()
 }
 
+pub(super) async fn for_booking(p: &SqlitePool, booking_id: Uuid) -> Result<Vec<OutboxJob>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM email_outbox WHERE booking_id = $1 ORDER BY due_at, id");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(booking_id.to_string())
+        .fetch_all(p)
+        .await?;
+    rows.iter().map(job_from_row).collect()
+}
+
 pub(super) async fn retry_dead(p: &SqlitePool, id: Option<Uuid>, now: Timestamp) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE email_outbox SET state = 'pending', due_at = $2, attempts = 0, updated_at = $2 \

@@ -1,0 +1,275 @@
+//! Listing bookings: filters, who may see what, and keyset pagination.
+//!
+//! One [`BookingFilter`] describes a listing for the CLI, the admin dashboard and the bookings API.
+//! The SQL is built here once for both backends, with numbered parameters only (no value is ever
+//! spliced into the text), and each backend binds the [`Arg`]s in its own types.
+//!
+//! Guarantees:
+//! * results are ordered by `(starts_at, id)`, a total order, so a [`Cursor`] taken from the last
+//!   row of a page continues exactly after it: rows inserted meanwhile never shift a page or
+//!   appear twice;
+//! * [`Scope::Owner`] is the same ownership rule as the PostgreSQL row-level-security policies
+//!   (migration 0003): the booking's `client_id` is the client's id, or, for a booking without a
+//!   `client_id`, its attendee email equals the client's (verified) email, case-insensitively;
+//! * every filter uses an indexed column (`starts_at`, `status`, `client_id`,
+//!   `lower(attendee_email)`); the free-text `search` is a bounded scan in start order.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::booking::{Booking, Status};
+
+/// Whose bookings a listing may contain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    /// Every booking (operators, admins).
+    #[default]
+    All,
+    /// One client's bookings.
+    Owner(Owner),
+}
+
+/// A signed-in client, as the ownership rule needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub client_id: Uuid,
+    /// The verified email of the client, if the token carried one.
+    pub email: Option<String>,
+}
+
+impl Owner {
+    /// Whether `booking` belongs to this client (the rule the SQL and the RLS policies apply).
+    pub fn owns(&self, booking: &Booking) -> bool {
+        match booking.client_id {
+            Some(id) => id == self.client_id,
+            None => match (&self.email, &booking.attendee_email) {
+                (Some(mine), Some(theirs)) => mine.to_lowercase() == theirs.to_lowercase(),
+                _ => false,
+            },
+        }
+    }
+}
+
+impl Scope {
+    pub fn allows(&self, booking: &Booking) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Owner(owner) => owner.owns(booking),
+        }
+    }
+}
+
+/// Which end of the timeline a listing starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SortOrder {
+    /// Earliest start first (upcoming bookings).
+    Ascending,
+    /// Latest start first (the default; past bookings, the CLI).
+    #[default]
+    Descending,
+}
+
+/// A position in a listing: the last row of the previous page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub starts_at: Timestamp,
+    pub id: Uuid,
+}
+
+/// A cursor that is not one calbook handed out.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid cursor")]
+pub struct InvalidCursor;
+
+impl Cursor {
+    pub fn after(booking: &Booking) -> Cursor {
+        Cursor {
+            starts_at: booking.starts_at,
+            id: booking.id,
+        }
+    }
+
+    /// An opaque, URL-safe form.
+    pub fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.starts_at.as_millisecond(), self.id))
+    }
+
+    pub fn decode(s: &str) -> Result<Cursor, InvalidCursor> {
+        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| InvalidCursor)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| InvalidCursor)?;
+        let (ms, id) = text.split_once('|').ok_or(InvalidCursor)?;
+        let ms: i64 = ms.parse().map_err(|_| InvalidCursor)?;
+        Ok(Cursor {
+            starts_at: Timestamp::from_millisecond(ms).map_err(|_| InvalidCursor)?,
+            id: id.parse().map_err(|_| InvalidCursor)?,
+        })
+    }
+}
+
+/// A listing of bookings. `Default` lists everything, newest start first.
+#[derive(Debug, Clone, Default)]
+pub struct BookingFilter {
+    pub scope: Scope,
+    pub status: Option<Status>,
+    /// Only bookings starting at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Only bookings starting before this instant.
+    pub to: Option<Timestamp>,
+    /// Only bookings whose attendee email is this one (case-insensitive).
+    pub attendee_email: Option<String>,
+    /// Only bookings whose attendee name or email contains this text (case-insensitive).
+    pub search: Option<String>,
+    pub order: SortOrder,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+    pub limit: u32,
+}
+
+/// A value bound to a numbered parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Arg {
+    Text(String),
+    Uuid(Uuid),
+    Time(Timestamp),
+    Int(i64),
+}
+
+/// The `WHERE … ORDER BY … LIMIT …` tail of a listing, with its arguments in parameter order.
+pub(super) fn listing_tail(f: &BookingFilter) -> (String, Vec<Arg>) {
+    let mut sql = String::from(" WHERE TRUE");
+    let mut args = Vec::new();
+    let param = |args: &mut Vec<Arg>, a: Arg| {
+        args.push(a);
+        format!("${}", args.len())
+    };
+    if let Scope::Owner(owner) = &f.scope {
+        let id = param(&mut args, Arg::Uuid(owner.client_id));
+        match &owner.email {
+            Some(email) => {
+                let email = param(&mut args, Arg::Text(email.to_lowercase()));
+                let _ = write!(
+                    sql,
+                    " AND (client_id = {id} OR (client_id IS NULL AND lower(attendee_email) = {email}))"
+                );
+            }
+            None => {
+                let _ = write!(sql, " AND client_id = {id}");
+            }
+        }
+    }
+    if let Some(status) = f.status {
+        let p = param(&mut args, Arg::Text(status.as_str().to_owned()));
+        let _ = write!(sql, " AND status = {p}");
+    }
+    if let Some(from) = f.from {
+        let p = param(&mut args, Arg::Time(from));
+        let _ = write!(sql, " AND starts_at >= {p}");
+    }
+    if let Some(to) = f.to {
+        let p = param(&mut args, Arg::Time(to));
+        let _ = write!(sql, " AND starts_at < {p}");
+    }
+    if let Some(email) = &f.attendee_email {
+        let p = param(&mut args, Arg::Text(email.to_lowercase()));
+        let _ = write!(sql, " AND lower(attendee_email) = {p}");
+    }
+    if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        let p = param(&mut args, Arg::Text(pattern));
+        let _ = write!(
+            sql,
+            " AND (lower(attendee_email) LIKE {p} ESCAPE '\\' OR lower(attendee_name) LIKE {p} ESCAPE '\\')"
+        );
+    }
+    let (cmp, dir) = match f.order {
+        SortOrder::Ascending => (">", "ASC"),
+        SortOrder::Descending => ("<", "DESC"),
+    };
+    if let Some(c) = f.after {
+        let t = param(&mut args, Arg::Time(c.starts_at));
+        let id = param(&mut args, Arg::Uuid(c.id));
+        let _ = write!(sql, " AND (starts_at, id) {cmp} ({t}, {id})");
+    }
+    let limit = param(&mut args, Arg::Int(i64::from(f.limit)));
+    let _ = write!(sql, " ORDER BY starts_at {dir}, id {dir} LIMIT {limit}");
+    (sql, args)
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_refuses_garbage() {
+        let c = Cursor {
+            starts_at: "2026-03-10T14:00:00.123Z".parse().unwrap(),
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        for bad in [
+            "",
+            "!!",
+            "bm90IGEgY3Vyc29y",
+            &URL_SAFE_NO_PAD.encode("12|nope"),
+        ] {
+            assert!(Cursor::decode(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_only_ever_travel_as_parameters() {
+        let f = BookingFilter {
+            scope: Scope::Owner(Owner {
+                client_id: Uuid::nil(),
+                email: Some("A@Example.com".into()),
+            }),
+            search: Some("o'brien%_".into()),
+            attendee_email: Some("x@y.z' OR 1=1 --".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        let (sql, args) = listing_tail(&f);
+        assert!(!sql.contains("brien") && !sql.contains("1=1") && !sql.contains("example"));
+        assert_eq!(args[1], Arg::Text("a@example.com".into()));
+        assert_eq!(args[3], Arg::Text("%o'brien\\%\\_%".into()));
+        assert_eq!(sql.matches('$').count(), 6, "{sql}");
+    }
+
+    #[test]
+    fn owner_rule_prefers_client_id_over_email() {
+        let owner = Owner {
+            client_id: Uuid::now_v7(),
+            email: Some("Ann@Example.com".into()),
+        };
+        let mut b = crate::booking::Booking::from_details(
+            &crate::booking::BookingDetails::example("u1", "2026-03-10T14:00:00Z"),
+            Status::Confirmed,
+            "2026-03-01T00:00:00Z".parse().unwrap(),
+        );
+        b.client_id = None;
+        b.attendee_email = Some("ann@example.COM".into());
+        assert!(owner.owns(&b), "email match without client id");
+        b.client_id = Some(Uuid::now_v7());
+        assert!(!owner.owns(&b), "another client's id wins over the email");
+        b.client_id = Some(owner.client_id);
+        b.attendee_email = None;
+        assert!(owner.owns(&b));
+        assert!(Scope::All.allows(&b));
+    }
+}
