@@ -39,6 +39,15 @@ impl App {
                 "generated a webhook secret; print it with `calbook secret` and paste it into the Cal.com webhook"
             ),
         }
+        let (admin_token, source) = config::admin_token(settings)?;
+        match &source {
+            SecretSource::Environment => info!("admin token from CALBOOK_ADMIN_TOKEN"),
+            SecretSource::File(p) => info!(path = %p.display(), "admin token from file"),
+            SecretSource::Generated(p) => info!(
+                path = %p.display(),
+                "generated an admin token for /admin; print it with `calbook admin-token`"
+            ),
+        }
         let store = Store::open(&settings.database_url(), &settings.store)
             .await
             .context("opening the database")?;
@@ -67,6 +76,7 @@ impl App {
             ingest,
             secrets: Arc::new(secrets),
             metrics: crate::telemetry::metrics_handle(),
+            admin_token: crate::auth::AdminToken::new(admin_token),
         };
         Ok(App {
             listener,

@@ -1,8 +1,9 @@
-//! Settings, and the webhook secret's life cycle.
+//! Settings, and the life cycle of the webhook secret and the admin token.
 //!
 //! Every setting is a CLI flag and an environment variable (see `cli.rs` and the README's
 //! table). With no `CALCOM_WEBHOOK_SECRET`, calbook generates a strong secret on first start and
 //! keeps it in `<data dir>/webhook-secret` (mode 0600), so an unsigned request is never accepted.
+//! The admin token (`CALBOOK_ADMIN_TOKEN`) works the same way, in `<data dir>/admin-token`.
 //! Secret values never reach a log; only the file's path does.
 
 use std::io::Write;
@@ -21,6 +22,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// One secret, or several separated by commas while rotating.
     pub webhook_secret: Option<String>,
+    /// `CALBOOK_ADMIN_TOKEN`: signs in to `/admin` (and, as a bearer token, to the API as an
+    /// admin). `None` means the data directory's `admin-token`, generated on first start.
+    pub admin_token: Option<String>,
     pub store: StoreOptions,
     pub ingest: IngestOptions,
     /// Emails: transport, sender, templates, which emails, reminders.
@@ -39,6 +43,7 @@ impl Settings {
             data_dir: data_dir.into(),
             database_url: None,
             webhook_secret: None,
+            admin_token: None,
             store: StoreOptions::default(),
             ingest: IngestOptions::default(),
             email: Default::default(),
@@ -71,7 +76,16 @@ pub enum ConfigError {
         "the webhook secret file {0} is empty; delete it to generate a new secret, or set CALCOM_WEBHOOK_SECRET"
     )]
     EmptySecretFile(PathBuf),
+    #[error(
+        "the admin token file {0} is empty; delete it to generate a new token, or set CALBOOK_ADMIN_TOKEN"
+    )]
+    EmptyAdminTokenFile(PathBuf),
+    #[error("CALBOOK_ADMIN_TOKEN is too short: use at least {MIN_ADMIN_TOKEN_LEN} characters")]
+    WeakAdminToken,
 }
+
+/// The shortest admin token accepted from the environment (a generated one has 64 characters).
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
 /// Where the webhook secrets came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +99,60 @@ pub fn secret_file(data_dir: &Path) -> PathBuf {
     data_dir.join("webhook-secret")
 }
 
+pub fn admin_token_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin-token")
+}
+
+/// The configured admin token, or the data directory's, generating one there if there is none.
+pub fn admin_token(settings: &Settings) -> Result<(String, SecretSource), ConfigError> {
+    if let Some(t) = settings
+        .admin_token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        if t.len() < MIN_ADMIN_TOKEN_LEN {
+            return Err(ConfigError::WeakAdminToken);
+        }
+        return Ok((t.to_owned(), SecretSource::Environment));
+    }
+    let path = admin_token_file(&settings.data_dir);
+    match read_or_generate(&settings.data_dir, &path)? {
+        (Some(text), source) => Ok((text, source)),
+        (None, _) => Err(ConfigError::EmptyAdminTokenFile(path)),
+    }
+}
+
+/// The trimmed contents of a private file, creating it with a fresh secret when missing. `None`
+/// when the file exists but is empty.
+fn read_or_generate(
+    data_dir: &Path,
+    path: &Path,
+) -> Result<(Option<String>, SecretSource), ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let text = text.trim();
+            Ok((
+                (!text.is_empty()).then(|| text.to_owned()),
+                SecretSource::File(path.to_owned()),
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            ensure_data_dir(data_dir)?;
+            let secret = generate_secret();
+            write_private(path, &secret).map_err(|source| ConfigError::SecretFile {
+                path: path.to_owned(),
+                source,
+            })?;
+            Ok((Some(secret), SecretSource::Generated(path.to_owned())))
+        }
+        Err(source) => Err(ConfigError::SecretFile {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
 /// The configured secrets, or the data directory's, generating one there if there is none.
 pub fn webhook_secrets(settings: &Settings) -> Result<(Secrets, SecretSource), ConfigError> {
     if let Some(s) = settings
@@ -95,24 +163,12 @@ pub fn webhook_secrets(settings: &Settings) -> Result<(Secrets, SecretSource), C
         return Ok((s, SecretSource::Environment));
     }
     let path = secret_file(&settings.data_dir);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let s = Secrets::from_list(text.trim())
-                .ok_or_else(|| ConfigError::EmptySecretFile(path.clone()))?;
-            Ok((s, SecretSource::File(path)))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            ensure_data_dir(&settings.data_dir)?;
-            let secret = generate_secret();
-            write_private(&path, &secret).map_err(|source| ConfigError::SecretFile {
-                path: path.clone(),
-                source,
-            })?;
-            let s = Secrets::from_list(&secret).expect("a generated secret is not empty");
-            Ok((s, SecretSource::Generated(path)))
-        }
-        Err(source) => Err(ConfigError::SecretFile { path, source }),
-    }
+    let (text, source) = read_or_generate(&settings.data_dir, &path)?;
+    let secrets = text
+        .as_deref()
+        .and_then(Secrets::from_list)
+        .ok_or(ConfigError::EmptySecretFile(path))?;
+    Ok((secrets, source))
 }
 
 pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
@@ -174,6 +230,39 @@ mod tests {
         assert!(matches!(
             webhook_secrets(&settings).unwrap().1,
             SecretSource::Generated(_)
+        ));
+    }
+
+    #[test]
+    fn admin_token_is_generated_privately_and_a_weak_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::with_data_dir(dir.path());
+        let (token, source) = admin_token(&settings).unwrap();
+        assert!(matches!(source, SecretSource::Generated(_)));
+        assert_eq!(token.len(), 64);
+        assert_eq!(
+            admin_token(&settings).unwrap().0,
+            token,
+            "kept across starts"
+        );
+        settings.admin_token = Some("short".into());
+        assert!(matches!(
+            admin_token(&settings),
+            Err(ConfigError::WeakAdminToken)
+        ));
+        settings.admin_token = Some("a-long-enough-admin-token".into());
+        assert_eq!(
+            admin_token(&settings).unwrap(),
+            (
+                "a-long-enough-admin-token".into(),
+                SecretSource::Environment
+            )
+        );
+        std::fs::write(admin_token_file(dir.path()), "\n").unwrap();
+        settings.admin_token = None;
+        assert!(matches!(
+            admin_token(&settings),
+            Err(ConfigError::EmptyAdminTokenFile(_))
         ));
     }
 }

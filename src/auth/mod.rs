@@ -402,6 +402,29 @@ fn raw_header(token: &str) -> Result<(String, Option<String>), AuthError> {
     Ok((alg, kid))
 }
 
+/// The operator's admin token (`CALBOOK_ADMIN_TOKEN`), compared in constant time.
+#[derive(Clone)]
+pub struct AdminToken(Arc<str>);
+
+impl AdminToken {
+    pub fn new(token: impl Into<Arc<str>>) -> AdminToken {
+        AdminToken(token.into())
+    }
+
+    /// Whether `candidate` is the token. The comparison takes the same time wherever the first
+    /// difference is (lengths may differ; a length is not a secret worth hiding).
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq as _;
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
 /// Parses an `Authorization` header value: "Bearer <token>" (case-insensitive scheme) → token.
 pub fn bearer(header: &str) -> Option<&str> {
     let header = header.trim();

@@ -54,6 +54,15 @@ pub struct GlobalArgs {
         global = true
     )]
     pub webhook_secret: Option<String>,
+    /// Admin token for `/admin` (and the API as an admin), at least 16 characters. Default:
+    /// generated once and kept in `<data dir>/admin-token`.
+    #[arg(
+        long = "admin-token",
+        env = "CALBOOK_ADMIN_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub admin_token: Option<String>,
     /// Log format on stderr. The level is set with RUST_LOG (default info).
     #[arg(
         long,
@@ -146,6 +155,8 @@ pub enum Command {
     Migrate,
     /// Print the webhook secret(s) to paste into Cal.com (generating one if there is none).
     Secret,
+    /// Print the admin token that signs in to /admin (generating one if there is none).
+    AdminToken,
     /// Inspect bookings.
     #[command(subcommand)]
     Bookings(BookingsCommand),
@@ -258,6 +269,7 @@ impl GlobalArgs {
         let mut s = Settings::with_data_dir(&self.data_dir);
         s.database_url = self.database_url.clone();
         s.webhook_secret = self.webhook_secret.clone();
+        s.admin_token = self.admin_token.clone();
         s.store = StoreOptions {
             sqlite_busy_timeout: Duration::from_millis(self.db_timeout_ms),
             sqlite_synchronous: self.sqlite_synchronous,
@@ -338,6 +350,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for s in secrets.all() {
                 println!("{s}");
             }
+        }
+        Command::AdminToken => {
+            let (token, source) = config::admin_token(&settings)?;
+            if let config::SecretSource::Generated(p) = &source {
+                eprintln!("generated a new admin token in {}", p.display());
+            }
+            println!("{token}");
         }
         Command::Bookings(BookingsCommand::List {
             status,

@@ -21,6 +21,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::AdminToken;
 use crate::store::Store;
 use crate::webhook::{Ingest, Secrets};
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub ingest: Ingest,
     pub secrets: Arc<Secrets>,
     pub metrics: PrometheusHandle,
+    /// Signs in to `/admin`; also an admin bearer token for the API.
+    pub admin_token: AdminToken,
 }
 
 pub fn router(state: AppState) -> Router {

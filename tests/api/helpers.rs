@@ -19,6 +19,9 @@ use crate::postgres_server;
 /// The secret the sample signatures were made with (`fixtures/calcom/signatures.json`).
 pub const SAMPLE_SECRET: &str = "whsec_test_calcom_samples_2026";
 
+/// The admin token every test server is given.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -121,6 +124,7 @@ impl TestApp {
         settings.bind = "127.0.0.1:0".parse().unwrap();
         settings.database_url = Some(db.url.clone());
         settings.webhook_secret = Some(SAMPLE_SECRET.to_owned());
+        settings.admin_token = Some(ADMIN_TOKEN.to_owned());
         settings.store = StoreOptions {
             acquire_timeout: Duration::from_secs(2),
             ..StoreOptions::default()
