@@ -63,6 +63,17 @@ impl App {
             email.worker,
         );
         info!(mailer = email.mailer.kind(), "email outbox ready");
+        let web = crate::web::Web::new(
+            &settings.web,
+            &admin_token,
+            &settings.email.policy,
+            settings.run_outbox_worker.then(|| worker.waker()),
+        )
+        .context("booking page settings")?;
+        match &web.config.embed {
+            Some(e) => info!(origin = %e.origin, "booking page /book shows {}", e.link),
+            None => info!("booking page /book shows a setup notice: set CALCOM_LINK"),
+        }
         let mut ingest_options = settings.ingest.clone();
         ingest_options.email = Some(Arc::new(settings.email.policy.clone()));
         ingest_options.wake_outbox = Some(worker.waker());
@@ -77,6 +88,7 @@ impl App {
             secrets: Arc::new(secrets),
             metrics: crate::telemetry::metrics_handle(),
             admin_token: crate::auth::AdminToken::new(admin_token),
+            web: Arc::new(web),
         };
         Ok(App {
             listener,

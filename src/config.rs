@@ -33,6 +33,8 @@ pub struct Settings {
     pub run_outbox_worker: bool,
     /// Header-read timeout and shutdown drain.
     pub connection_limits: crate::http::ConnectionLimits,
+    /// The booking page's embed and the dashboard's display settings.
+    pub web: crate::web::WebSettings,
 }
 
 impl Settings {
@@ -49,6 +51,7 @@ impl Settings {
             email: Default::default(),
             run_outbox_worker: true,
             connection_limits: Default::default(),
+            web: Default::default(),
         }
     }
 

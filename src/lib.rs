@@ -2,7 +2,9 @@
 //!
 //! Modules mirror the architecture: [`webhook`] (signature, payload parsing, group-commit
 //! ingest) → [`booking`] (the domain rules, no I/O) → [`store`] (SQLite or PostgreSQL);
-//! [`http`] is the HTTP surface, [`cli`] the operator commands, [`app`] wires them together.
+//! [`outbox`] and [`mail`] send the emails; [`http`] is the HTTP surface and [`web`] its pages
+//! (booking page, admin dashboard); [`auth`] verifies sign-in; [`cli`] the operator commands,
+//! [`app`] wires them together.
 
 pub mod app;
 pub mod auth;
@@ -15,4 +17,5 @@ pub mod outbox;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod web;
 pub mod webhook;

@@ -98,6 +98,45 @@ pub struct GlobalArgs {
         global = true
     )]
     pub db_pool_size: u32,
+    /// The Cal.com event the booking page embeds, e.g. `acme/intro-call`. Unset: /book shows a
+    /// setup notice.
+    #[arg(long, env = "CALCOM_LINK", global = true)]
+    pub calcom_link: Option<String>,
+    /// Origin of the Cal.com app the embed loads (a self-hosted instance's origin works).
+    #[arg(long, env = "CALCOM_EMBED_ORIGIN", global = true, default_value = crate::web::settings::DEFAULT_EMBED_ORIGIN)]
+    pub calcom_embed_origin: String,
+    /// URL of the embed script. Default `<origin>/embed/embed.js`.
+    #[arg(long, env = "CALCOM_EMBED_SCRIPT_URL", global = true)]
+    pub calcom_embed_script_url: Option<String>,
+    /// The embed's calendar layout.
+    #[arg(
+        long,
+        env = "CALCOM_EMBED_LAYOUT",
+        value_enum,
+        default_value = "month-view",
+        global = true
+    )]
+    pub calcom_embed_layout: crate::web::EmbedLayout,
+    /// The embed's theme.
+    #[arg(
+        long,
+        env = "CALCOM_EMBED_THEME",
+        value_enum,
+        default_value = "auto",
+        global = true
+    )]
+    pub calcom_embed_theme: crate::web::EmbedTheme,
+    /// Brand colour of the embed, `#rrggbb`.
+    #[arg(long, env = "CALCOM_BRAND_COLOR", global = true)]
+    pub calcom_brand_color: Option<String>,
+    /// Time zone the dashboard shows times and reads dates in (IANA name).
+    #[arg(
+        long,
+        env = "CALBOOK_ADMIN_TIMEZONE",
+        default_value = "UTC",
+        global = true
+    )]
+    pub admin_timezone: String,
     /// Sender of every email, e.g. "Acme <bookings@acme.example>". Required with Resend or SMTP.
     #[arg(long, env = "EMAIL_FROM", global = true)]
     pub email_from: Option<String>,
@@ -142,7 +181,8 @@ pub struct GlobalArgs {
     /// Attempts before an email is dead-lettered.
     #[arg(long, env = "EMAIL_MAX_ATTEMPTS", default_value_t = 8, global = true)]
     pub email_max_attempts: i64,
-    /// Business name shown in emails (default: the organizer's name).
+    /// Business name shown in emails (default: the organizer's name) and on the pages (default:
+    /// calbook).
     #[arg(long, env = "CALBOOK_BUSINESS_NAME", global = true)]
     pub business_name: Option<String>,
 }
@@ -270,6 +310,16 @@ impl GlobalArgs {
         s.database_url = self.database_url.clone();
         s.webhook_secret = self.webhook_secret.clone();
         s.admin_token = self.admin_token.clone();
+        s.web = crate::web::WebSettings {
+            calcom_link: self.calcom_link.clone(),
+            embed_origin: Some(self.calcom_embed_origin.clone()),
+            embed_script_url: self.calcom_embed_script_url.clone(),
+            layout: self.calcom_embed_layout,
+            theme: self.calcom_embed_theme,
+            brand_color: self.calcom_brand_color.clone(),
+            business_name: self.business_name.clone(),
+            admin_time_zone: Some(self.admin_timezone.clone()),
+        };
         s.store = StoreOptions {
             sqlite_busy_timeout: Duration::from_millis(self.db_timeout_ms),
             sqlite_synchronous: self.sqlite_synchronous,

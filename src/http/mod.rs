@@ -33,6 +33,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Signs in to `/admin`; also an admin bearer token for the API.
     pub admin_token: AdminToken,
+    /// The booking page and dashboard.
+    pub web: Arc<crate::web::Web>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,6 +43,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(crate::web::routes())
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

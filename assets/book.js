@@ -1,0 +1,97 @@
+// calbook booking page: loads the Cal.com embed configured in #calbook-embed and turns its
+// events into messages on the page. The events only change what the page says; bookings are
+// recorded from Cal.com's signed webhook.
+(function () {
+  "use strict";
+  var node = document.getElementById("calbook-embed");
+  if (!node) return;
+  var cfg = JSON.parse(node.textContent);
+  var statusBox = document.getElementById("booking-status");
+  var continueBox = document.getElementById("booking-continue");
+
+  function say(kind, text) {
+    statusBox.hidden = false;
+    statusBox.className = "notice " + kind;
+    statusBox.setAttribute("role", kind === "error" ? "alert" : "status");
+    statusBox.textContent = text;
+    statusBox.dataset.state = kind;
+  }
+
+  function when(iso) {
+    if (!iso) return "";
+    var d = new Date(iso);
+    if (isNaN(d.getTime())) return "";
+    return d.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short" });
+  }
+
+  function booked(verb) {
+    return function (e) {
+      var data = (e && e.detail && e.detail.data) || {};
+      var at = when(data.startTime);
+      say("ok", "Your meeting is " + verb + (at ? " for " + at : "") +
+        ". A confirmation email with a calendar invite is on its way.");
+      if (continueBox) continueBox.hidden = false;
+    };
+  }
+
+  // The Cal.com loader (the pattern of Cal.com's embed snippet), with a failure message when the
+  // script cannot be loaded.
+  (function (C, A, L) {
+    var p = function (a, ar) { a.q.push(ar); };
+    var d = C.document;
+    C.Cal = C.Cal || function () {
+      var cal = C.Cal;
+      var ar = arguments;
+      if (!cal.loaded) {
+        cal.ns = {};
+        cal.q = cal.q || [];
+        var s = d.createElement("script");
+        s.src = A;
+        s.onerror = function () {
+          say("error", "The booking calendar could not be loaded. Please try again later.");
+        };
+        d.head.appendChild(s);
+        cal.loaded = true;
+      }
+      if (ar[0] === L) {
+        var api = function () { p(api, arguments); };
+        var namespace = ar[1];
+        api.q = api.q || [];
+        if (typeof namespace === "string") {
+          cal.ns[namespace] = cal.ns[namespace] || api;
+          p(cal.ns[namespace], ar);
+          p(cal, ["initNamespace", namespace]);
+        } else p(cal, ar);
+        return;
+      }
+      p(cal, ar);
+    };
+  })(window, cfg.script_url, "init");
+
+  var config = { layout: cfg.layout };
+  if (cfg.theme !== "auto") config.theme = cfg.theme;
+  if (cfg.prefill.name) config.name = cfg.prefill.name;
+  if (cfg.prefill.email) config.email = cfg.prefill.email;
+  if (cfg.prefill.client_id) config["metadata[client_id]"] = cfg.prefill.client_id;
+
+  var ui = { hideEventTypeDetails: false, layout: cfg.layout };
+  if (cfg.theme !== "auto") ui.theme = cfg.theme;
+  if (cfg.brand_color) {
+    ui.styles = { branding: { brandColor: cfg.brand_color } };
+    ui.cssVarsPerTheme = { light: { "cal-brand": cfg.brand_color }, dark: { "cal-brand": cfg.brand_color } };
+  }
+
+  Cal("init", "calbook", { origin: cfg.origin });
+  Cal.ns.calbook("inline", { elementOrSelector: "#cal-inline", calLink: cfg.link, config: config });
+  Cal.ns.calbook("ui", ui);
+  Cal.ns.calbook("on", { action: "bookingSuccessfulV2", callback: booked("booked") });
+  Cal.ns.calbook("on", { action: "rescheduleBookingSuccessfulV2", callback: booked("rescheduled") });
+  Cal.ns.calbook("on", {
+    action: "linkFailed",
+    callback: function (e) {
+      var code = e && e.detail && e.detail.data && e.detail.data.code;
+      say("error", "The booking calendar could not be shown" + (code ? " (error " + code + ")" : "") +
+        ". Please reload the page or try again later.");
+    }
+  });
+})();

@@ -1,0 +1,535 @@
+//! `/admin/bookings` (upcoming and past, filtered, paginated by cursor) and
+//! `/admin/bookings/{uid}` (details, reschedule chain, audit timeline, emails).
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::{Deserialize, Serialize};
+
+use super::{require_session, show_time, store_error};
+use crate::booking::{Booking, HistoryEntry, Status};
+use crate::http::AppState;
+use crate::store::{BookingFilter, Cursor, SortOrder};
+use crate::web::pages::STRICT_CSP;
+
+fn v(x: impl Serialize) -> minijinja::Value {
+    minijinja::Value::from(minijinja::value::Serde(x))
+}
+
+/// Rows per page.
+const PAGE_SIZE: u32 = 50;
+
+/// How many reschedule hops the chain follows each way.
+const MAX_CHAIN: usize = 25;
+
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+pub struct ListQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    view: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum View {
+    Upcoming,
+    Past,
+}
+
+/// A booking as a list row.
+#[derive(Debug, Serialize)]
+struct Row {
+    uid: String,
+    title: String,
+    starts: String,
+    ends: String,
+    status: &'static str,
+    attendee_name: Option<String>,
+    attendee_email: Option<String>,
+}
+
+fn row(b: &Booking, zone: &TimeZone) -> Row {
+    Row {
+        uid: b.uid.clone(),
+        title: b.title.clone(),
+        starts: show_time(b.starts_at, zone),
+        ends: show_time(b.ends_at, zone),
+        status: b.status.as_str(),
+        attendee_name: b.attendee_name.clone(),
+        attendee_email: b.attendee_email.clone(),
+    }
+}
+
+/// A filter value the page could not use.
+#[derive(Debug)]
+struct BadValue(String);
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// The start of `date` in the dashboard's zone.
+fn day_start(v: &str, name: &str, zone: &TimeZone) -> Result<Timestamp, BadValue> {
+    let date: Date = v
+        .parse()
+        .map_err(|_| BadValue(format!("{name} {v:?} is not a date like 2026-11-25")))?;
+    date.to_zoned_datetime(zone.clone())
+        .map(|z| z.timestamp())
+        .map_err(|_| BadValue(format!("{name} {v:?} is out of range")))
+}
+
+fn filter_for(
+    q: &ListQuery,
+    now: Timestamp,
+    zone: &TimeZone,
+) -> Result<(View, BookingFilter), BadValue> {
+    let view = match non_empty(&q.view) {
+        None | Some("upcoming") => View::Upcoming,
+        Some("past") => View::Past,
+        Some(v) => return Err(BadValue(format!("view {v:?} is not upcoming or past"))),
+    };
+    let status = non_empty(&q.status)
+        .map(|s| {
+            s.parse::<Status>()
+                .map_err(|_| BadValue(format!("status {s:?} is not a booking status")))
+        })
+        .transpose()?;
+    let from = non_empty(&q.from)
+        .map(|v| day_start(v, "from", zone))
+        .transpose()?;
+    let to = non_empty(&q.to)
+        .map(|v| {
+            let start = day_start(v, "to", zone)?;
+            // `to` is inclusive: up to the start of the next day.
+            let next: Date = v
+                .parse::<Date>()
+                .ok()
+                .and_then(|d| d.tomorrow().ok())
+                .ok_or_else(|| BadValue(format!("to {v:?} is out of range")))?;
+            next.to_zoned_datetime(zone.clone())
+                .map(|z| z.timestamp())
+                .or(Ok(start))
+        })
+        .transpose()?;
+    let after = non_empty(&q.cursor)
+        .map(|c| {
+            Cursor::decode(c).map_err(|_| {
+                BadValue("the page cursor is not valid; start again from the first page".into())
+            })
+        })
+        .transpose()?;
+    let (from, to, order) = match view {
+        View::Upcoming => (
+            Some(from.map_or(now, |f| f.max(now))),
+            to,
+            SortOrder::Ascending,
+        ),
+        View::Past => (
+            from,
+            Some(to.map_or(now, |t| t.min(now))),
+            SortOrder::Descending,
+        ),
+    };
+    Ok((
+        view,
+        BookingFilter {
+            status,
+            from,
+            to,
+            search: non_empty(&q.q).map(|s| s.chars().take(200).collect()),
+            order,
+            after,
+            limit: PAGE_SIZE + 1,
+            ..Default::default()
+        },
+    ))
+}
+
+pub async fn bookings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let admin = match require_session(&state, &headers, "/admin/bookings") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let web = &state.web;
+    let zone = &web.config.admin_zone;
+    let (view, filter) = match filter_for(&q, crate::time::now(), zone) {
+        Ok(f) => f,
+        Err(BadValue(m)) => return web.pages.error(StatusCode::BAD_REQUEST, &m),
+    };
+    let mut list = match state.store.bookings(&filter).await {
+        Ok(l) => l,
+        Err(e) => return store_error(&state, &e),
+    };
+    let more = list.len() > PAGE_SIZE as usize;
+    list.truncate(PAGE_SIZE as usize);
+    let next = more.then(|| {
+        let mut next_q = q.clone();
+        next_q.cursor = list.last().map(|b| Cursor::after(b).encode());
+        query_string(&next_q)
+    });
+    let mut first_q = q.clone();
+    first_q.cursor = None;
+    let rows: Vec<Row> = list.iter().map(|b| row(b, zone)).collect();
+    web.pages.render(
+        "admin/bookings.html",
+        minijinja::context! {
+            business_name => &web.config.business_name,
+            csrf => &admin.csrf,
+            section => "bookings",
+            view => v(view),
+            q => v(&q),
+            statuses => Status::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            rows => v(&rows),
+            next,
+            paged => q.cursor.is_some(),
+            first => query_string(&first_q),
+            zone => zone.iana_name().unwrap_or("UTC"),
+        },
+        STRICT_CSP,
+    )
+}
+
+fn query_string(q: &ListQuery) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in [
+        ("view", &q.view),
+        ("status", &q.status),
+        ("from", &q.from),
+        ("to", &q.to),
+        ("q", &q.q),
+        ("cursor", &q.cursor),
+    ] {
+        if let Some(v) = non_empty(v) {
+            s.append_pair(k, v);
+        }
+    }
+    s.finish()
+}
+
+/// One audit entry as the timeline shows it.
+#[derive(Debug, Serialize)]
+struct Event {
+    at: String,
+    action: String,
+    changes: Vec<FieldChange>,
+}
+
+#[derive(Debug, Serialize)]
+struct FieldChange {
+    field: String,
+    before: String,
+    after: String,
+}
+
+fn show_value(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None | Some(serde_json::Value::Null) => "—".to_owned(),
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn event(h: &HistoryEntry, zone: &TimeZone) -> Event {
+    let empty = serde_json::Map::new();
+    let old = h
+        .old_values
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    let new = h
+        .new_values
+        .as_ref()
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    let changes = fields
+        .into_iter()
+        .filter(|f| old.get(*f) != new.get(*f))
+        .map(|f| FieldChange {
+            field: f.replace('_', " "),
+            before: show_value(old.get(f)),
+            after: show_value(new.get(f)),
+        })
+        .collect();
+    Event {
+        at: show_time(h.created_at, zone),
+        action: h.action.replace('_', " "),
+        changes,
+    }
+}
+
+/// An email of the booking as the page shows it.
+#[derive(Debug, Serialize)]
+pub(super) struct EmailRow {
+    id: String,
+    booking_uid: String,
+    kind: String,
+    recipient: String,
+    role: String,
+    due: String,
+    state: &'static str,
+    attempts: i64,
+    last_error: Option<String>,
+    sent: Option<String>,
+}
+
+pub(super) fn email_row(j: &crate::outbox::OutboxJob, zone: &TimeZone) -> EmailRow {
+    let kind = match j.reminder_lead_seconds {
+        Some(s) => format!(
+            "reminder, {} before",
+            crate::web::book::describe_lead(jiff::SignedDuration::from_secs(s))
+        ),
+        None => j.kind.clone(),
+    };
+    EmailRow {
+        id: j.id.to_string(),
+        booking_uid: j.booking_uid.clone(),
+        kind,
+        recipient: j.recipient_email.clone(),
+        role: format!("{:?}", j.recipient_role).to_lowercase(),
+        due: show_time(j.due_at, zone),
+        state: j.state.as_str(),
+        attempts: j.attempts,
+        last_error: j.last_error.clone(),
+        sent: j.sent_at.map(|t| show_time(t, zone)),
+    }
+}
+
+pub async fn booking(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+) -> Response {
+    let admin = match require_session(&state, &headers, "/admin/bookings") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let web = &state.web;
+    let zone = &web.config.admin_zone;
+    let b = match state.store.booking(&uid).await {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            return web
+                .pages
+                .error(StatusCode::NOT_FOUND, "There is no booking with that uid.");
+        }
+        Err(e) => return store_error(&state, &e),
+    };
+    let chain = match reschedule_chain(&state, &b).await {
+        Ok(c) => c,
+        Err(e) => return store_error(&state, &e),
+    };
+    let (history, emails) = match tokio::try_join!(
+        state.store.history(b.id),
+        state.store.outbox_for_booking(b.id)
+    ) {
+        Ok(x) => x,
+        Err(e) => return store_error(&state, &e),
+    };
+    let chain: Vec<_> = chain
+        .iter()
+        .map(|(uid, found)| {
+            minijinja::context! {
+                uid,
+                current => *uid == b.uid,
+                row => v(found.as_ref().map(|x| row(x, zone))),
+            }
+        })
+        .collect();
+    let attendees: Vec<_> = b
+        .attendees
+        .iter()
+        .map(|p| minijinja::context! { name => &p.name, email => &p.email, time_zone => &p.time_zone })
+        .collect();
+    web.pages.render(
+        "admin/booking.html",
+        minijinja::context! {
+            business_name => &web.config.business_name,
+            csrf => &admin.csrf,
+            section => "bookings",
+            b => v(row(&b, zone)),
+            booking => minijinja::context! {
+                description => &b.description,
+                notes => &b.notes,
+                location => &b.location,
+                meeting_url => b.meeting_url.as_deref().filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+                organizer => b.organizer.as_ref().map(|p| minijinja::context! { name => &p.name, email => &p.email }),
+                client_id => b.client_id.map(|c| c.to_string()),
+                event_type => &b.event_type_slug,
+                cancellation_reason => &b.cancellation_reason,
+                rejection_reason => &b.rejection_reason,
+                ical_sequence => b.ical_sequence,
+                created => show_time(b.created_at, zone),
+                updated => show_time(b.updated_at, zone),
+            },
+            attendees,
+            has_chain => chain.len() > 1,
+            chain,
+            events => v(history.iter().map(|h| event(h, zone)).collect::<Vec<_>>()),
+            emails => v(emails.iter().map(|j| email_row(j, zone)).collect::<Vec<_>>()),
+            back => format!("/admin/bookings/{}", b.uid),
+        },
+        STRICT_CSP,
+    )
+}
+
+/// The uids before and after `b` through reschedules, oldest first, with the bookings calbook
+/// has (an old booking it never saw is listed by uid alone).
+async fn reschedule_chain(
+    state: &AppState,
+    b: &Booking,
+) -> crate::store::Result<Vec<(String, Option<Booking>)>> {
+    let mut before = Vec::new();
+    let mut cursor = b.rescheduled_from.clone();
+    while let Some(uid) = cursor.take() {
+        if before.len() >= MAX_CHAIN || uid == b.uid || before.iter().any(|(u, _)| *u == uid) {
+            break;
+        }
+        let found = state.store.booking(&uid).await?;
+        cursor = found.as_ref().and_then(|x| x.rescheduled_from.clone());
+        before.push((uid, found));
+    }
+    before.reverse();
+    let mut chain = before;
+    chain.push((b.uid.clone(), Some(b.clone())));
+    let mut cursor = b.rescheduled_to.clone();
+    let mut hops = 0;
+    while let Some(uid) = cursor.take() {
+        if hops >= MAX_CHAIN || chain.iter().any(|(u, _)| *u == uid) {
+            break;
+        }
+        hops += 1;
+        let found = state.store.booking(&uid).await?;
+        cursor = found.as_ref().and_then(|x| x.rescheduled_to.clone());
+        chain.push((uid, found));
+    }
+    Ok(chain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> ListQuery {
+        let s = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        serde_urlencoded_from(&s)
+    }
+
+    fn serde_urlencoded_from(s: &str) -> ListQuery {
+        let pairs: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(s.as_bytes())
+                .into_owned()
+                .collect();
+        let get = |k: &str| pairs.get(k).cloned();
+        ListQuery {
+            view: get("view"),
+            status: get("status"),
+            from: get("from"),
+            to: get("to"),
+            q: get("q"),
+            cursor: get("cursor"),
+        }
+    }
+
+    #[test]
+    fn upcoming_starts_now_and_past_ends_now() {
+        let now: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let (v, f) = filter_for(&q(&[]), now, &TimeZone::UTC).unwrap();
+        assert_eq!(
+            (v, f.from, f.to, f.order),
+            (View::Upcoming, Some(now), None, SortOrder::Ascending)
+        );
+        let (v, f) = filter_for(
+            &q(&[("view", "past"), ("to", "2026-12-31")]),
+            now,
+            &TimeZone::UTC,
+        )
+        .unwrap();
+        assert_eq!(
+            (v, f.to, f.order),
+            (View::Past, Some(now), SortOrder::Descending)
+        );
+    }
+
+    #[test]
+    fn dates_are_days_in_the_dashboard_zone_and_to_is_inclusive() {
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let (_, f) = filter_for(
+            &q(&[("from", "2026-03-29"), ("to", "2026-03-29")]),
+            now,
+            &berlin,
+        )
+        .unwrap();
+        assert_eq!(f.from, Some("2026-03-28T23:00:00Z".parse().unwrap()));
+        assert_eq!(
+            f.to,
+            Some("2026-03-29T22:00:00Z".parse().unwrap()),
+            "a 23-hour day"
+        );
+    }
+
+    #[test]
+    fn bad_filter_values_are_named() {
+        let now = Timestamp::UNIX_EPOCH;
+        for (k, v, needle) in [
+            ("view", "soon", "view"),
+            ("status", "done", "status"),
+            ("from", "25/11/2026", "from"),
+            ("cursor", "garbage", "cursor"),
+        ] {
+            let Err(BadValue(m)) = filter_for(&q(&[(k, v)]), now, &TimeZone::UTC) else {
+                panic!("{k}={v} accepted");
+            };
+            assert!(m.contains(needle), "{m}");
+        }
+    }
+
+    #[test]
+    fn the_timeline_lists_only_changed_fields() {
+        let h = HistoryEntry {
+            id: uuid::Uuid::nil(),
+            booking_id: uuid::Uuid::nil(),
+            action: "cancelled".into(),
+            old_values: Some(serde_json::json!({"status": "confirmed", "title": "Intro"})),
+            new_values: Some(
+                serde_json::json!({"status": "cancelled", "title": "Intro", "cancellation_reason": "ill"}),
+            ),
+            delivery_id: None,
+            created_at: Timestamp::UNIX_EPOCH,
+        };
+        let e = event(&h, &TimeZone::UTC);
+        let fields: Vec<_> = e
+            .changes
+            .iter()
+            .map(|c| (c.field.as_str(), c.before.as_str(), c.after.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("cancellation reason", "—", "ill"),
+                ("status", "confirmed", "cancelled")
+            ]
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The admin dashboard: sign-in with the admin token, then bookings, deliveries and emails.
+//!
+//! Every handler here starts with [`require_session`]; GET pages without a session redirect to
+//! the login form, POSTs without one are refused (401). POSTs also need the session's CSRF token
+//! (403 without it). Nothing here changes booking data; the only write is requeuing dead emails.
+
+mod bookings;
+mod ops;
+
+pub use bookings::{booking, bookings};
+pub use ops::{deliveries, emails, retry_all_dead, retry_email};
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use super::book::same_site_path;
+use super::pages::STRICT_CSP;
+use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS, Session};
+use crate::http::AppState;
+
+/// A signed-in admin, with the CSRF token its forms carry.
+pub struct Admin {
+    pub session: Session,
+    pub csrf: String,
+}
+
+/// The admin session proved by the request's cookie, or the response to send instead.
+pub fn require_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Admin, Response> {
+    let key = &state.web.sessions;
+    let found =
+        session::cookie(headers, SESSION_COOKIE).and_then(|v| key.verify(v, crate::time::now()));
+    match found {
+        Some(session) => Ok(Admin {
+            csrf: key.csrf_token(&session),
+            session,
+        }),
+        None => {
+            let next = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", path)
+                .finish();
+            Err(Redirect::to(&format!("/admin/login?{next}")).into_response())
+        }
+    }
+}
+
+/// Like [`require_session`] for a POST: no redirect, and the form's CSRF token must match.
+pub fn require_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Admin, Response> {
+    let Ok(admin) = require_session(state, headers, "/admin") else {
+        return Err(state
+            .web
+            .pages
+            .error(StatusCode::UNAUTHORIZED, "Sign in to the dashboard first."));
+    };
+    if !state.web.sessions.check_csrf(&admin.session, csrf) {
+        return Err(state.web.pages.error(
+            StatusCode::FORBIDDEN,
+            "This form is missing its security token or the token has expired. Go back, reload \
+             the page and try again.",
+        ));
+    }
+    Ok(admin)
+}
+
+/// The form's CSRF field; absent is the same as wrong.
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn home() -> Redirect {
+    Redirect::to("/admin/bookings")
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginQuery {
+    next: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+    next: Option<String>,
+}
+
+/// Where to go after signing in: a dashboard path, or the bookings list.
+fn after_login(next: Option<&str>) -> String {
+    next.and_then(same_site_path)
+        .filter(|p| p == "/admin" || p.starts_with("/admin/"))
+        .filter(|p| !p.starts_with("/admin/login"))
+        .unwrap_or_else(|| "/admin/bookings".to_owned())
+}
+
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    let next = after_login(q.next.as_deref());
+    if require_session(&state, &headers, "/admin").is_ok() {
+        return Redirect::to(&next).into_response();
+    }
+    login_page(&state, StatusCode::OK, &next, None, secure(&headers))
+}
+
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    next: &str,
+    error: Option<&str>,
+    secure: bool,
+) -> Response {
+    let nonce = session::login_nonce();
+    let mut r = state.web.pages.render_status(
+        status,
+        "admin/login.html",
+        minijinja::context! {
+            business_name => &state.web.config.business_name,
+            csrf => &nonce,
+            next,
+            error,
+        },
+        STRICT_CSP,
+    );
+    set_cookie(
+        &mut r,
+        &cookie_line(LOGIN_COOKIE, &nonce, "/admin/login", 600, secure),
+    );
+    r
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let next = after_login(form.next.as_deref());
+    let secure = secure(&headers);
+    let expected = session::cookie(&headers, LOGIN_COOKIE).unwrap_or("");
+    if !session::same_nonce(expected, &form.csrf) {
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            &next,
+            Some("The sign-in form expired. Please try again."),
+            secure,
+        );
+    }
+    if !state.admin_token.matches(form.token.trim()) {
+        tracing::warn!("admin sign-in refused: wrong token");
+        metrics::counter!("calbook_admin_logins_total", "outcome" => "refused").increment(1);
+        return login_page(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &next,
+            Some("That admin token is not right."),
+            secure,
+        );
+    }
+    metrics::counter!("calbook_admin_logins_total", "outcome" => "accepted").increment(1);
+    tracing::info!("admin signed in");
+    let value = state.web.sessions.issue(crate::time::now());
+    let mut r = Redirect::to(&next).into_response();
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    set_cookie(
+        &mut r,
+        &cookie_line(SESSION_COOKIE, &value, "/admin", SESSION_TTL_SECS, secure),
+    );
+    set_cookie(
+        &mut r,
+        &cookie_line(LOGIN_COOKIE, "", "/admin/login", 0, secure),
+    );
+    r
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = require_post(&state, &headers, &form.csrf) {
+        return r;
+    }
+    let mut r = Redirect::to("/admin/login").into_response();
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    set_cookie(
+        &mut r,
+        &cookie_line(SESSION_COOKIE, "", "/admin", 0, secure(&headers)),
+    );
+    r
+}
+
+/// Cookies get `Secure` when the request reached calbook over HTTPS through a proxy.
+fn secure(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn cookie_line(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+}
+
+fn set_cookie(r: &mut Response, line: &str) {
+    if let Ok(v) = HeaderValue::from_str(line) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// `Wed 25 Nov 2026, 14:00 CET`: how the dashboard shows an instant.
+pub fn show_time(t: Timestamp, zone: &TimeZone) -> String {
+    t.to_zoned_datetime(zone.clone())
+        .strftime("%a %-d %b %Y, %H:%M %Z")
+        .to_string()
+}
+
+/// A store error as a page: 503 when the database is unavailable.
+pub fn store_error(state: &AppState, e: &crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "dashboard query failed");
+    state.web.pages.error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The database is not answering right now. Try again in a moment.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_only_leads_into_the_dashboard() {
+        assert_eq!(
+            after_login(Some("/admin/emails?state=dead")),
+            "/admin/emails?state=dead"
+        );
+        for other in [
+            None,
+            Some("/book"),
+            Some("//evil"),
+            Some("/admin/login"),
+            Some("/administrator"),
+        ] {
+            assert_eq!(after_login(other), "/admin/bookings", "{other:?}");
+        }
+    }
+
+    #[test]
+    fn times_show_in_the_dashboard_zone() {
+        let t: Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(show_time(t, &berlin), "Wed 25 Nov 2026, 14:00 CET");
+        assert_eq!(show_time(t, &TimeZone::UTC), "Wed 25 Nov 2026, 13:00 UTC");
+    }
+
+    #[test]
+    fn session_cookies_are_http_only_and_strict() {
+        let line = cookie_line(SESSION_COOKIE, "v", "/admin", 60, true);
+        assert_eq!(
+            line,
+            "calbook_admin=v; Path=/admin; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+        );
+    }
+}

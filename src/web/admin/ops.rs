@@ -1,0 +1,178 @@
+//! `/admin/deliveries` (recent webhook deliveries and their outcomes) and `/admin/emails` (the
+//! outbox by state, with retry for dead letters).
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::bookings::email_row;
+use super::{require_post, require_session, show_time, store_error};
+use crate::http::AppState;
+use crate::outbox::JobState;
+use crate::web::book::same_site_path;
+use crate::web::pages::STRICT_CSP;
+
+/// Rows the operations pages show.
+const LIMIT: u32 = 200;
+
+#[derive(Debug, Serialize)]
+struct DeliveryRow {
+    received: String,
+    trigger: Option<String>,
+    booking_uid: Option<String>,
+    outcome: &'static str,
+    error: Option<String>,
+    body_sha256: String,
+}
+
+pub async fn deliveries(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let admin = match require_session(&state, &headers, "/admin/deliveries") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let web = &state.web;
+    let zone = &web.config.admin_zone;
+    let list = match state.store.deliveries(LIMIT).await {
+        Ok(l) => l,
+        Err(e) => return store_error(&state, &e),
+    };
+    let rows: Vec<DeliveryRow> = list
+        .iter()
+        .map(|d| DeliveryRow {
+            received: show_time(d.received_at, zone),
+            trigger: d.trigger_event.clone(),
+            booking_uid: d.booking_uid.clone(),
+            outcome: d.outcome.as_str(),
+            error: d.error.clone(),
+            body_sha256: d.body_sha256.chars().take(12).collect(),
+        })
+        .collect();
+    web.pages.render(
+        "admin/deliveries.html",
+        minijinja::context! {
+            business_name => &web.config.business_name,
+            csrf => &admin.csrf,
+            section => "deliveries",
+            rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
+            limit => LIMIT,
+        },
+        STRICT_CSP,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct EmailsQuery {
+    state: Option<String>,
+    retried: Option<u64>,
+}
+
+pub async fn emails(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<EmailsQuery>,
+) -> Response {
+    let admin = match require_session(&state, &headers, "/admin/emails") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let web = &state.web;
+    let wanted = q.state.as_deref().map(str::trim).unwrap_or("dead");
+    let filter = match wanted {
+        "" | "all" => None,
+        s => match s.parse::<JobState>() {
+            Ok(js) => Some(js),
+            Err(_) => {
+                return web.pages.error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("state {s:?} is not an email state"),
+                );
+            }
+        },
+    };
+    let jobs = match state.store.outbox(filter, LIMIT).await {
+        Ok(j) => j,
+        Err(e) => return store_error(&state, &e),
+    };
+    let zone = &web.config.admin_zone;
+    let rows: Vec<_> = jobs.iter().map(|j| email_row(j, zone)).collect();
+    web.pages.render(
+        "admin/emails.html",
+        minijinja::context! {
+            business_name => &web.config.business_name,
+            csrf => &admin.csrf,
+            section => "emails",
+            state => filter.map_or("all", |s| s.as_str()),
+            states => JobState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
+            retried => q.retried,
+            back => format!("/admin/emails?state={}", filter.map_or("all", |s| s.as_str())),
+        },
+        STRICT_CSP,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RetryForm {
+    #[serde(default)]
+    csrf: String,
+    back: Option<String>,
+}
+
+/// Where to return after a retry: a dashboard page, with the count requeued.
+fn back_to(back: Option<&str>, retried: u64) -> Response {
+    let path = back
+        .and_then(same_site_path)
+        .filter(|p| p.starts_with("/admin/"))
+        .unwrap_or_else(|| "/admin/emails".to_owned());
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let mut r = Redirect::to(&format!("{path}{sep}retried={retried}")).into_response();
+    *r.status_mut() = StatusCode::SEE_OTHER;
+    r
+}
+
+pub async fn retry_email(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<RetryForm>,
+) -> Response {
+    if let Err(r) = require_post(&state, &headers, &form.csrf) {
+        return r;
+    }
+    let Ok(id) = id.parse::<Uuid>() else {
+        return state
+            .web
+            .pages
+            .error(StatusCode::BAD_REQUEST, "That is not an email id.");
+    };
+    retry(&state, Some(id), form.back.as_deref()).await
+}
+
+pub async fn retry_all_dead(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<RetryForm>,
+) -> Response {
+    if let Err(r) = require_post(&state, &headers, &form.csrf) {
+        return r;
+    }
+    retry(&state, None, form.back.as_deref()).await
+}
+
+async fn retry(state: &AppState, id: Option<Uuid>, back: Option<&str>) -> Response {
+    match state.store.retry_dead_outbox(id, crate::time::now()).await {
+        Ok(n) => {
+            tracing::info!(email_id = ?id, requeued = n, "dead emails requeued from the dashboard");
+            if n > 0
+                && let Some(w) = &state.web.outbox_wake
+            {
+                w.notify_one();
+            }
+            back_to(back, n)
+        }
+        Err(e) => store_error(state, &e),
+    }
+}

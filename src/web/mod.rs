@@ -1,0 +1,104 @@
+//! The HTML pages: the booking page (`/book`) with the Cal.com embed, and the admin dashboard
+//! (`/admin`).
+//!
+//! Guarantees:
+//! * pages are rendered on the server by minijinja with HTML auto-escaping and strict undefined
+//!   values, so attendee-supplied text (names, notes, titles) is always shown as text;
+//! * every page carries a `Content-Security-Policy`: scripts only from calbook itself (no inline
+//!   script) and, on `/book`, from the configured Cal.com embed origin, which is also the only
+//!   origin allowed in frames; no page may itself be framed;
+//! * no secret reaches a page: the embed needs none, and the admin pages show booking data only;
+//! * `/admin` is behind the admin token (see [`session`]), and every state-changing form carries a
+//!   CSRF token bound to the session.
+//!
+//! Failure modes: bad query values get a 400 page naming the value; an unknown booking a 404
+//! page; a database outage a 503 page. Nothing on these pages writes booking data.
+
+mod admin;
+mod assets;
+mod book;
+mod pages;
+mod session;
+pub mod settings;
+
+pub use pages::Pages;
+pub use session::SessionKey;
+pub use settings::{EmbedLayout, EmbedTheme, WebConfigError, WebSettings};
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use uuid::Uuid;
+
+use crate::http::AppState;
+use settings::WebConfig;
+
+/// What the page handlers share.
+#[derive(Debug)]
+pub struct Web {
+    pub pages: Pages,
+    pub config: WebConfig,
+    pub sessions: SessionKey,
+    /// "24 hours", "1 hour": the reminders the booking page promises.
+    pub reminders: Vec<String>,
+    /// Wakes the outbox worker after a retry from the dashboard.
+    pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl Web {
+    pub fn new(
+        settings: &WebSettings,
+        admin_token: &str,
+        email: &crate::outbox::plan::EmailPolicy,
+        outbox_wake: Option<Arc<tokio::sync::Notify>>,
+    ) -> Result<Web, settings::WebConfigError> {
+        let reminders = if email.kinds.contains("reminder") {
+            email
+                .reminder_offsets
+                .iter()
+                .map(|d| book::describe_lead(*d))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let config = settings.validate()?;
+        Ok(Web {
+            pages: Pages::new(&config.business_name),
+            config,
+            sessions: SessionKey::from_admin_token(admin_token),
+            reminders,
+            outbox_wake,
+        })
+    }
+}
+
+/// A signed-in client, for the booking page's prefill.
+#[derive(Debug, Clone)]
+pub struct SignedInClient {
+    pub id: Uuid,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The client signed in on this request, if any (see the bookings API's sign-in).
+async fn signed_in_client(_state: &AppState, _headers: &HeaderMap) -> Option<SignedInClient> {
+    None
+}
+
+/// The page routes; merged into the application router.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/book", get(book::page))
+        .route("/assets/{name}", get(assets::serve))
+        .route("/admin", get(admin::home))
+        .route("/admin/login", get(admin::login_form).post(admin::login))
+        .route("/admin/logout", post(admin::logout))
+        .route("/admin/bookings", get(admin::bookings))
+        .route("/admin/bookings/{uid}", get(admin::booking))
+        .route("/admin/deliveries", get(admin::deliveries))
+        .route("/admin/emails", get(admin::emails))
+        .route("/admin/emails/{id}/retry", post(admin::retry_email))
+        .route("/admin/emails/retry-dead", post(admin::retry_all_dead))
+}

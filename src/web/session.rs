@@ -1,0 +1,193 @@
+//! Admin sessions and CSRF tokens, with no server-side state.
+//!
+//! Signing in with the admin token sets `calbook_admin`, an `HttpOnly; SameSite=Strict` cookie
+//! holding `v1.<expiry>.<nonce>.<mac>`: the MAC (HMAC-SHA256) is keyed by a key derived from the
+//! admin token, so any calbook instance sharing the token accepts the session, and changing the
+//! token signs everybody out. The CSRF token of a session is the HMAC of its nonce under the same
+//! key; forms carry it in a hidden field and every POST checks it in constant time.
+//!
+//! The login form, which has no session yet, uses a double-submit token: a random value in a
+//! short-lived `calbook_login` cookie that the form must echo.
+//!
+//! Limits: a session cannot be revoked before its expiry ([`SESSION_TTL`]) except by changing the
+//! admin token; signing out removes the cookie from the browser.
+
+use hmac::{Hmac, KeyInit, Mac};
+use jiff::Timestamp;
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// How long a dashboard session lasts.
+pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+
+pub const SESSION_COOKIE: &str = "calbook_admin";
+pub const LOGIN_COOKIE: &str = "calbook_login";
+
+/// The key sessions and CSRF tokens are signed with.
+#[derive(Clone)]
+pub struct SessionKey([u8; 32]);
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(<redacted>)")
+    }
+}
+
+/// A valid session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    nonce: String,
+    pub expires: Timestamp,
+}
+
+impl SessionKey {
+    /// Derives the key from the admin token.
+    pub fn from_admin_token(token: &str) -> SessionKey {
+        let mut mac = HmacSha256::new_from_slice(token.as_bytes()).expect("HMAC takes any key");
+        mac.update(b"calbook admin session key v1");
+        SessionKey(mac.finalize().into_bytes().into())
+    }
+
+    fn mac(&self, parts: &[&[u8]]) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key");
+        for p in parts {
+            mac.update(p);
+            mac.update(b"\x00");
+        }
+        mac
+    }
+
+    /// A new session's cookie value.
+    pub fn issue(&self, now: Timestamp) -> String {
+        let expires = now.as_second() + SESSION_TTL_SECS;
+        let nonce = hex::encode(rand::random::<[u8; 16]>());
+        let body = format!("v1.{expires}.{nonce}");
+        let tag = hex::encode(self.mac(&[body.as_bytes()]).finalize().into_bytes());
+        format!("{body}.{tag}")
+    }
+
+    /// The session a cookie value proves, if it is authentic and not expired.
+    pub fn verify(&self, value: &str, now: Timestamp) -> Option<Session> {
+        let (body, tag) = value.rsplit_once('.')?;
+        let tag = hex::decode(tag).ok()?;
+        self.mac(&[body.as_bytes()]).verify_slice(&tag).ok()?;
+        let mut parts = body.split('.');
+        let (Some("v1"), Some(expires), Some(nonce), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let expires: i64 = expires.parse().ok()?;
+        if expires <= now.as_second() {
+            return None;
+        }
+        Some(Session {
+            nonce: nonce.to_owned(),
+            expires: Timestamp::from_second(expires).ok()?,
+        })
+    }
+
+    /// The CSRF token forms of this session carry.
+    pub fn csrf_token(&self, session: &Session) -> String {
+        hex::encode(
+            self.mac(&[b"csrf", session.nonce.as_bytes()])
+                .finalize()
+                .into_bytes(),
+        )
+    }
+
+    /// Whether `token` is this session's CSRF token (constant time).
+    pub fn check_csrf(&self, session: &Session, token: &str) -> bool {
+        let Ok(tag) = hex::decode(token) else {
+            return false;
+        };
+        self.mac(&[b"csrf", session.nonce.as_bytes()])
+            .verify_slice(&tag)
+            .is_ok()
+    }
+}
+
+/// A fresh random value for the login form's double-submit check.
+pub fn login_nonce() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// Constant-time equality of two login nonces.
+pub fn same_nonce(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-11-25T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn a_session_is_accepted_until_it_expires_and_only_with_its_key() {
+        let key = SessionKey::from_admin_token("token-one-0123456789");
+        let cookie = key.issue(now());
+        let s = key.verify(&cookie, now()).expect("fresh session");
+        let later = Timestamp::from_second(now().as_second() + SESSION_TTL_SECS).unwrap();
+        assert!(key.verify(&cookie, later).is_none(), "expired");
+        let other = SessionKey::from_admin_token("token-two-0123456789");
+        assert!(other.verify(&cookie, now()).is_none(), "new token, new key");
+        assert_eq!(s.expires, later);
+    }
+
+    #[test]
+    fn a_tampered_cookie_is_refused() {
+        let key = SessionKey::from_admin_token("token-one-0123456789");
+        let cookie = key.issue(now());
+        let (body, tag) = cookie.rsplit_once('.').unwrap();
+        let longer = body.replacen(".17", ".27", 1);
+        for bad in [
+            format!("{longer}.{tag}"),
+            format!("{body}.{}", "0".repeat(64)),
+            format!("{body}x.{tag}"),
+            body.to_owned(),
+            String::new(),
+            "v1.99999999999.nonce.zz".to_owned(),
+        ] {
+            assert!(key.verify(&bad, now()).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session() {
+        let key = SessionKey::from_admin_token("token-one-0123456789");
+        let a = key.verify(&key.issue(now()), now()).unwrap();
+        let b = key.verify(&key.issue(now()), now()).unwrap();
+        let token = key.csrf_token(&a);
+        assert!(key.check_csrf(&a, &token));
+        assert!(!key.check_csrf(&b, &token));
+        assert!(!key.check_csrf(&a, ""));
+        assert!(!key.check_csrf(&a, "not hex"));
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append("cookie", "a=1; calbook_admin_x=2".parse().unwrap());
+        h.append("cookie", "calbook_admin=3".parse().unwrap());
+        assert_eq!(cookie(&h, "calbook_admin"), Some("3"));
+        assert_eq!(cookie(&h, "b"), None);
+        assert!(same_nonce("ab", "ab") && !same_nonce("ab", "ac") && !same_nonce("", ""));
+    }
+}
