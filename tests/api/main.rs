@@ -10,3 +10,4 @@ mod ordering;
 mod outbox;
 mod postgres_server;
 mod refusals;
+mod rls;
