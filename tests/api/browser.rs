@@ -1,0 +1,500 @@
+//! The booking page and the dashboard in a real headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, driven through WebDriver by fantoccini). A local stand-in for Cal.com's
+//! `embed.js` renders an iframe and fires the embed's events, so no test reaches the internet.
+//!
+//! Screenshots of `/book` and `/admin` at desktop and phone widths land in
+//! `target/screenshots/` (outside git) for a person to look at.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use calbook::outbox::JobState;
+use calbook::outbox::worker::Worker;
+use fantoccini::{Client, ClientBuilder, Locator};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, created_at, hours_from_now, sample};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A headless Chromium session; the driver process stops with it.
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    async fn start() -> Browser {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                std::path::Path::new(bin).exists(),
+                "{bin} is missing: install Debian's browser with \
+                 `apt-get install -y chromium chromium-driver` (.ci/run does)"
+            );
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--no-first-run", "--disable-quic",
+                    format!("--user-data-dir={}", profile.path().display()),
+                    "--window-size=1280,900",
+                ]
+            }
+        });
+        let caps = match caps {
+            serde_json::Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let client = loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("cannot start a Chromium session: {e}"),
+            }
+        };
+        Browser {
+            client,
+            driver,
+            _profile: profile,
+        }
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let found = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(el) => el.text().await.unwrap(),
+            Err(e) => {
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("no {css} ({e}) on {}:\n{page}", self.path().await)
+            }
+        }
+    }
+
+    /// Waits until the element is shown and its text contains `needle`.
+    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(el) = self.client.find(Locator::Css(css)).await
+                && el.is_displayed().await.unwrap_or(false)
+            {
+                let t = el.text().await.unwrap_or_default();
+                if t.contains(needle) {
+                    return t;
+                }
+            }
+            assert!(Instant::now() < deadline, "{css} never said {needle:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Waits until the browser is on a page whose path (and query) starts with `prefix`.
+    async fn wait_for_path(&self, prefix: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.path().await;
+            if now.starts_with(prefix) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "stayed on {now}, expected {prefix}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn fill(&self, css: &str, value: &str) {
+        let el = self.client.find(Locator::Css(css)).await.unwrap();
+        el.clear().await.unwrap();
+        el.send_keys(value).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    /// Saves a PNG of the page at desktop and phone widths.
+    async fn screenshots(&self, name: &str) {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (label, w, h) in [("desktop", 1280, 900), ("phone", 390, 844)] {
+            self.client.set_window_size(w, h).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let png = self.client.screenshot().await.unwrap();
+            assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
+            std::fs::write(dir.join(format!("{name}-{label}.png")), png).unwrap();
+        }
+        self.client.set_window_size(1280, 900).await.unwrap();
+    }
+
+    async fn stop(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The stand-in `embed.js`: it reads the Cal queue the page's loader built, renders an iframe
+/// from the stand-in origin with the prefill as query values, and then fires
+/// `bookingSuccessfulV2` (or `linkFailed` for a link containing "broken").
+const STUB_EMBED_JS: &str = r#"
+(function () {
+  var Cal = window.Cal, listeners = {}, origin = null;
+  function fire(action, data) {
+    (listeners[action] || []).forEach(function (cb) {
+      cb({ detail: { type: action, namespace: "calbook", fullType: "CAL:calbook:" + action, data: data } });
+    });
+  }
+  function inline(opts) {
+    var el = document.querySelector(opts.elementOrSelector);
+    var params = new URLSearchParams();
+    Object.keys(opts.config || {}).forEach(function (k) { params.set(k, opts.config[k]); });
+    var f = document.createElement("iframe");
+    f.title = "Cal.com booking";
+    f.src = origin + "/" + opts.calLink + "?" + params.toString();
+    f.onload = function () {
+      setTimeout(function () {
+        if (opts.calLink.indexOf("broken") >= 0) fire("linkFailed", { code: 404, msg: "not found", data: { url: f.src } });
+        else fire("bookingSuccessfulV2", { uid: "StubUid0001", title: "Intro Call", startTime: "2026-12-01T15:00:00Z", endTime: "2026-12-01T15:30:00Z", status: "ACCEPTED" });
+      }, 50);
+    };
+    el.innerHTML = "";
+    el.appendChild(f);
+  }
+  var ns = Cal.ns.calbook;
+  (ns.q || []).forEach(function (a) {
+    if (a[0] === "init") origin = (a[2] || {}).origin;
+    if (a[0] === "on") (listeners[a[1].action] = listeners[a[1].action] || []).push(a[1].callback);
+    if (a[0] === "ui") window.__calbookUi = a[1];
+  });
+  (ns.q || []).forEach(function (a) { if (a[0] === "inline") inline(a[1]); });
+})();
+"#;
+
+/// A local Cal.com stand-in: `/embed/embed.js` and a booking page for any link.
+async fn embed_stand_in() -> SocketAddr {
+    let app = Router::new()
+        .route(
+            "/embed/embed.js",
+            get(|| async { ([("content-type", "text/javascript")], STUB_EMBED_JS) }),
+        )
+        .route(
+            "/{*link}",
+            get(|| async {
+                (
+                    [("content-type", "text/html")],
+                    "<!doctype html><title>stand-in</title><p>Cal.com stand-in booker</p>",
+                )
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+async fn app_with_embed(link: &str, embed: SocketAddr) -> TestApp {
+    let link = link.to_owned();
+    TestApp::spawn_with(Backend::Sqlite, move |s| {
+        s.web.calcom_link = Some(link);
+        s.web.embed_origin = Some(format!("http://{embed}"));
+        s.web.business_name = Some("Acme Consulting".into());
+        s.web.brand_color = Some("#1f6feb".into());
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_booking_page_loads_the_embed_with_the_prefill_and_shows_the_success_message() {
+    let embed = embed_stand_in().await;
+    let app = app_with_embed("acme/intro-call", embed).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/book?name=Ann%20Lee&email=ann%40example.com&redirect=%2Faccount"))
+        .await
+        .unwrap();
+
+    let status = browser.wait_for_text("#booking-status", "booked").await;
+    assert!(status.contains("confirmation email"), "{status}");
+    let src = browser
+        .client
+        .find(Locator::Css("#cal-inline iframe"))
+        .await
+        .unwrap()
+        .attr("src")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        src.starts_with(&format!("http://{embed}/acme/intro-call?")),
+        "{src}"
+    );
+    assert!(
+        src.contains("name=Ann+Lee") && src.contains("email=ann%40example.com"),
+        "{src}"
+    );
+    assert!(src.contains("layout=month_view"), "{src}");
+    let ui = browser
+        .client
+        .execute(
+            "return window.__calbookUi.styles.branding.brandColor",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(ui, "#1f6feb");
+    let cont = browser.text("#booking-continue a").await;
+    assert_eq!(cont, "Continue");
+    assert!(
+        browser
+            .text("#next-heading")
+            .await
+            .contains("What happens next")
+    );
+    browser.screenshots("book").await;
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_that_fails_to_load_shows_a_failure_message() {
+    let embed = embed_stand_in().await;
+    let app = app_with_embed("acme/broken-event", embed).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/book")).await.unwrap();
+    let status = browser
+        .wait_for_text("#booking-status", "could not be shown")
+        .await;
+    assert!(status.contains("404"), "{status}");
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_booking_page_without_configuration_shows_a_setup_notice() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let browser = Browser::start().await;
+    browser.client.goto(&app.url("/book")).await.unwrap();
+    let notice = browser.text(".notice.setup").await;
+    assert!(notice.contains("CALCOM_LINK"), "{notice}");
+    assert!(
+        browser.client.find(Locator::Css("iframe")).await.is_err(),
+        "no broken embed"
+    );
+    browser.stop().await;
+}
+
+/// A booking whose attendee is called `name`, starting in `hours`.
+fn created_for(name: &str, uid: &str, hours: i64) -> Vec<u8> {
+    String::from_utf8(created_at(hours_from_now(hours), uid))
+        .unwrap()
+        .replace("Marco Rossi", name)
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email() {
+    // Resend refuses every email, so the confirmation is dead-lettered at once.
+    let resend = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(ResponseTemplate::new(422).set_body_json(
+            serde_json::json!({"name": "validation_error", "message": "Invalid `to` field"}),
+        ))
+        .mount(&resend)
+        .await;
+    let uri = resend.uri();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
+        s.email.resend_api_key = Some("re_test_key".into());
+        s.email.resend_base_url = Some(uri);
+        s.email.from = Some("Acme <bookings@acme.example>".into());
+    })
+    .await;
+    let script_name = "<script>alert(1)</script>";
+    let (status, body) = app
+        .deliver(&created_for(script_name, "XssUid000000000000001", 48))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.booking("XssUid000000000000001")
+            .await
+            .attendee_name
+            .as_deref(),
+        Some(script_name)
+    );
+    app.deliver(&sample("created")).await;
+    app.deliver(&sample("rescheduled")).await;
+    let pipeline = app.settings.email.build(&app.settings.data_dir).unwrap();
+    Worker::new(
+        app.store.clone(),
+        pipeline.mailer,
+        pipeline.renderer,
+        pipeline.worker,
+    )
+    .run_once(jiff::Timestamp::now())
+    .await
+    .unwrap();
+    let dead = app.store.outbox(Some(JobState::Dead), 50).await.unwrap();
+    assert!(!dead.is_empty(), "a dead-lettered email to retry");
+
+    let browser = Browser::start().await;
+    // Sign-in is required.
+    browser
+        .client
+        .goto(&app.url("/admin/bookings"))
+        .await
+        .unwrap();
+    browser
+        .wait_for_path("/admin/login?next=%2Fadmin%2Fbookings")
+        .await;
+    // A wrong token is refused.
+    browser.fill("#token", "not-the-admin-token").await;
+    browser.click("form button[type=submit]").await;
+    assert!(browser.text("#login-error").await.contains("not right"));
+    browser.wait_for_path("/admin/login").await;
+    // The right one leads to the page asked for.
+    browser.fill("#token", ADMIN_TOKEN).await;
+    browser.click("form button[type=submit]").await;
+    browser.wait_for_path("/admin/bookings").await;
+
+    // The upcoming booking, with its attendee's name shown as text, not run.
+    let table = browser.text("#bookings").await;
+    assert!(table.contains(script_name), "{table}");
+    assert!(
+        browser.client.get_alert_text().await.is_err(),
+        "no script ran"
+    );
+    browser.screenshots("admin-bookings").await;
+
+    // The rescheduled pair is in the past: the new booking shows its chain and timeline.
+    browser
+        .client
+        .goto(&app.url("/admin/bookings?view=past"))
+        .await
+        .unwrap();
+    browser
+        .click("a[href='/admin/bookings/Fh8cW1nRzq5TgK2mXy7Ud4']")
+        .await;
+    browser
+        .wait_for_path("/admin/bookings/Fh8cW1nRzq5TgK2mXy7Ud4")
+        .await;
+    let chain = browser.text("#reschedule-chain").await;
+    assert!(chain.contains("this booking"), "{chain}");
+    let items = browser
+        .client
+        .find_all(Locator::Css("#reschedule-chain > li"))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2, "{chain}");
+    let history = browser.text("#history").await;
+    assert!(history.contains("created"), "{history}");
+    browser
+        .client
+        .goto(&app.url("/admin/bookings/7kQm2xVbN4pLr9sTzY3wHc"))
+        .await
+        .unwrap();
+    let history = browser.text("#history").await;
+    assert!(history.contains("rescheduled"), "{history}");
+    assert!(
+        history.contains("status: confirmed → rescheduled"),
+        "{history}"
+    );
+    browser.screenshots("admin-booking").await;
+
+    // The dead confirmation is retried from the emails page.
+    browser
+        .client
+        .goto(&app.url("/admin/emails?state=dead"))
+        .await
+        .unwrap();
+    let before = app
+        .store
+        .outbox(Some(JobState::Pending), 50)
+        .await
+        .unwrap()
+        .len();
+    browser.click("#emails form button").await;
+    browser
+        .wait_for_path("/admin/emails?state=dead&retried=")
+        .await;
+    let notice = browser.text("#retried").await;
+    assert!(notice.contains("1 email is queued again"), "{notice}");
+    let after = app
+        .store
+        .outbox(Some(JobState::Pending), 50)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before + 1, "one dead email is pending again");
+    assert_eq!(
+        app.store
+            .outbox(Some(JobState::Dead), 50)
+            .await
+            .unwrap()
+            .len(),
+        dead.len() - 1
+    );
+    browser.click("nav button.link").await;
+    browser.wait_for_path("/admin/login").await;
+    browser
+        .client
+        .goto(&app.url("/admin/emails"))
+        .await
+        .unwrap();
+    browser.wait_for_path("/admin/login?next=").await;
+    browser.stop().await;
+}
