@@ -3,6 +3,7 @@
 mod error;
 mod health;
 mod serve;
+pub mod sign_in;
 mod webhooks;
 
 pub use serve::{ConnectionLimits, serve};
@@ -21,7 +22,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::AdminToken;
+use crate::auth::{AdminToken, Verifier};
 use crate::store::Store;
 use crate::webhook::{Ingest, Secrets};
 
@@ -33,6 +34,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Signs in to `/admin`; also an admin bearer token for the API.
     pub admin_token: AdminToken,
+    /// Verifies Supabase access tokens for the API; `None` when neither `SUPABASE_JWT_SECRET` nor
+    /// `SUPABASE_URL` is set (then only the admin token signs in). See [`sign_in`].
+    pub verifier: Option<Arc<Verifier>>,
 }
 
 pub fn router(state: AppState) -> Router {
