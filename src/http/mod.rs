@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, shared state and middleware.
 
+pub mod bookings_api;
 mod error;
 mod health;
 mod serve;
@@ -40,7 +41,26 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    // The bookings API and its OpenAPI document come from the same registrations.
+    let (api, doc) = bookings_api::routes().split_for_parts();
+    let doc: Arc<str> = doc
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+        .into();
     Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
         .route("/api/webhooks/calcom", post(webhooks::calcom))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
