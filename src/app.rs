@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tracing::info;
 
+use crate::auth::Verifier;
 use crate::config::{self, SecretSource, Settings};
 use crate::http::{AppState, router};
 use crate::outbox::worker::Worker;
@@ -48,6 +49,7 @@ impl App {
                 "generated an admin token for /admin; print it with `calbook admin-token`"
             ),
         }
+        let verifier = sign_in_verifier(settings)?;
         let store = Store::open(&settings.database_url(), &settings.store)
             .await
             .context("opening the database")?;
@@ -89,6 +91,7 @@ impl App {
             metrics: crate::telemetry::metrics_handle(),
             admin_token: crate::auth::AdminToken::new(admin_token),
             web: Arc::new(web),
+            verifier,
         };
         Ok(App {
             listener,
@@ -137,6 +140,38 @@ impl App {
         info!("calbook stopped");
         Ok(())
     }
+}
+
+/// The Supabase token verifier, if a JWT secret or a project URL is configured; without one only
+/// the admin token signs in to the API.
+fn sign_in_verifier(settings: &Settings) -> anyhow::Result<Option<Arc<Verifier>>> {
+    let auth = &settings.auth;
+    let secret = auth.jwt_secret.as_deref().is_some_and(|s| !s.is_empty());
+    let jwks = auth.jwks_url();
+    if !secret && jwks.is_none() {
+        info!(
+            "API sign-in: admin token only (set SUPABASE_JWT_SECRET or SUPABASE_URL for Supabase users)"
+        );
+        return Ok(None);
+    }
+    anyhow::ensure!(
+        !auth.audience.trim().is_empty(),
+        "SUPABASE_JWT_AUDIENCE must not be empty"
+    );
+    if let Some(url) = auth.supabase_url.as_deref() {
+        anyhow::ensure!(
+            url.starts_with("https://") || url.starts_with("http://"),
+            "SUPABASE_URL must start with https:// (or http:// for a local project)"
+        );
+    }
+    info!(
+        hs256 = secret,
+        jwks = jwks.as_deref().unwrap_or(""),
+        issuer = auth.expected_issuer().as_deref().unwrap_or("(not checked)"),
+        audience = %auth.audience,
+        "API sign-in: Supabase access tokens"
+    );
+    Ok(Some(Arc::new(Verifier::new(auth.clone()))))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

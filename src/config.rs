@@ -25,6 +25,9 @@ pub struct Settings {
     /// `CALBOOK_ADMIN_TOKEN`: signs in to `/admin` (and, as a bearer token, to the API as an
     /// admin). `None` means the data directory's `admin-token`, generated on first start.
     pub admin_token: Option<String>,
+    /// Supabase sign-in for the bookings API: JWT secret and/or project URL (JWKS), issuer,
+    /// audience. With neither secret nor URL, only the admin token signs in.
+    pub auth: crate::auth::AuthConfig,
     pub store: StoreOptions,
     pub ingest: IngestOptions,
     /// Emails: transport, sender, templates, which emails, reminders.
@@ -46,6 +49,7 @@ impl Settings {
             database_url: None,
             webhook_secret: None,
             admin_token: None,
+            auth: crate::auth::AuthConfig::default(),
             store: StoreOptions::default(),
             ingest: IngestOptions::default(),
             email: Default::default(),

@@ -116,6 +116,9 @@ pub struct Principal {
     pub email: Option<String>,
     /// `app_metadata.role == "admin"`. `user_metadata` is user-writable and grants nothing.
     pub is_admin: bool,
+    /// `user_metadata.full_name` or `user_metadata.name`: user-written, so only ever used to
+    /// prefill a form, never to decide anything.
+    pub display_name: Option<String>,
 }
 
 /// Why a token was refused. Every variant means 401 to a client, except `KeysUnavailable` and
@@ -176,6 +179,8 @@ struct Claims {
     email: Option<String>,
     #[serde(default)]
     app_metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    user_metadata: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +258,14 @@ impl Verifier {
             subject,
             email: claims.email.filter(|e| !e.is_empty()),
             is_admin,
+            display_name: claims.user_metadata.as_ref().and_then(|m| {
+                ["full_name", "name"]
+                    .iter()
+                    .filter_map(|k| m.get(*k)?.as_str())
+                    .map(str::trim)
+                    .find(|n| !n.is_empty() && n.len() <= 200)
+                    .map(str::to_owned)
+            }),
         })
     }
 

@@ -128,6 +128,7 @@ async fn hs256_valid_token_gives_principal() {
             subject: SUB.parse().unwrap(),
             email: Some("host@example.com".into()),
             is_admin: false,
+            display_name: None,
         }
     );
 }

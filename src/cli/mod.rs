@@ -63,6 +63,33 @@ pub struct GlobalArgs {
         global = true
     )]
     pub admin_token: Option<String>,
+    /// Supabase project's JWT secret: accept its HS256 access tokens on the bookings API.
+    #[arg(
+        long = "supabase-jwt-secret",
+        env = "SUPABASE_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub supabase_jwt_secret: Option<String>,
+    /// Supabase project URL (https://<ref>.supabase.co): accept its ES256/RS256 access tokens,
+    /// verified with the keys published at <url>/auth/v1/.well-known/jwks.json.
+    #[arg(long = "supabase-url", env = "SUPABASE_URL", global = true)]
+    pub supabase_url: Option<String>,
+    /// Issuer access tokens must carry. Default: <SUPABASE_URL>/auth/v1 (not checked without a URL).
+    #[arg(
+        long = "supabase-jwt-issuer",
+        env = "SUPABASE_JWT_ISSUER",
+        global = true
+    )]
+    pub supabase_jwt_issuer: Option<String>,
+    /// Audience access tokens must carry.
+    #[arg(
+        long = "supabase-jwt-audience",
+        env = "SUPABASE_JWT_AUDIENCE",
+        default_value = "authenticated",
+        global = true
+    )]
+    pub supabase_jwt_audience: String,
     /// Log format on stderr. The level is set with RUST_LOG (default info).
     #[arg(
         long,
@@ -319,6 +346,19 @@ impl GlobalArgs {
             brand_color: self.calcom_brand_color.clone(),
             business_name: self.business_name.clone(),
             admin_time_zone: Some(self.admin_timezone.clone()),
+        };
+        let nonempty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        s.auth = crate::auth::AuthConfig {
+            jwt_secret: nonempty(&self.supabase_jwt_secret),
+            supabase_url: nonempty(&self.supabase_url),
+            issuer: nonempty(&self.supabase_jwt_issuer),
+            audience: self.supabase_jwt_audience.trim().to_owned(),
+            ..crate::auth::AuthConfig::default()
         };
         s.store = StoreOptions {
             sqlite_busy_timeout: Duration::from_millis(self.db_timeout_ms),

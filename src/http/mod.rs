@@ -1,8 +1,10 @@
 //! The HTTP surface: routes, shared state and middleware.
 
+pub mod bookings_api;
 mod error;
 mod health;
 mod serve;
+pub mod sign_in;
 mod webhooks;
 
 pub use serve::{ConnectionLimits, serve};
@@ -21,7 +23,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::AdminToken;
+use crate::auth::{AdminToken, Verifier};
 use crate::store::Store;
 use crate::webhook::{Ingest, Secrets};
 
@@ -35,10 +37,32 @@ pub struct AppState {
     pub admin_token: AdminToken,
     /// The booking page and dashboard.
     pub web: Arc<crate::web::Web>,
+    /// Verifies Supabase access tokens for the API; `None` when neither `SUPABASE_JWT_SECRET` nor
+    /// `SUPABASE_URL` is set (then only the admin token signs in). See [`sign_in`].
+    pub verifier: Option<Arc<Verifier>>,
 }
 
 pub fn router(state: AppState) -> Router {
+    // The bookings API and its OpenAPI document come from the same registrations.
+    let (api, doc) = bookings_api::routes().split_for_parts();
+    let doc: Arc<str> = doc
+        .to_pretty_json()
+        .expect("the OpenAPI document serializes")
+        .into();
     Router::new()
+        .merge(api)
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.to_string(),
+                    )
+                }
+            }),
+        )
         .route("/api/webhooks/calcom", post(webhooks::calcom))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -50,7 +74,18 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(30),
         ))
         .layer(CatchPanicLayer::new())
-        .layer(TraceLayer::new_for_http())
+        // The span names the path, not the query: `/api/bookings?attendee_email=…` would put an
+        // email address in the log.
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                tracing::debug_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    version = ?req.version(),
+                )
+            }),
+        )
         .layer(SetSensitiveRequestHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,

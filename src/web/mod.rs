@@ -82,9 +82,17 @@ pub struct SignedInClient {
     pub email: Option<String>,
 }
 
-/// The client signed in on this request, if any (see the bookings API's sign-in).
-async fn signed_in_client(_state: &AppState, _headers: &HeaderMap) -> Option<SignedInClient> {
-    None
+/// The client signed in on this request, if any: a Supabase access token in the
+/// `Authorization` header or the `sb-access-token` cookie (see [`crate::http::sign_in`]). A
+/// missing or refused token just means no prefill; the page never fails because of it.
+async fn signed_in_client(state: &AppState, headers: &HeaderMap) -> Option<SignedInClient> {
+    let caller = crate::http::sign_in::resolve(state, headers).await.ok()?;
+    let p = caller.principal()?;
+    Some(SignedInClient {
+        id: p.subject,
+        name: p.display_name.clone(),
+        email: p.email.clone(),
+    })
 }
 
 /// The page routes; merged into the application router.

@@ -89,6 +89,22 @@ async fn logs_carry_uids_and_hashes_but_no_secrets_or_personal_data(backend: Bac
     }
     post(sample("created"), SAMPLE_SECRET.as_bytes()).await; // duplicate
     post(sample("created"), b"wrong-secret").await; // 401
+    // The bookings API: filters in the query, refused tokens.
+    for token in [
+        "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl",
+        "not-the-admin-token-0123456789",
+    ] {
+        let res = client
+            .get(url.replace(
+                "/api/webhooks/calcom",
+                "/api/bookings?attendee_email=marco.rossi@example.com&status=confirmed",
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    }
     post(b"{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":{\"uid\":\"x\",\"attendees\":[{\"email\":\"leak@example.com\"}]}}".to_vec(), SAMPLE_SECRET.as_bytes()).await; // 400
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -1,6 +1,7 @@
 //! calbook's integration tests: one binary, the real server on port 0, real databases (SQLite
 //! files and a throwaway PostgreSQL server), real HTTP. Every scenario runs on both backends.
 
+mod bookings_api;
 mod browser;
 mod cli;
 mod email;
@@ -12,3 +13,4 @@ mod outbox;
 mod postgres_server;
 mod refusals;
 mod rls;
+mod web;

@@ -1,0 +1,674 @@
+//! The bookings API: `GET /api/bookings`, `GET /api/bookings/{uid}`,
+//! `GET /api/bookings/{uid}/history`, described by the OpenAPI document at `/api/openapi.json`.
+//!
+//! Routes and document come from the same code: every handler here is registered through
+//! [`OpenApiRouter`] with its `#[utoipa::path]`, so a route cannot exist without its entry in the
+//! document, nor the other way round. `docs/openapi.json` is a committed copy that a test compares
+//! with the generated one, so every change to the API shows up in review.
+//!
+//! Who sees what (see [`Caller`]): admins (the admin token, or `app_metadata.role = admin`) see
+//! every booking; a client sees the bookings whose `client_id` is its id, or, for a booking
+//! without one, whose attendee email is its verified email. Asking for a booking that exists but
+//! is not the caller's is 403; an unknown uid is 404 (for every signed-in caller).
+//!
+//! What a client sees of its booking: everything but the booking's `metadata` (values the
+//! embedding page passed, e.g. lead references: the business's, not the client's), Cal.com's
+//! numeric id, the organizer's email (Cal.com can hide it from attendees, and calbook does not
+//! know whether it was hidden) and the delivery ids in the history. A client does see the
+//! `notes`: the attendee wrote them.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tracing::error;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::sign_in::Caller;
+use crate::booking::{Booking, HistoryEntry, Person, Status};
+use crate::store::{BookingFilter, Cursor, Scope, SortOrder, Store, StoreError};
+
+/// Page size when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Largest page a request may ask for.
+pub const MAX_LIMIT: u32 = 200;
+/// Most bookings followed in each direction of a reschedule chain.
+pub const MAX_CHAIN_HOPS: usize = 50;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "calbook bookings API",
+        description = "Bookings received from Cal.com, for the business and its clients. Sign in with \
+`Authorization: Bearer <token>`: a Supabase access token of the project, or the admin token. \
+Admins (the admin token, or `app_metadata.role = admin`) see every booking; a client sees the \
+bookings made with its id as `metadata[client_id]`, or, failing that, with its verified email as \
+the attendee's. Errors are JSON `{\"error\": code, \"message\": text}`."
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(Order)),
+    tags((name = "bookings", description = "Bookings, their reschedule chains and audit history"))
+)]
+struct ApiDoc;
+
+/// Adds the `bearer` security scheme the operations refer to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A Supabase access token (HS256 with the project's JWT secret, or ES256/RS256 \
+with its published keys; `aud` must be `authenticated`), or the admin token.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API's routes, with their OpenAPI document.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(list_bookings))
+        .routes(routes!(get_booking))
+        .routes(routes!(booking_history))
+}
+
+/// The OpenAPI document of [`routes`], as served at `/api/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response bodies. Explicit types, so that a new column never reaches the API unnoticed.
+
+/// A person on a booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonView {
+    pub name: Option<String>,
+    /// Omitted for the organizer when a client asks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: Option<String>,
+    pub locale: Option<String>,
+}
+
+impl PersonView {
+    fn new(p: &Person, with_email: bool) -> PersonView {
+        PersonView {
+            name: p.name.clone(),
+            email: p.email.clone().filter(|_| with_email),
+            time_zone: p.time_zone.clone(),
+            locale: p.locale.clone(),
+        }
+    }
+}
+
+/// A booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingView {
+    /// Cal.com's booking uid; the booking's id in this API.
+    pub uid: String,
+    pub status: Status,
+    pub title: String,
+    pub description: Option<String>,
+    /// What the attendee wrote when booking.
+    pub notes: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Timestamp,
+    /// The first attendee's name and email (the person who booked).
+    pub attendee_name: Option<String>,
+    pub attendee_email: Option<String>,
+    pub attendees: Vec<PersonView>,
+    /// The host. A client does not get the organizer's email.
+    pub organizer: Option<PersonView>,
+    pub location: Option<String>,
+    pub meeting_url: Option<String>,
+    pub event_type_slug: Option<String>,
+    /// The client the booking belongs to (`metadata[client_id]` of the embed).
+    pub client_id: Option<Uuid>,
+    /// The uid of the booking this one replaced.
+    pub rescheduled_from: Option<String>,
+    /// The uid of the booking that replaced this one.
+    pub rescheduled_to: Option<String>,
+    pub cancellation_reason: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub rejection_reason: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub meeting_started_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub meeting_ended_at: Option<Timestamp>,
+    /// When calbook first recorded the booking.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Admins only: Cal.com's numeric booking id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calcom_id: Option<i64>,
+    /// Admins only: the booking's metadata (the embed's `metadata[...]` values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl BookingView {
+    pub fn new(b: &Booking, admin: bool) -> BookingView {
+        BookingView {
+            uid: b.uid.clone(),
+            status: b.status,
+            title: b.title.clone(),
+            description: b.description.clone(),
+            notes: b.notes.clone(),
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            attendee_name: b.attendee_name.clone(),
+            attendee_email: b.attendee_email.clone(),
+            attendees: b
+                .attendees
+                .iter()
+                .map(|p| PersonView::new(p, true))
+                .collect(),
+            organizer: b.organizer.as_ref().map(|p| PersonView::new(p, admin)),
+            location: b.location.clone(),
+            meeting_url: b.meeting_url.clone(),
+            event_type_slug: b.event_type_slug.clone(),
+            client_id: b.client_id,
+            rescheduled_from: b.rescheduled_from.clone(),
+            rescheduled_to: b.rescheduled_to.clone(),
+            cancellation_reason: b.cancellation_reason.clone(),
+            cancelled_by: b.cancelled_by.clone(),
+            rejection_reason: b.rejection_reason.clone(),
+            meeting_started_at: b.meeting_started_at,
+            meeting_ended_at: b.meeting_ended_at,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            calcom_id: b.calcom_id.filter(|_| admin),
+            metadata: admin.then(|| b.metadata.clone()),
+        }
+    }
+}
+
+/// One page of bookings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPage {
+    pub bookings: Vec<BookingView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One booking of a reschedule chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainLink {
+    pub uid: String,
+    pub status: Status,
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Timestamp,
+}
+
+impl ChainLink {
+    fn new(b: &Booking) -> ChainLink {
+        ChainLink {
+            uid: b.uid.clone(),
+            status: b.status,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+        }
+    }
+}
+
+/// A booking with its reschedule chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingDetail {
+    #[serde(flatten)]
+    pub booking: BookingView,
+    /// Every booking of the chain this one belongs to, earliest first, this one included: the
+    /// bookings it replaced (via `rescheduled_from`) and those that replaced it (via
+    /// `rescheduled_to`). The chain stops at a booking the caller may not see, and after 50 steps
+    /// in either direction.
+    pub reschedule_chain: Vec<ChainLink>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// `created`, `confirmed`, `rescheduled`, `cancelled`, `meeting_started`, …
+    pub action: String,
+    /// The changed fields before the change.
+    pub old_values: Option<serde_json::Value>,
+    /// The changed fields after the change.
+    pub new_values: Option<serde_json::Value>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Admins only: the webhook delivery that caused the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<Uuid>,
+}
+
+impl HistoryItem {
+    fn new(h: &HistoryEntry, admin: bool) -> HistoryItem {
+        HistoryItem {
+            action: h.action.clone(),
+            old_values: h.old_values.clone(),
+            new_values: h.new_values.clone(),
+            created_at: h.created_at,
+            delivery_id: h.delivery_id.filter(|_| admin),
+        }
+    }
+}
+
+/// A booking's audit history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingHistory {
+    pub uid: String,
+    /// Oldest first.
+    pub history: Vec<HistoryItem>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests.
+
+/// Sort direction by start time.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the `order` parameter
+enum Order {
+    Asc,
+    Desc,
+}
+
+/// Filters and paging of `GET /api/bookings`. Empty values count as absent.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only bookings with this status.
+    #[param(value_type = Option<Status>)]
+    status: Option<String>,
+    /// Only bookings starting at or after this instant (RFC 3339, e.g. `2026-03-10T00:00:00Z`;
+    /// encode `+` as `%2B`).
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<String>,
+    /// Only bookings starting before this instant (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<String>,
+    /// Only bookings whose attendee has this email (case-insensitive).
+    attendee_email: Option<String>,
+    /// `desc` (default: latest start first) or `asc` (earliest first).
+    #[param(value_type = Option<Order>)]
+    order: Option<String>,
+    /// Page size, 1 to 200; default 50.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+    /// `next_cursor` of the previous page (with the same filters and order).
+    cursor: Option<String>,
+}
+
+fn bad_parameter(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message)
+}
+
+fn given(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn timestamp(name: &str, v: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    given(v)
+        .map(|s| {
+            s.parse::<Timestamp>().map_err(|_| {
+                bad_parameter(format!(
+                    "{name}={s:?} is not an RFC 3339 timestamp (e.g. 2026-03-10T14:00:00Z; encode + as %2B)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+impl ListQuery {
+    /// The listing this query asks for, within `scope`. One row more than the page is fetched to
+    /// know whether there is a next page.
+    fn filter(&self, scope: Scope) -> Result<BookingFilter, ApiError> {
+        let status = given(&self.status)
+            .map(|s| {
+                s.parse::<Status>()
+                    .map_err(|e| bad_parameter(e.to_string()))
+            })
+            .transpose()?;
+        let from = timestamp("from", &self.from)?;
+        let to = timestamp("to", &self.to)?;
+        if let (Some(f), Some(t)) = (from, to)
+            && f > t
+        {
+            return Err(bad_parameter("from must not be after to"));
+        }
+        let attendee_email = given(&self.attendee_email).map(str::to_owned);
+        if attendee_email.as_ref().is_some_and(|e| e.len() > 320) {
+            return Err(bad_parameter("attendee_email is too long"));
+        }
+        let order = match given(&self.order) {
+            None | Some("desc") => SortOrder::Descending,
+            Some("asc") => SortOrder::Ascending,
+            Some(o) => {
+                return Err(bad_parameter(format!(
+                    "order={o:?} is not a sort order (use asc or desc)"
+                )));
+            }
+        };
+        let limit = match given(&self.limit) {
+            None => DEFAULT_LIMIT,
+            Some(l) => match l.parse::<u32>() {
+                Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+                _ => {
+                    return Err(bad_parameter(format!(
+                        "limit={l:?} is not a page size (use 1 to {MAX_LIMIT})"
+                    )));
+                }
+            },
+        };
+        let after = given(&self.cursor)
+            .map(|c| {
+                Cursor::decode(c).map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_cursor",
+                        "cursor is not a next_cursor this API returned",
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(BookingFilter {
+            scope,
+            status,
+            from,
+            to,
+            attendee_email,
+            search: None,
+            order,
+            after,
+            limit,
+        })
+    }
+}
+
+fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Unavailable(_) => ApiError::unavailable(),
+        e => {
+            error!(error = %e, "bookings API: database error");
+            ApiError::internal()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers.
+
+/// List bookings.
+///
+/// Admins get every booking, a client its own. Ordered by start time (then by an internal id, so
+/// the order is total), latest first unless `order=asc`. Paging is by cursor: bookings added or
+/// changed meanwhile never make a later page repeat or skip one.
+#[utoipa::path(
+    get,
+    path = "/api/bookings",
+    tag = "bookings",
+    operation_id = "list_bookings",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of bookings", body = BookingPage),
+        (status = 400, description = "A parameter is invalid; the message names it", body = ErrorBody),
+        (status = 401, description = "Missing or refused token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"calbook\"`, with `error=\"invalid_token\"` for a refused token"))),
+        (status = 503, description = "Database or signing keys unavailable; retry", body = ErrorBody),
+    )
+)]
+async fn list_bookings(
+    caller: Caller,
+    State(state): State<AppState>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<BookingPage>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_parameter(e.body_text()))?;
+    let mut filter = query.filter(caller.scope())?;
+    let page = filter.limit as usize;
+    filter.limit += 1;
+    let mut rows = state.store.bookings(&filter).await.map_err(store_error)?;
+    let next_cursor = if rows.len() > page {
+        rows.truncate(page);
+        rows.last().map(|b| Cursor::after(b).encode())
+    } else {
+        None
+    };
+    let admin = caller.is_admin();
+    Ok(Json(BookingPage {
+        bookings: rows.iter().map(|b| BookingView::new(b, admin)).collect(),
+        next_cursor,
+    }))
+}
+
+/// The booking `uid` if it exists (404) and the caller may see it (403).
+async fn visible(store: &Store, caller: &Caller, uid: &str) -> Result<Booking, ApiError> {
+    let booking = store
+        .booking(uid)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no booking with uid {uid:?}"),
+            )
+        })?;
+    if !caller.scope().allows(&booking) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this booking belongs to another client",
+        ));
+    }
+    Ok(booking)
+}
+
+/// The reschedule chain through `booking`, earliest first, `booking` included. Stops at a booking
+/// the caller may not see, at a missing one, at a loop, and after [`MAX_CHAIN_HOPS`] each way.
+async fn reschedule_chain(
+    store: &Store,
+    scope: &Scope,
+    booking: &Booking,
+) -> Result<Vec<ChainLink>, ApiError> {
+    let mut seen = HashSet::from([booking.uid.clone()]);
+    let mut walk = async |first: Option<&String>, next: fn(&Booking) -> Option<&String>| {
+        let mut found = Vec::new();
+        let mut uid = first.cloned();
+        while let Some(u) = uid.take() {
+            if found.len() >= MAX_CHAIN_HOPS || !seen.insert(u.clone()) {
+                break;
+            }
+            match store.booking(&u).await.map_err(store_error)? {
+                Some(b) if scope.allows(&b) => {
+                    uid = next(&b).cloned();
+                    found.push(ChainLink::new(&b));
+                }
+                _ => break,
+            }
+        }
+        Ok::<_, ApiError>(found)
+    };
+    let mut earlier = walk(booking.rescheduled_from.as_ref(), |b| {
+        b.rescheduled_from.as_ref()
+    })
+    .await?;
+    let later = walk(booking.rescheduled_to.as_ref(), |b| {
+        b.rescheduled_to.as_ref()
+    })
+    .await?;
+    earlier.reverse();
+    earlier.push(ChainLink::new(booking));
+    earlier.extend(later);
+    Ok(earlier)
+}
+
+/// One booking, with its reschedule chain.
+#[utoipa::path(
+    get,
+    path = "/api/bookings/{uid}",
+    tag = "bookings",
+    operation_id = "get_booking",
+    params(("uid" = String, Path, description = "Cal.com booking uid")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking", body = BookingDetail),
+        (status = 401, description = "Missing or refused token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"calbook\"`, with `error=\"invalid_token\"` for a refused token"))),
+        (status = 403, description = "The booking belongs to another client", body = ErrorBody),
+        (status = 404, description = "No booking has this uid", body = ErrorBody),
+        (status = 503, description = "Database or signing keys unavailable; retry", body = ErrorBody),
+    )
+)]
+async fn get_booking(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+) -> Result<Json<BookingDetail>, ApiError> {
+    let booking = visible(&state.store, &caller, &uid).await?;
+    let reschedule_chain = reschedule_chain(&state.store, &caller.scope(), &booking).await?;
+    Ok(Json(BookingDetail {
+        booking: BookingView::new(&booking, caller.is_admin()),
+        reschedule_chain,
+    }))
+}
+
+/// A booking's audit history, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/bookings/{uid}/history",
+    tag = "bookings",
+    operation_id = "booking_history",
+    params(("uid" = String, Path, description = "Cal.com booking uid")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The booking's audit entries", body = BookingHistory),
+        (status = 401, description = "Missing or refused token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"calbook\"`, with `error=\"invalid_token\"` for a refused token"))),
+        (status = 403, description = "The booking belongs to another client", body = ErrorBody),
+        (status = 404, description = "No booking has this uid", body = ErrorBody),
+        (status = 503, description = "Database or signing keys unavailable; retry", body = ErrorBody),
+    )
+)]
+async fn booking_history(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(uid): Path<String>,
+) -> Result<Json<BookingHistory>, ApiError> {
+    let booking = visible(&state.store, &caller, &uid).await?;
+    let entries = state.store.history(booking.id).await.map_err(store_error)?;
+    let admin = caller.is_admin();
+    Ok(Json(BookingHistory {
+        uid: booking.uid,
+        history: entries.iter().map(|h| HistoryItem::new(h, admin)).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query of `/api/bookings?k=v&…` (values already URL-encoded).
+    fn query(pairs: &[(&str, &str)]) -> ListQuery {
+        let qs: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let uri = format!("/api/bookings?{}", qs.join("&")).parse().unwrap();
+        Query::<ListQuery>::try_from_uri(&uri).unwrap().0
+    }
+
+    fn error_of(pairs: &[(&str, &str)]) -> ApiError {
+        query(pairs).filter(Scope::All).unwrap_err()
+    }
+
+    #[test]
+    fn defaults() {
+        let f = query(&[]).filter(Scope::All).unwrap();
+        assert_eq!(f.limit, DEFAULT_LIMIT);
+        assert_eq!(f.order, SortOrder::Descending);
+        assert!(f.status.is_none() && f.from.is_none() && f.after.is_none());
+        let f = query(&[("status", ""), ("limit", "")])
+            .filter(Scope::All)
+            .unwrap();
+        assert!(f.status.is_none());
+        assert_eq!(f.limit, DEFAULT_LIMIT);
+    }
+
+    #[test]
+    fn valid_values() {
+        let c = Cursor {
+            starts_at: "2026-03-10T14:00:00Z".parse().unwrap(),
+            id: Uuid::now_v7(),
+        };
+        let f = query(&[
+            ("status", "reschedule_requested"),
+            ("from", "2026-03-01T00:00:00Z"),
+            ("to", "2026-04-01T00:00:00%2B02:00"),
+            ("attendee_email", "a@example.com"),
+            ("order", "asc"),
+            ("limit", "200"),
+            ("cursor", &c.encode()),
+        ])
+        .filter(Scope::All)
+        .unwrap();
+        assert_eq!(f.status, Some(Status::RescheduleRequested));
+        assert_eq!(f.to.unwrap().to_string(), "2026-03-31T22:00:00Z");
+        assert_eq!(f.order, SortOrder::Ascending);
+        assert_eq!(f.limit, 200);
+        assert_eq!(f.after, Some(c));
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        for (pairs, code, needle) in [
+            (vec![("status", "done")], "invalid_parameter", "\"done\""),
+            (vec![("from", "yesterday")], "invalid_parameter", "from="),
+            (
+                vec![("to", "2026-03-10T14:00:00")],
+                "invalid_parameter",
+                "to=",
+            ),
+            (vec![("limit", "201")], "invalid_parameter", "limit=\"201\""),
+            (vec![("limit", "0")], "invalid_parameter", "limit="),
+            (vec![("limit", "-1")], "invalid_parameter", "limit="),
+            (vec![("order", "up")], "invalid_parameter", "order="),
+            (vec![("cursor", "bm9wZQ")], "invalid_cursor", "cursor"),
+            (
+                vec![
+                    ("from", "2026-03-02T00:00:00Z"),
+                    ("to", "2026-03-01T00:00:00Z"),
+                ],
+                "invalid_parameter",
+                "from",
+            ),
+        ] {
+            let e = error_of(&pairs);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST, "{pairs:?}");
+            assert_eq!(e.code, code, "{pairs:?}");
+            assert!(e.message.contains(needle), "{pairs:?}: {}", e.message);
+        }
+    }
+}
