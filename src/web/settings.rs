@@ -252,8 +252,10 @@ mod tests {
         let mut s = with_link("a/b");
         s.brand_color = Some("red; background:url(x)".into());
         assert!(matches!(s.validate(), Err(WebConfigError::BrandColor(_))));
-        let mut s = WebSettings::default();
-        s.admin_time_zone = Some("Mars/Olympus".into());
+        let mut s = WebSettings {
+            admin_time_zone: Some("Mars/Olympus".into()),
+            ..Default::default()
+        };
         assert!(matches!(s.validate(), Err(WebConfigError::TimeZone(_))));
         s.admin_time_zone = Some("Europe/Berlin".into());
         assert!(s.validate().is_ok());

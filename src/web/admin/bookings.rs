@@ -164,7 +164,7 @@ pub async fn bookings(
 ) -> Response {
     let admin = match require_session(&state, &headers, "/admin/bookings") {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let web = &state.web;
     let zone = &web.config.admin_zone;
@@ -320,7 +320,7 @@ pub async fn booking(
 ) -> Response {
     let admin = match require_session(&state, &headers, "/admin/bookings") {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let web = &state.web;
     let zone = &web.config.admin_zone;

@@ -34,7 +34,7 @@ pub fn require_session(
     state: &AppState,
     headers: &HeaderMap,
     path: &str,
-) -> Result<Admin, Response> {
+) -> Result<Admin, Box<Response>> {
     let key = &state.web.sessions;
     let found =
         session::cookie(headers, SESSION_COOKIE).and_then(|v| key.verify(v, crate::time::now()));
@@ -47,25 +47,31 @@ pub fn require_session(
             let next = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("next", path)
                 .finish();
-            Err(Redirect::to(&format!("/admin/login?{next}")).into_response())
+            Err(Box::new(
+                Redirect::to(&format!("/admin/login?{next}")).into_response(),
+            ))
         }
     }
 }
 
 /// Like [`require_session`] for a POST: no redirect, and the form's CSRF token must match.
-pub fn require_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Admin, Response> {
+pub fn require_post(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Admin, Box<Response>> {
     let Ok(admin) = require_session(state, headers, "/admin") else {
-        return Err(state
-            .web
-            .pages
-            .error(StatusCode::UNAUTHORIZED, "Sign in to the dashboard first."));
+        return Err(Box::new(state.web.pages.error(
+            StatusCode::UNAUTHORIZED,
+            "Sign in to the dashboard first.",
+        )));
     };
     if !state.web.sessions.check_csrf(&admin.session, csrf) {
-        return Err(state.web.pages.error(
+        return Err(Box::new(state.web.pages.error(
             StatusCode::FORBIDDEN,
             "This form is missing its security token or the token has expired. Go back, reload \
              the page and try again.",
-        ));
+        )));
     }
     Ok(admin)
 }
@@ -191,7 +197,7 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Response {
     if let Err(r) = require_post(&state, &headers, &form.csrf) {
-        return r;
+        return *r;
     }
     let mut r = Redirect::to("/admin/login").into_response();
     *r.status_mut() = StatusCode::SEE_OTHER;

@@ -31,7 +31,7 @@ struct DeliveryRow {
 pub async fn deliveries(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let admin = match require_session(&state, &headers, "/admin/deliveries") {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let web = &state.web;
     let zone = &web.config.admin_zone;
@@ -76,7 +76,7 @@ pub async fn emails(
 ) -> Response {
     let admin = match require_session(&state, &headers, "/admin/emails") {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let web = &state.web;
     let wanted = q.state.as_deref().map(str::trim).unwrap_or("dead");
@@ -140,7 +140,7 @@ pub async fn retry_email(
     Form(form): Form<RetryForm>,
 ) -> Response {
     if let Err(r) = require_post(&state, &headers, &form.csrf) {
-        return r;
+        return *r;
     }
     let Ok(id) = id.parse::<Uuid>() else {
         return state
@@ -157,7 +157,7 @@ pub async fn retry_all_dead(
     Form(form): Form<RetryForm>,
 ) -> Response {
     if let Err(r) = require_post(&state, &headers, &form.csrf) {
-        return r;
+        return *r;
     }
     retry(&state, None, form.back.as_deref()).await
 }
