@@ -20,6 +20,7 @@ mod book;
 mod pages;
 mod session;
 pub mod settings;
+mod throttle;
 
 pub use pages::Pages;
 pub use session::SessionKey;
@@ -45,6 +46,8 @@ pub struct Web {
     pub reminders: Vec<String>,
     /// Wakes the outbox worker after a retry from the dashboard.
     pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Failed sign-ins over the last minute.
+    pub login_throttle: throttle::LoginThrottle,
 }
 
 impl Web {
@@ -70,6 +73,7 @@ impl Web {
             sessions: SessionKey::from_admin_token(admin_token),
             reminders,
             outbox_wake,
+            login_throttle: Default::default(),
         })
     }
 }

@@ -411,3 +411,31 @@ async fn an_unconfigured_booking_page_explains_the_setup_and_loads_no_script() {
     let missing = reqwest::get(app.url("/assets/nope.js")).await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_tokens_close_sign_in_for_a_while() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let http = no_redirects();
+    let form = http.get(app.url("/admin/login")).send().await.unwrap();
+    let login_cookie = set_cookie(&form, "calbook_login").unwrap();
+    let login_cookie = login_cookie.split(';').next().unwrap().to_owned();
+    let nonce = hidden(&form.text().await.unwrap(), "csrf");
+    let attempt = |token: &'static str| {
+        http.post(app.url("/admin/login"))
+            .header("cookie", &login_cookie)
+            .form(&[("csrf", nonce.as_str()), ("token", token)])
+            .send()
+    };
+    for _ in 0..10 {
+        let r = attempt("wrong-token-0123456789").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Now even the right token waits: guessing cannot go on at speed.
+    let r = attempt(ADMIN_TOKEN).await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert!(set_cookie(&r, "calbook_admin").is_none());
+    assert!(r.text().await.unwrap().contains("Too many failed sign-ins"));
+    assert!(app.metrics().await.contains("outcome=\"throttled\""));
+}

@@ -164,7 +164,26 @@ pub async fn login(
             secure,
         );
     }
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.web.login_throttle.check(now) {
+        metrics::counter!("calbook_admin_logins_total", "outcome" => "throttled").increment(1);
+        let secs = wait.as_secs().max(1);
+        let mut r = login_page(
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            Some(&format!(
+                "Too many failed sign-ins. Try again in {secs} seconds."
+            )),
+            secure,
+        );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
+    }
     if !state.admin_token.matches(form.token.trim()) {
+        state.web.login_throttle.record_failure(now);
         tracing::warn!("admin sign-in refused: wrong token");
         metrics::counter!("calbook_admin_logins_total", "outcome" => "refused").increment(1);
         return login_page(
