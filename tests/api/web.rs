@@ -433,7 +433,11 @@ async fn repeated_wrong_tokens_close_sign_in_for_a_while() {
     // Now even the right token waits: guessing cannot go on at speed.
     let r = attempt(ADMIN_TOKEN).await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     assert!(set_cookie(&r, "calbook_admin").is_none());
     assert!(r.text().await.unwrap().contains("Too many failed sign-ins"));

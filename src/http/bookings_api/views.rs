@@ -1,0 +1,196 @@
+//! The API's response bodies: explicit types, so that a new column never reaches the API
+//! unnoticed, and what a client sees of a booking is decided in one place.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::booking::{Booking, HistoryEntry, Person, Status};
+
+/// A person on a booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PersonView {
+    pub name: Option<String>,
+    /// Omitted for the organizer when a client asks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// IANA time zone, e.g. `Europe/Berlin`.
+    pub time_zone: Option<String>,
+    pub locale: Option<String>,
+}
+
+impl PersonView {
+    pub(super) fn new(p: &Person, with_email: bool) -> PersonView {
+        PersonView {
+            name: p.name.clone(),
+            email: p.email.clone().filter(|_| with_email),
+            time_zone: p.time_zone.clone(),
+            locale: p.locale.clone(),
+        }
+    }
+}
+
+/// A booking.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingView {
+    /// Cal.com's booking uid; the booking's id in this API.
+    pub uid: String,
+    pub status: Status,
+    pub title: String,
+    pub description: Option<String>,
+    /// What the attendee wrote when booking.
+    pub notes: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Timestamp,
+    /// The first attendee's name and email (the person who booked).
+    pub attendee_name: Option<String>,
+    pub attendee_email: Option<String>,
+    pub attendees: Vec<PersonView>,
+    /// The host. A client does not get the organizer's email.
+    pub organizer: Option<PersonView>,
+    pub location: Option<String>,
+    pub meeting_url: Option<String>,
+    pub event_type_slug: Option<String>,
+    /// The client the booking belongs to (`metadata[client_id]` of the embed).
+    pub client_id: Option<Uuid>,
+    /// The uid of the booking this one replaced.
+    pub rescheduled_from: Option<String>,
+    /// The uid of the booking that replaced this one.
+    pub rescheduled_to: Option<String>,
+    pub cancellation_reason: Option<String>,
+    pub cancelled_by: Option<String>,
+    pub rejection_reason: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub meeting_started_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub meeting_ended_at: Option<Timestamp>,
+    /// When calbook first recorded the booking.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Admins only: Cal.com's numeric booking id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calcom_id: Option<i64>,
+    /// Admins only: the booking's metadata (the embed's `metadata[...]` values).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+impl BookingView {
+    pub fn new(b: &Booking, admin: bool) -> BookingView {
+        BookingView {
+            uid: b.uid.clone(),
+            status: b.status,
+            title: b.title.clone(),
+            description: b.description.clone(),
+            notes: b.notes.clone(),
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+            attendee_name: b.attendee_name.clone(),
+            attendee_email: b.attendee_email.clone(),
+            attendees: b
+                .attendees
+                .iter()
+                .map(|p| PersonView::new(p, true))
+                .collect(),
+            organizer: b.organizer.as_ref().map(|p| PersonView::new(p, admin)),
+            location: b.location.clone(),
+            meeting_url: b.meeting_url.clone(),
+            event_type_slug: b.event_type_slug.clone(),
+            client_id: b.client_id,
+            rescheduled_from: b.rescheduled_from.clone(),
+            rescheduled_to: b.rescheduled_to.clone(),
+            cancellation_reason: b.cancellation_reason.clone(),
+            cancelled_by: b.cancelled_by.clone(),
+            rejection_reason: b.rejection_reason.clone(),
+            meeting_started_at: b.meeting_started_at,
+            meeting_ended_at: b.meeting_ended_at,
+            created_at: b.created_at,
+            updated_at: b.updated_at,
+            calcom_id: b.calcom_id.filter(|_| admin),
+            metadata: admin.then(|| b.metadata.clone()),
+        }
+    }
+}
+
+/// One page of bookings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingPage {
+    pub bookings: Vec<BookingView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One booking of a reschedule chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainLink {
+    pub uid: String,
+    pub status: Status,
+    #[schema(value_type = String, format = DateTime)]
+    pub starts_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub ends_at: Timestamp,
+}
+
+impl ChainLink {
+    pub(super) fn new(b: &Booking) -> ChainLink {
+        ChainLink {
+            uid: b.uid.clone(),
+            status: b.status,
+            starts_at: b.starts_at,
+            ends_at: b.ends_at,
+        }
+    }
+}
+
+/// A booking with its reschedule chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingDetail {
+    #[serde(flatten)]
+    pub booking: BookingView,
+    /// Every booking of the chain this one belongs to, earliest first, this one included: the
+    /// bookings it replaced (via `rescheduled_from`) and those that replaced it (via
+    /// `rescheduled_to`). The chain stops at a booking the caller may not see, and after 50 steps
+    /// in either direction.
+    pub reschedule_chain: Vec<ChainLink>,
+}
+
+/// One audit entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// `created`, `confirmed`, `rescheduled`, `cancelled`, `meeting_started`, …
+    pub action: String,
+    /// The changed fields before the change.
+    pub old_values: Option<serde_json::Value>,
+    /// The changed fields after the change.
+    pub new_values: Option<serde_json::Value>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    /// Admins only: the webhook delivery that caused the change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<Uuid>,
+}
+
+impl HistoryItem {
+    pub(super) fn new(h: &HistoryEntry, admin: bool) -> HistoryItem {
+        HistoryItem {
+            action: h.action.clone(),
+            old_values: h.old_values.clone(),
+            new_values: h.new_values.clone(),
+            created_at: h.created_at,
+            delivery_id: h.delivery_id.filter(|_| admin),
+        }
+    }
+}
+
+/// A booking's audit history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookingHistory {
+    pub uid: String,
+    /// Oldest first.
+    pub history: Vec<HistoryItem>,
+}
