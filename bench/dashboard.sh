@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Dashboard benchmark: fills calbook (SQLite, release build) with N bookings through signed
+# Dashboard benchmark: fills calbook (release build, on SQLite and on PostgreSQL) with N bookings through signed
 # webhooks (../shared/bench/loadgen, a mix of created, rescheduled and cancelled), signs in to
 # /admin, and times each dashboard page REPEAT times with curl (one request at a time). Prints the
 # median and p95 per page; copy them into BENCHMARKS.md with the machine they ran on.
 #
-#   bench/dashboard.sh                 # 100,000 bookings
-#   N=20000 REPEAT=50 bench/dashboard.sh
+#   bench/dashboard.sh                 # 100,000 bookings, both backends
+#   N=20000 REPEAT=50 BACKENDS=sqlite bench/dashboard.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 LOADGEN=${LOADGEN:-$ROOT/../shared/bench/loadgen}
 N=${N:-100000}
 REPEAT=${REPEAT:-30}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
 PORT=${PORT:-18191}
 SECRET=bench-secret-$(date +%s)
 TOKEN=bench-admin-token-$(date +%s)
@@ -19,38 +20,26 @@ WORK=$(mktemp -d /tmp/calbook-dash.XXXXXX)
 export CALCOM_WEBHOOK_SECRET=$SECRET CALBOOK_ADMIN_TOKEN=$TOKEN RUST_LOG=${RUST_LOG:-warn} EMAIL_KINDS= REMINDER_OFFSETS=
 BIN=$ROOT/target/release/calbook
 CB_PID=""
+PG_PID=""
 cleanup() {
   [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
+  if [ -n "$PG_PID" ]; then kill -INT "$PG_PID" 2>/dev/null || true; wait "$PG_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }
+# shellcheck source=bench/postgres.sh
+source "$ROOT/bench/postgres.sh"
 trap cleanup EXIT
 
 echo "== build"
 cargo build --release --locked 2>&1 | tail -1
 echo "machine: $(nproc) cores, $(free -m | awk '/Mem:/{print $2}') MiB, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
-CALBOOK_DATA_DIR=$WORK/data "$BIN" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
-CB_PID=$!
-for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
-
-echo "== fill: $N bookings"
-python3 "$LOADGEN/loadgen.py" --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" \
-  -n "$N" -c 32 --mix created=80,rescheduled=10,cancelled=10 --reschedule-model new-row \
-  --verify-dsn "$WORK/data/calbook.db" | tail -4
-COUNT=$(sqlite3 "$WORK/data/calbook.db" "select count(*) from bookings" 2>/dev/null || echo "?")
-echo "bookings in the database: $COUNT"
-
-echo "== sign in"
-B=http://127.0.0.1:$PORT
-JAR=$WORK/jar
-curl -s -c "$JAR" "$B/admin/login" >"$WORK/login.html"
-NONCE=$(grep -o 'name="csrf" value="[^"]*"' "$WORK/login.html" | sed 's/.*value="//;s/"$//')
-curl -s -b "$JAR" -c "$JAR" -o /dev/null -X POST "$B/admin/login" \
-  --data-urlencode "csrf=$NONCE" --data-urlencode "token=$TOKEN" --data-urlencode "next=/admin/bookings"
-UID1=$(sqlite3 "$WORK/data/calbook.db" "select external_id from bookings where rescheduled_to is not null limit 1")
-EMAIL=$(sqlite3 "$WORK/data/calbook.db" "select attendee_email from bookings order by starts_at limit 1 offset 5000")
-NEEDLE=${EMAIL%%@*}
-PAGE2=$(curl -s -b "$JAR" "$B/admin/bookings?view=past" | grep -o 'href="/admin/bookings?[^"]*cursor=[^"]*"' | head -1 | sed 's/href="//;s/"$//;s/&amp;/\&/g')
+sql() { # one value from the database of the current backend
+  case $backend in
+    sqlite) sqlite3 "$WORK/data/calbook.db" "$1" ;;
+    postgres) "$PG_BIN/psql" -qtA "$PG_URL" -c "$1" ;;
+  esac
+}
 
 time_page() { # $1 label, $2 path
   local samples=() code
@@ -67,13 +56,44 @@ print(f'{sys.argv[1]:<34} median {p(0.5):7.2f} ms   p95 {p(0.95):7.2f} ms')
 " "$1"
 }
 
-echo "== pages ($REPEAT requests each, one at a time)"
-time_page "upcoming" "/admin/bookings"
-time_page "past" "/admin/bookings?view=past"
-time_page "past, page 2 (cursor)" "$PAGE2"
-time_page "past, status=cancelled" "/admin/bookings?view=past&status=cancelled"
-time_page "past, one month" "/admin/bookings?view=past&from=2026-03-01&to=2026-03-31"
-time_page "search by attendee (substring)" "/admin/bookings?view=past&q=$NEEDLE"
-time_page "one booking (chain, history, emails)" "/admin/bookings/$UID1"
-time_page "deliveries" "/admin/deliveries"
-time_page "emails (dead)" "/admin/emails"
+for backend in $BACKENDS; do
+  echo "==== $backend"
+  rm -rf "$WORK/data"
+  case $backend in
+    sqlite) URL="sqlite://$WORK/data/calbook.db"; DSN="$WORK/data/calbook.db" ;;
+    postgres) [ -z "$PG_PID" ] && start_postgres; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); URL=$PG_URL; DSN=$PG_URL ;;
+  esac
+  DATABASE_URL=$URL CALBOOK_DATA_DIR=$WORK/data "$BIN" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
+  CB_PID=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+
+  echo "== fill: $N bookings"
+  python3 "$LOADGEN/loadgen.py" --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" \
+    -n "$N" -c 32 --mix created=80,rescheduled=10,cancelled=10 --reschedule-model new-row \
+    --verify-dsn "$DSN" | tail -4
+
+  echo "== sign in"
+  B=http://127.0.0.1:$PORT
+  JAR=$WORK/jar; rm -f "$JAR"
+  curl -s -c "$JAR" "$B/admin/login" >"$WORK/login.html"
+  NONCE=$(grep -o 'name="csrf" value="[^"]*"' "$WORK/login.html" | sed 's/.*value="//;s/"$//')
+  curl -s -b "$JAR" -c "$JAR" -o /dev/null -X POST "$B/admin/login" \
+    --data-urlencode "csrf=$NONCE" --data-urlencode "token=$TOKEN" --data-urlencode "next=/admin/bookings"
+  UID1=$(sql "select external_id from bookings where rescheduled_to is not null limit 1")
+  EMAIL=$(sql "select attendee_email from bookings order by starts_at limit 1 offset 5000")
+  NEEDLE=${EMAIL%%@*}
+  echo "bookings in the database: $(sql "select count(*) from bookings")"
+  PAGE2=$(curl -s -b "$JAR" "$B/admin/bookings?view=past" | grep -o 'href="/admin/bookings?[^"]*cursor=[^"]*"' | head -1 | sed 's/href="//;s/"$//;s/&amp;/\&/g')
+
+  echo "== pages ($REPEAT requests each, one at a time)"
+  time_page "upcoming" "/admin/bookings"
+  time_page "past" "/admin/bookings?view=past"
+  time_page "past, page 2 (cursor)" "$PAGE2"
+  time_page "past, status=cancelled" "/admin/bookings?view=past&status=cancelled"
+  time_page "past, one month" "/admin/bookings?view=past&from=2026-03-01&to=2026-03-31"
+  time_page "search by attendee (substring)" "/admin/bookings?view=past&q=$NEEDLE"
+  time_page "one booking (chain, history, emails)" "/admin/bookings/$UID1"
+  time_page "deliveries" "/admin/deliveries"
+  time_page "emails (dead)" "/admin/emails"
+  kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
+done

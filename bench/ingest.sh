@@ -39,6 +39,9 @@ echo "== build"
 cargo build --release --locked 2>&1 | tail -1
 echo "machine: $(nproc) cores, $(free -m | awk '/Mem:/{print $2}') MiB, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
+# shellcheck source=bench/postgres.sh
+source "$ROOT/bench/postgres.sh"
+
 rss_kib() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
 
 start_calbook() { # $1 = DATABASE_URL
@@ -53,24 +56,6 @@ start_calbook() { # $1 = DATABASE_URL
 
 stop_calbook() {
   kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
-}
-
-start_postgres() {
-  local bin; bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  local pgport=$((PORT + 1)) as=()
-  [ "$(id -u)" = 0 ] && as=(setpriv --reuid postgres --regid postgres --init-groups)
-  mkdir -p "$WORK/pg"; chmod 755 "$WORK"; [ "$(id -u)" = 0 ] && chown postgres:postgres "$WORK/pg"
-  "${as[@]}" "$bin/initdb" -D "$WORK/pg/data" -U calbook --auth=trust -E UTF8 --no-instructions >/dev/null
-  # Stock durability settings (fsync, synchronous_commit on), as in RESULTS.md's peer runs.
-  "${as[@]}" "$bin/postgres" -D "$WORK/pg/data" -p $pgport -k "$WORK/pg" -c listen_addresses=127.0.0.1 \
-    >"$WORK/pg/server.log" 2>&1 &
-  PG_PID=$!
-  for _ in $(seq 1 200); do
-    "$bin/pg_isready" -q -h 127.0.0.1 -p $pgport -U calbook -d postgres && break
-    sleep 0.05
-  done
-  "$bin/psql" -q -h 127.0.0.1 -p $pgport -U calbook -d postgres -c "CREATE DATABASE calbook_bench"
-  PG_URL="postgres://calbook@127.0.0.1:$pgport/calbook_bench"
 }
 
 run_load() { # $1 backend, $2 verify dsn, $3 concurrency, $4 label, rest: extra loadgen args

@@ -159,8 +159,8 @@ fn authorization_token(headers: &HeaderMap) -> Result<Option<&str>, SignInError>
     }
 }
 
-/// The value of the first cookie called `name`.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// The value of the first cookie called `name` (empty values count as absent).
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()

@@ -58,6 +58,17 @@ impl SessionKey {
         mac
     }
 
+    /// The session of an admin signed in by bearer credentials (a Supabase admin's access token,
+    /// or the admin token in an `Authorization` header) rather than by the session cookie: its
+    /// CSRF token is bound to `subject` (the token's `sub`, or "operator").
+    pub fn for_bearer(&self, subject: &str, now: Timestamp) -> Session {
+        Session {
+            nonce: format!("bearer:{subject}"),
+            expires: Timestamp::from_second(now.as_second() + SESSION_TTL_SECS)
+                .unwrap_or(Timestamp::MAX),
+        }
+    }
+
     /// A new session's cookie value.
     pub fn issue(&self, now: Timestamp) -> String {
         let expires = now.as_second() + SESSION_TTL_SECS;
@@ -119,17 +130,7 @@ pub fn same_nonce(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// The value of cookie `name` in a `Cookie` header.
-pub fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"'))
-}
+pub use crate::http::sign_in::cookie;
 
 #[cfg(test)]
 mod tests {
@@ -179,6 +180,15 @@ mod tests {
         assert!(!key.check_csrf(&b, &token));
         assert!(!key.check_csrf(&a, ""));
         assert!(!key.check_csrf(&a, "not hex"));
+    }
+
+    #[test]
+    fn a_bearer_session_has_its_own_csrf_token() {
+        let key = SessionKey::from_admin_token("token-one-0123456789");
+        let a = key.for_bearer("11111111-1111-4111-8111-111111111111", now());
+        let b = key.for_bearer("operator", now());
+        assert!(key.check_csrf(&a, &key.csrf_token(&a)));
+        assert!(!key.check_csrf(&b, &key.csrf_token(&a)));
     }
 
     #[test]

@@ -443,3 +443,76 @@ async fn repeated_wrong_tokens_close_sign_in_for_a_while() {
     assert!(r.text().await.unwrap().contains("Too many failed sign-ins"));
     assert!(app.metrics().await.contains("outcome=\"throttled\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supabase_admin_uses_the_dashboard_with_its_access_token() {
+    let app = spawn_hs256(Backend::Sqlite).await;
+    let http = no_redirects();
+    let mut admin = claims("99999999-9999-4999-8999-999999999999", "owner@acme.example");
+    admin["app_metadata"] = serde_json::json!({"provider": "email", "role": "admin"});
+    let admin = hs256(&admin);
+    let client = hs256(&claims(CLIENT_1, "ann@example.com"));
+    let mut pretender = claims(CLIENT_1, "ann@example.com");
+    pretender["user_metadata"] = serde_json::json!({"role": "admin"});
+    let pretender = hs256(&pretender);
+
+    let get = |header: &'static str, value: String| {
+        http.get(app.url("/admin/emails"))
+            .header(header, value)
+            .send()
+    };
+    for (how, header, value) in [
+        ("bearer", "authorization", format!("Bearer {admin}")),
+        ("cookie", "cookie", format!("sb-access-token={admin}")),
+        (
+            "admin token",
+            "authorization",
+            format!("Bearer {ADMIN_TOKEN}"),
+        ),
+    ] {
+        let r = get(header, value).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{how}");
+    }
+    for (how, value) in [
+        ("client", format!("Bearer {client}")),
+        ("user_metadata admin", format!("Bearer {pretender}")),
+        ("garbage", "Bearer nope".to_owned()),
+    ] {
+        let r = get("authorization", value).await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{how} is sent to the login form"
+        );
+    }
+    let r = http
+        .get(app.url("/admin/emails"))
+        .header("cookie", format!("sb-access-token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "the admin token never comes from a cookie"
+    );
+
+    // A form posted with the Supabase cookie still needs the page's CSRF token.
+    let cookie = format!("sb-access-token={admin}");
+    let page = get("cookie", cookie.clone())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = hidden(&page, "csrf");
+    let post = |form: Vec<(&'static str, String)>| {
+        http.post(app.url("/admin/emails/retry-dead"))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    assert_eq!(post(vec![]).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = post(vec![("csrf", csrf)]).await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}

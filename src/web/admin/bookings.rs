@@ -162,7 +162,7 @@ pub async fn bookings(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/bookings") {
+    let admin = match require_session(&state, &headers, "/admin/bookings").await {
         Ok(a) => a,
         Err(r) => return *r,
     };
@@ -318,7 +318,7 @@ pub async fn booking(
     headers: HeaderMap,
     Path(uid): Path<String>,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/bookings") {
+    let admin = match require_session(&state, &headers, "/admin/bookings").await {
         Ok(a) => a,
         Err(r) => return *r,
     };

@@ -29,15 +29,27 @@ pub struct Admin {
     pub csrf: String,
 }
 
-/// The admin session proved by the request's cookie, or the response to send instead.
-pub fn require_session(
+/// The admin proved by the request, or the response to send instead: the dashboard's session
+/// cookie, or else an admin signed in as the bookings API signs in (a Supabase access token whose
+/// `app_metadata.role` is `admin`, in the `Authorization` header or the `sb-access-token` cookie;
+/// or the admin token as a bearer token, for scripts).
+pub async fn require_session(
     state: &AppState,
     headers: &HeaderMap,
     path: &str,
 ) -> Result<Admin, Box<Response>> {
     let key = &state.web.sessions;
-    let found =
-        session::cookie(headers, SESSION_COOKIE).and_then(|v| key.verify(v, crate::time::now()));
+    let now = crate::time::now();
+    let mut found = session::cookie(headers, SESSION_COOKIE).and_then(|v| key.verify(v, now));
+    if found.is_none()
+        && let Ok(caller) = crate::http::sign_in::resolve(state, headers).await
+        && caller.is_admin()
+    {
+        let subject = caller
+            .principal()
+            .map_or_else(|| "operator".to_owned(), |p| p.subject.to_string());
+        found = Some(key.for_bearer(&subject, now));
+    }
     match found {
         Some(session) => Ok(Admin {
             csrf: key.csrf_token(&session),
@@ -55,12 +67,12 @@ pub fn require_session(
 }
 
 /// Like [`require_session`] for a POST: no redirect, and the form's CSRF token must match.
-pub fn require_post(
+pub async fn require_post(
     state: &AppState,
     headers: &HeaderMap,
     csrf: &str,
 ) -> Result<Admin, Box<Response>> {
-    let Ok(admin) = require_session(state, headers, "/admin") else {
+    let Ok(admin) = require_session(state, headers, "/admin").await else {
         return Err(Box::new(state.web.pages.error(
             StatusCode::UNAUTHORIZED,
             "Sign in to the dashboard first.",
@@ -115,7 +127,7 @@ pub async fn login_form(
     Query(q): Query<LoginQuery>,
 ) -> Response {
     let next = after_login(q.next.as_deref());
-    if require_session(&state, &headers, "/admin").is_ok() {
+    if require_session(&state, &headers, "/admin").await.is_ok() {
         return Redirect::to(&next).into_response();
     }
     login_page(&state, StatusCode::OK, &next, None, secure(&headers))
@@ -215,7 +227,7 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = require_post(&state, &headers, &form.csrf) {
+    if let Err(r) = require_post(&state, &headers, &form.csrf).await {
         return *r;
     }
     let mut r = Redirect::to("/admin/login").into_response();

@@ -29,7 +29,7 @@ struct DeliveryRow {
 }
 
 pub async fn deliveries(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/deliveries") {
+    let admin = match require_session(&state, &headers, "/admin/deliveries").await {
         Ok(a) => a,
         Err(r) => return *r,
     };
@@ -74,7 +74,7 @@ pub async fn emails(
     headers: HeaderMap,
     Query(q): Query<EmailsQuery>,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/emails") {
+    let admin = match require_session(&state, &headers, "/admin/emails").await {
         Ok(a) => a,
         Err(r) => return *r,
     };
@@ -139,7 +139,7 @@ pub async fn retry_email(
     Path(id): Path<String>,
     Form(form): Form<RetryForm>,
 ) -> Response {
-    if let Err(r) = require_post(&state, &headers, &form.csrf) {
+    if let Err(r) = require_post(&state, &headers, &form.csrf).await {
         return *r;
     }
     let Ok(id) = id.parse::<Uuid>() else {
@@ -156,7 +156,7 @@ pub async fn retry_all_dead(
     headers: HeaderMap,
     Form(form): Form<RetryForm>,
 ) -> Response {
-    if let Err(r) = require_post(&state, &headers, &form.csrf) {
+    if let Err(r) = require_post(&state, &headers, &form.csrf).await {
         return *r;
     }
     retry(&state, None, form.back.as_deref()).await
