@@ -19,6 +19,7 @@ async fn logs_carry_uids_and_hashes_but_no_secrets_or_personal_data(backend: Bac
         .env("CALBOOK_DATA_DIR", dir.path().join("data"))
         .env("DATABASE_URL", &db.url)
         .env("CALCOM_WEBHOOK_SECRET", SAMPLE_SECRET)
+        .env("CALBOOK_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,6 +106,70 @@ async fn logs_carry_uids_and_hashes_but_no_secrets_or_personal_data(backend: Bac
             .unwrap();
         assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
     }
+    // The pages: sign-in (wrong and right token), a search by email, a prefilled booking page.
+    let base = url.replace("/api/webhooks/calcom", "");
+    let pages = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = pages
+        .get(format!("{base}/admin/login"))
+        .send()
+        .await
+        .unwrap();
+    let login_cookie = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = form.text().await.unwrap();
+    let nonce = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut session_cookie = String::new();
+    for token in ["wrong-admin-token-0123456789", ADMIN_TOKEN] {
+        let res = pages
+            .post(format!("{base}/admin/login"))
+            .header("cookie", &login_cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={nonce}&token={token}"))
+            .send()
+            .await
+            .unwrap();
+        if let Some(c) = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .find_map(|v| v.to_str().ok().filter(|v| v.starts_with("calbook_admin=")))
+        {
+            session_cookie = c.split(';').next().unwrap().to_owned();
+        }
+    }
+    assert!(!session_cookie.is_empty(), "signed in");
+    let res = pages
+        .get(format!(
+            "{base}/admin/bookings?view=past&q=marco.rossi%40example.com"
+        ))
+        .header("cookie", &session_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let res = pages
+        .get(format!(
+            "{base}/book?name=Marco%20Rossi&email=marco.rossi%40example.com"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
     post(b"{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":{\"uid\":\"x\",\"attendees\":[{\"email\":\"leak@example.com\"}]}}".to_vec(), SAMPLE_SECRET.as_bytes()).await; // 400
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -125,8 +190,17 @@ async fn logs_carry_uids_and_hashes_but_no_secrets_or_personal_data(backend: Bac
         log.contains("calbook stopped"),
         "the whole run was captured"
     );
+    let session_value = session_cookie
+        .trim_start_matches("calbook_admin=")
+        .to_owned();
     let forbidden = [
         SAMPLE_SECRET,
+        ADMIN_TOKEN,
+        "wrong-admin-token",
+        nonce.as_str(),
+        session_value.as_str(),
+        "marco.rossi%40example.com",
+        "Marco%20Rossi",
         "wrong-secret",
         "eyJhbGciOiJIUzI1NiJ9",
         "@example.com",

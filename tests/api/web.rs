@@ -376,6 +376,28 @@ async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_sit
         !html.contains("evil.example"),
         "an off-site redirect is dropped"
     );
+    // RELIABILITY §7 item 35: off-site redirects are not followed; the page shows no Continue link.
+    for evil in [
+        "https%3A%2F%2Fevil.example",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "javascript%3Aalert(1)",
+    ] {
+        let html = http
+            .get(app.url(&format!("/book?redirect={evil}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !html.contains("evil.example")
+                && !html.contains("javascript:")
+                && !html.contains("booking-continue"),
+            "{evil}"
+        );
+    }
     let html = http
         .get(app.url("/book?redirect=%2Faccount%2Fbookings"))
         .send()
