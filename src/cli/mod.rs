@@ -324,6 +324,9 @@ pub enum BookingsCommand {
 pub enum DeliveriesCommand {
     /// List recent webhook deliveries, newest first.
     List {
+        /// Only this outcome (applied, duplicate, ignored, rejected).
+        #[arg(long)]
+        outcome: Option<crate::store::Outcome>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
         #[arg(long)]
@@ -472,9 +475,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let history = store.history(booking.id).await?;
             output::booking(&booking, &history, json)?;
         }
-        Command::Deliveries(DeliveriesCommand::List { limit, json }) => {
+        Command::Deliveries(DeliveriesCommand::List {
+            outcome,
+            limit,
+            json,
+        }) => {
             let store = open(&settings).await?;
-            output::deliveries(&store.deliveries(limit).await?, json)?;
+            output::deliveries(&store.deliveries_with_outcome(outcome, limit).await?, json)?;
         }
         Command::Trigger(args) => return trigger::run(&settings, args).await,
         Command::Mail(MailCommand::Preview {

@@ -96,6 +96,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Applied,
+        Outcome::Duplicate,
+        Outcome::Ignored,
+        Outcome::Rejected,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
@@ -113,6 +120,22 @@ impl Outcome {
             "rejected" => Outcome::Rejected,
             other => return Err(StoreError::Corrupt(format!("outcome {other:?}"))),
         })
+    }
+}
+
+/// An outcome name that is not one of [`Outcome::ALL`].
+#[derive(Debug, thiserror::Error)]
+#[error("unknown delivery outcome {0:?} (expected one of applied, duplicate, ignored, rejected)")]
+pub struct UnknownOutcome(pub String);
+
+impl std::str::FromStr for Outcome {
+    type Err = UnknownOutcome;
+
+    fn from_str(s: &str) -> std::result::Result<Outcome, UnknownOutcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| UnknownOutcome(s.to_owned()))
     }
 }
 
@@ -328,9 +351,26 @@ impl Store {
 
     /// The most recent deliveries, newest first, without their bodies.
     pub async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>> {
+        self.deliveries_with_outcome(None, limit).await
+    }
+
+    /// The most recent deliveries with `outcome` (all when `None`), newest first, without bodies.
+    pub async fn deliveries_with_outcome(
+        &self,
+        outcome: Option<Outcome>,
+        limit: u32,
+    ) -> Result<Vec<Delivery>> {
         match self {
-            Store::Sqlite(s) => sqlite::deliveries(&s.pool, limit).await,
-            Store::Postgres(p) => postgres::deliveries(p, limit).await,
+            Store::Sqlite(s) => sqlite::deliveries(&s.pool, outcome, limit).await,
+            Store::Postgres(p) => postgres::deliveries(p, outcome, limit).await,
+        }
+    }
+
+    /// The deliveries that changed a booking (those its history entries name), oldest first.
+    pub async fn deliveries_of_booking(&self, booking_id: Uuid) -> Result<Vec<Delivery>> {
+        match self {
+            Store::Sqlite(s) => sqlite::deliveries_of_booking(&s.pool, booking_id).await,
+            Store::Postgres(p) => postgres::deliveries_of_booking(p, booking_id).await,
         }
     }
 

@@ -252,31 +252,53 @@ pub(super) async fn history(p: &PgPool, booking_id: Uuid) -> Result<Vec<HistoryE
         .collect()
 }
 
-pub(super) async fn deliveries(p: &PgPool, limit: u32) -> Result<Vec<Delivery>> {
-    let rows = sqlx::query(
-        "SELECT id, received_at, body_sha256, trigger_event, webhook_version, content_type, \
-           booking_uid, outcome, error \
-         FROM webhook_deliveries ORDER BY received_at DESC, id DESC LIMIT $1",
-    )
-    .bind(i64::from(limit))
-    .fetch_all(p)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(Delivery {
-                id: r.try_get("id")?,
-                received_at: from_chrono(r.try_get("received_at")?),
-                body_sha256: r.try_get("body_sha256")?,
-                trigger_event: r.try_get("trigger_event")?,
-                webhook_version: r.try_get("webhook_version")?,
-                content_type: r.try_get("content_type")?,
-                booking_uid: r.try_get("booking_uid")?,
-                outcome: Outcome::parse(r.try_get("outcome")?)?,
-                error: r.try_get("error")?,
-                body: Default::default(),
-            })
-        })
-        .collect()
+const DELIVERY_COLUMNS: &str = "id, received_at, body_sha256, trigger_event, webhook_version, \
+     content_type, booking_uid, outcome, error";
+
+pub(super) async fn deliveries(
+    p: &PgPool,
+    outcome: Option<Outcome>,
+    limit: u32,
+) -> Result<Vec<Delivery>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE ($1::text IS NULL OR outcome = $1) \
+         ORDER BY received_at DESC, id DESC LIMIT $2"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(outcome.map(Outcome::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await?;
+    rows.iter().map(delivery_from_row).collect()
+}
+
+/// The deliveries that changed a booking (through its history), oldest first.
+pub(super) async fn deliveries_of_booking(p: &PgPool, booking_id: Uuid) -> Result<Vec<Delivery>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id IN \
+           (SELECT delivery_id FROM booking_history WHERE booking_id = $1) \
+         ORDER BY received_at, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(booking_id)
+        .fetch_all(p)
+        .await?;
+    rows.iter().map(delivery_from_row).collect()
+}
+
+fn delivery_from_row(r: &PgRow) -> Result<Delivery> {
+    Ok(Delivery {
+        id: r.try_get("id")?,
+        received_at: from_chrono(r.try_get("received_at")?),
+        body_sha256: r.try_get("body_sha256")?,
+        trigger_event: r.try_get("trigger_event")?,
+        webhook_version: r.try_get("webhook_version")?,
+        content_type: r.try_get("content_type")?,
+        booking_uid: r.try_get("booking_uid")?,
+        outcome: Outcome::parse(r.try_get("outcome")?)?,
+        error: r.try_get("error")?,
+        body: Default::default(),
+    })
 }
 
 fn booking_from_row(r: &PgRow) -> Result<Booking> {

@@ -85,6 +85,14 @@ async fn bookings_and_deliveries_are_listed_and_shown_as_json(backend: Backend) 
     assert_eq!(deliveries.len(), 2);
     assert_eq!(deliveries[0]["trigger_event"], "BOOKING_RESCHEDULED");
     assert_eq!(deliveries[0]["outcome"], "applied");
+    let none = json_of(&calbook(
+        &app,
+        &["deliveries", "list", "--outcome", "rejected", "--json"],
+    ));
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    let bad = calbook(&app, &["deliveries", "list", "--outcome", "lost"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown delivery outcome \"lost\""));
 
     let missing = calbook(&app, &["bookings", "show", "NoSuchUid"]);
     assert_eq!(missing.status.code(), Some(2));

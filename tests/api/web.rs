@@ -296,9 +296,46 @@ async fn the_dashboard_lists_filters_and_pages_through_bookings(backend: Backend
     assert!(one.contains("confirmation"), "its emails are listed");
     let (status, _) = session.get(&app, "/admin/bookings/NoSuchUid").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let listed = one
+        .split("id=\"booking-deliveries\"")
+        .nth(1)
+        .expect("its deliveries");
+    assert_eq!(
+        listed
+            .split("</ul>")
+            .next()
+            .unwrap()
+            .matches("BOOKING_CREATED")
+            .count(),
+        1,
+        "the delivery that created it"
+    );
     let (status, deliveries) = session.get(&app, "/admin/deliveries").await;
     assert_eq!(status, StatusCode::OK);
     assert!(deliveries.contains("BOOKING_CREATED"));
+
+    // Deliveries by outcome: one signed but unusable body is kept as rejected.
+    let (status, _) = app
+        .deliver(b"{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":{}}")
+        .await;
+    assert_eq!(status, 400);
+    let (_, rejected) = session
+        .get(&app, "/admin/deliveries?outcome=rejected")
+        .await;
+    assert_eq!(
+        rejected.matches("outcome-rejected\">rejected").count(),
+        1,
+        "{rejected}"
+    );
+    assert!(!rejected.contains("outcome-applied\">"));
+    let (_, applied) = session.get(&app, "/admin/deliveries?outcome=applied").await;
+    assert_eq!(applied.matches("outcome-applied\">applied").count(), 61);
+    let (status, bad) = session.get(&app, "/admin/deliveries?outcome=lost").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        bad.contains("unknown delivery outcome &quot;lost&quot;"),
+        "{bad}"
+    );
 }
 
 /// The embed configuration `/book` hands to its script.

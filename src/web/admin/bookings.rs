@@ -337,9 +337,10 @@ pub async fn booking(
         Ok(c) => c,
         Err(e) => return store_error(&state, &e),
     };
-    let (history, emails) = match tokio::try_join!(
+    let (history, emails, deliveries) = match tokio::try_join!(
         state.store.history(b.id),
-        state.store.outbox_for_booking(b.id)
+        state.store.outbox_for_booking(b.id),
+        state.store.deliveries_of_booking(b.id)
     ) {
         Ok(x) => x,
         Err(e) => return store_error(&state, &e),
@@ -385,6 +386,7 @@ pub async fn booking(
             chain,
             events => v(history.iter().map(|h| event(h, zone)).collect::<Vec<_>>()),
             emails => v(emails.iter().map(|j| email_row(j, zone)).collect::<Vec<_>>()),
+            deliveries => v(deliveries.iter().map(|d| super::delivery_row(d, zone)).collect::<Vec<_>>()),
             back => format!("/admin/bookings/{}", b.uid),
         },
         STRICT_CSP,

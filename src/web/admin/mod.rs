@@ -8,6 +8,7 @@ mod bookings;
 mod ops;
 
 pub use bookings::{booking, bookings};
+use ops::delivery_row;
 pub use ops::{deliveries, emails, retry_all_dead, retry_email};
 
 use axum::Form;

@@ -12,6 +12,7 @@ use super::bookings::email_row;
 use super::{require_post, require_session, show_time, store_error};
 use crate::http::AppState;
 use crate::outbox::JobState;
+use crate::store::{Delivery, Outcome};
 use crate::web::book::same_site_path;
 use crate::web::pages::STRICT_CSP;
 
@@ -19,7 +20,7 @@ use crate::web::pages::STRICT_CSP;
 const LIMIT: u32 = 200;
 
 #[derive(Debug, Serialize)]
-struct DeliveryRow {
+pub(super) struct DeliveryRow {
     received: String,
     trigger: Option<String>,
     booking_uid: Option<String>,
@@ -28,28 +29,50 @@ struct DeliveryRow {
     body_sha256: String,
 }
 
-pub async fn deliveries(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(super) fn delivery_row(d: &Delivery, zone: &jiff::tz::TimeZone) -> DeliveryRow {
+    DeliveryRow {
+        received: show_time(d.received_at, zone),
+        trigger: d.trigger_event.clone(),
+        booking_uid: d.booking_uid.clone(),
+        outcome: d.outcome.as_str(),
+        error: d.error.clone(),
+        body_sha256: d.body_sha256.chars().take(12).collect(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeliveriesQuery {
+    outcome: Option<String>,
+}
+
+pub async fn deliveries(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<DeliveriesQuery>,
+) -> Response {
     let admin = match require_session(&state, &headers, "/admin/deliveries").await {
         Ok(a) => a,
         Err(r) => return *r,
     };
     let web = &state.web;
     let zone = &web.config.admin_zone;
-    let list = match state.store.deliveries(LIMIT).await {
+    let outcome = match q
+        .outcome
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None | Some("all") => None,
+        Some(s) => match s.parse::<Outcome>() {
+            Ok(o) => Some(o),
+            Err(e) => return web.pages.error(StatusCode::BAD_REQUEST, &e.to_string()),
+        },
+    };
+    let list = match state.store.deliveries_with_outcome(outcome, LIMIT).await {
         Ok(l) => l,
         Err(e) => return store_error(&state, &e),
     };
-    let rows: Vec<DeliveryRow> = list
-        .iter()
-        .map(|d| DeliveryRow {
-            received: show_time(d.received_at, zone),
-            trigger: d.trigger_event.clone(),
-            booking_uid: d.booking_uid.clone(),
-            outcome: d.outcome.as_str(),
-            error: d.error.clone(),
-            body_sha256: d.body_sha256.chars().take(12).collect(),
-        })
-        .collect();
+    let rows: Vec<DeliveryRow> = list.iter().map(|d| delivery_row(d, zone)).collect();
     web.pages.render(
         "admin/deliveries.html",
         minijinja::context! {
@@ -58,6 +81,8 @@ pub async fn deliveries(State(state): State<AppState>, headers: HeaderMap) -> Re
             section => "deliveries",
             rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
             limit => LIMIT,
+            outcome => outcome.map_or("all", Outcome::as_str),
+            outcomes => Outcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
         },
         STRICT_CSP,
     )
