@@ -163,13 +163,55 @@ impl Browser {
             .unwrap();
     }
 
-    /// Saves a PNG of the page at desktop and phone widths.
+    /// The page's basic accessibility: a language, and a label (or an accessible name) for every
+    /// control a person can reach.
+    async fn assert_accessible(&self) {
+        let found = self
+            .client
+            .execute(
+                r#"
+                const unlabeled = [...document.querySelectorAll(
+                    'input:not([type=hidden]), select, textarea, button')]
+                  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                               && !(e.tagName === 'BUTTON' && e.textContent.trim()))
+                  .map(e => e.outerHTML);
+                return { lang: document.documentElement.lang, unlabeled,
+                         title: document.title };
+                "#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(found["lang"], "en");
+        assert!(!found["title"].as_str().unwrap().is_empty());
+        assert_eq!(
+            found["unlabeled"],
+            serde_json::json!([]),
+            "controls without a label"
+        );
+    }
+
+    /// Saves a PNG of the page at desktop and phone widths; at phone width nothing may make the
+    /// page scroll sideways.
     async fn screenshots(&self, name: &str) {
+        self.assert_accessible().await;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         for (label, w, h) in [("desktop", 1280, 900), ("phone", 390, 844)] {
             self.client.set_window_size(w, h).await.unwrap();
             tokio::time::sleep(Duration::from_millis(150)).await;
+            let overflow = self
+                .client
+                .execute(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert!(
+                overflow.as_i64().unwrap() <= 0,
+                "{name} scrolls sideways by {overflow} px at {w} px wide"
+            );
             let png = self.client.screenshot().await.unwrap();
             assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
             std::fs::write(dir.join(format!("{name}-{label}.png")), png).unwrap();
@@ -406,9 +448,9 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
     browser.click("form button[type=submit]").await;
     assert!(browser.text("#login-error").await.contains("not right"));
     browser.wait_for_path("/admin/login").await;
-    // The right one leads to the page asked for.
-    browser.fill("#token", ADMIN_TOKEN).await;
-    browser.click("form button[type=submit]").await;
+    // The right one, typed and sent with the Enter key, leads to the page asked for.
+    browser.assert_accessible().await;
+    browser.fill("#token", &format!("{ADMIN_TOKEN}\n")).await;
     browser.wait_for_path("/admin/bookings").await;
 
     // The upcoming booking, with its attendee's name shown as text, not run.
