@@ -84,7 +84,7 @@ impl App {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
-        let state = AppState {
+        let state = AppState::new(crate::http::Services {
             store,
             ingest,
             secrets: Arc::new(secrets),
@@ -92,7 +92,7 @@ impl App {
             admin_token: crate::auth::AdminToken::new(admin_token),
             web: Arc::new(web),
             verifier,
-        };
+        });
         Ok(App {
             listener,
             state,

@@ -27,8 +27,26 @@ use crate::auth::{AdminToken, Verifier};
 use crate::store::Store;
 use crate::webhook::{Ingest, Secrets};
 
+/// What every handler shares. Cloned for each request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Services {
     pub store: Store,
     pub ingest: Ingest,
     pub secrets: Arc<Secrets>,
