@@ -11,6 +11,7 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::booking::{BookingDetails, BookingEvent, MeetingPhase, Person, PreviousSlot};
 
@@ -85,11 +86,13 @@ pub fn sniff_trigger(body: &[u8]) -> Option<String> {
         .map(|t| t.chars().take(64).collect())
 }
 
+/// The outer object. The payload is kept as raw text and parsed once, straight into
+/// [`Payload`] (building a `Value` tree of the whole body first cost an allocation per field).
 #[derive(Deserialize)]
 struct Envelope {
     #[serde(rename = "triggerEvent")]
     trigger_event: Option<String>,
-    payload: Option<Value>,
+    payload: Option<Box<RawValue>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -205,9 +208,8 @@ pub fn parse(
         "MEETING_STARTED" | "MEETING_ENDED" => {
             // The cron path sends the booking flat, at the root; newer paths wrap it.
             let p: Payload = match envelope.payload {
-                Some(v) => {
-                    serde_json::from_value(v).map_err(|e| PayloadError::NotJson(e.to_string()))?
-                }
+                Some(v) => serde_json::from_str(v.get())
+                    .map_err(|e| PayloadError::NotJson(e.to_string()))?,
                 None => serde_json::from_slice(body)
                     .map_err(|e| PayloadError::NotJson(e.to_string()))?,
             };
@@ -227,11 +229,10 @@ pub fn parse(
     Ok(ParsedDelivery { trigger, parsed })
 }
 
-fn payload_of(trigger: &str, payload: Option<Value>) -> Result<Payload, PayloadError> {
+fn payload_of(trigger: &str, payload: Option<Box<RawValue>>) -> Result<Payload, PayloadError> {
     match payload {
-        Some(v @ Value::Object(_)) => {
-            serde_json::from_value(v).map_err(|e| PayloadError::NotJson(format!("payload: {e}")))
-        }
+        Some(v) if v.get().trim_start().starts_with('{') => serde_json::from_str(v.get())
+            .map_err(|e| PayloadError::NotJson(format!("payload: {e}"))),
         _ => Err(PayloadError::MissingPayload {
             trigger: trigger.to_owned(),
         }),
