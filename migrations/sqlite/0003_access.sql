@@ -11,3 +11,6 @@ CREATE INDEX bookings_client_starts_idx ON bookings (client_id, starts_at)
   WHERE client_id IS NOT NULL;
 CREATE INDEX bookings_attendee_email_idx ON bookings (lower(attendee_email));
 DROP INDEX IF EXISTS bookings_client_id_idx;
+-- A booking's page lists the deliveries that changed it (by the ids its history names). Delivery
+-- ids are UUIDv7, time-ordered, so this index only ever appends: no measurable ingest cost.
+CREATE INDEX webhook_deliveries_id_idx ON webhook_deliveries (id);
