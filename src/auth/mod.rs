@@ -438,7 +438,7 @@ impl fmt::Debug for AdminToken {
     }
 }
 
-/// Parses an `Authorization` header value: "Bearer <token>" (case-insensitive scheme) → token.
+/// Parses an `Authorization` header value: `Bearer <token>` (case-insensitive scheme) → token.
 pub fn bearer(header: &str) -> Option<&str> {
     let header = header.trim();
     let (scheme, rest) = header.split_once([' ', '\t'])?;

@@ -71,8 +71,8 @@ pub struct GlobalArgs {
         global = true
     )]
     pub supabase_jwt_secret: Option<String>,
-    /// Supabase project URL (https://<ref>.supabase.co): accept its ES256/RS256 access tokens,
-    /// verified with the keys published at <url>/auth/v1/.well-known/jwks.json.
+    /// Supabase project URL (`https://<ref>.supabase.co`): accept its ES256/RS256 access tokens,
+    /// verified with the keys published at `<url>/auth/v1/.well-known/jwks.json`.
     #[arg(long = "supabase-url", env = "SUPABASE_URL", global = true)]
     pub supabase_url: Option<String>,
     /// Issuer access tokens must carry. Default: <SUPABASE_URL>/auth/v1 (not checked without a URL).
@@ -173,14 +173,14 @@ pub struct GlobalArgs {
     /// Resend API key: send through Resend's HTTP API.
     #[arg(long, env = "RESEND_API_KEY", hide_env_values = true, global = true)]
     pub resend_api_key: Option<String>,
-    /// Resend API base URL (default https://api.resend.com).
+    /// Resend API base URL (default `https://api.resend.com`).
     #[arg(long, env = "RESEND_BASE_URL", global = true)]
     pub resend_base_url: Option<String>,
     /// SMTP server: smtps://user:pass@host:465 (TLS), smtp://user:pass@host:587 (STARTTLS
     /// required), smtp://host:25?tls=none (plain, local relays only).
     #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
     pub smtp_url: Option<String>,
-    /// Directory with template overrides (<kind>.subject, <kind>.txt, <kind>.html).
+    /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
     #[arg(long, env = "CALBOOK_TEMPLATES_DIR", global = true)]
     pub templates_dir: Option<PathBuf>,
     /// Reminders before each meeting, e.g. "48h,24h,1h,15m"; empty disables them.

@@ -7,7 +7,7 @@
 //! prefills a signed-in client's details from it).
 //!
 //! * The admin token (`CALBOOK_ADMIN_TOKEN`, compared in constant time) → an admin.
-//! * A Supabase access token that [`Verifier::verify`] accepts → an admin if its
+//! * A Supabase access token that [`crate::auth::Verifier::verify`] accepts → an admin if its
 //!   `app_metadata.role` is `admin`, otherwise the client whose id is `sub`.
 //! * Anything else → 401 with `WWW-Authenticate: Bearer realm="calbook"` (and
 //!   `error="invalid_token"` when a token was given but refused, per RFC 6750).

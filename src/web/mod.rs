@@ -8,7 +8,7 @@
 //!   script) and, on `/book`, from the configured Cal.com embed origin, which is also the only
 //!   origin allowed in frames; no page may itself be framed;
 //! * no secret reaches a page: the embed needs none, and the admin pages show booking data only;
-//! * `/admin` is behind the admin token (see [`session`]), and every state-changing form carries a
+//! * `/admin` is behind the admin token (see `session.rs`), and every state-changing form carries a
 //!   CSRF token bound to the session.
 //!
 //! Failure modes: bad query values get a 400 page naming the value; an unknown booking a 404

@@ -95,7 +95,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(booking_history))
 }
 
-/// The OpenAPI document of [`routes`], as served at `/api/openapi.json`.
+/// The OpenAPI document of [`routes()`], as served at `/api/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().into_openapi()
 }

@@ -108,7 +108,7 @@ impl ResendMailer {
     }
 
     /// `POST /emails`. 2xx → [`Sent`] with Resend's id; errors are classified as described on
-    /// [`classify`].
+    /// `classify`.
     pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
         let key = idempotency_key(&email.idempotency_key)?;
         let body = request_body(email)?;
