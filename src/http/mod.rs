@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -86,12 +87,19 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .merge(crate::web::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        .layer(CatchPanicLayer::new())
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                ApiError::internal().into_response()
+            },
+        ))
         // The span names the path, not the query: `/api/bookings?attendee_email=…` would put an
         // email address in the log.
         .layer(
@@ -109,4 +117,22 @@ pub fn router(state: AppState) -> Router {
             axum::http::header::COOKIE,
             axum::http::HeaderName::from_static("x-cal-signature-256"),
         ]))
+}
+
+/// Unknown paths: 404 with the JSON error body every refusal has.
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("there is no {method} {}", uri.path()),
+    )
+}
+
+/// A known path with a method it does not serve: 405 (axum adds the `Allow` header).
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} does not accept {method}", uri.path()),
+    )
 }

@@ -102,6 +102,7 @@ async fn signed_in_client(state: &AppState, headers: &HeaderMap) -> Option<Signe
 /// The page routes; merged into the application router.
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/book") }))
         .route("/book", get(book::page))
         .route("/assets/{name}", get(assets::serve))
         .route("/admin", get(admin::home))

@@ -324,3 +324,33 @@ async fn slow_or_silent_clients_are_disconnected_and_others_are_served() {
     let slow = trickle.await.unwrap();
     assert!(closed(slow).await, "a trickling connection is closed");
 }
+
+/// Unknown paths and methods answer with the same JSON error body as every other refusal, and the
+/// root leads to the booking page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_and_methods_are_json_errors() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = http
+        .get(app.url("/nope?email=a%40b.c"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    assert_eq!(body["message"], "there is no GET /nope");
+
+    let r = http.get(app.webhook_url()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.headers()["allow"], "POST");
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "method_not_allowed");
+
+    let r = http.get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/book");
+}
