@@ -189,6 +189,8 @@ impl Browser {
             serde_json::json!([]),
             "controls without a label"
         );
+        let low = self.client.execute(CONTRAST_JS, vec![]).await.unwrap();
+        assert_eq!(low, serde_json::json!([]), "text below WCAG AA contrast");
     }
 
     /// Saves a PNG of the page at desktop and phone widths; at phone width nothing may make the
@@ -230,6 +232,37 @@ impl Drop for Browser {
         let _ = self.driver.wait();
     }
 }
+
+/// Every visible text of calbook's own page (not the embed's iframe) against its effective
+/// background: WCAG AA, 4.5:1 (3:1 for large text). Returns the offenders.
+const CONTRAST_JS: &str = r#"
+const lum = (c) => {
+  const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const rgba = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgba(getComputedStyle(e).backgroundColor);
+    if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+const bad = [];
+for (const el of document.querySelectorAll('body *')) {
+  const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  if (!own || !el.getClientRects().length) continue;
+  const st = getComputedStyle(el);
+  if (st.visibility === 'hidden') continue;
+  const fg = rgba(st.color).slice(0, 3), bg = background(el);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+  const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < need) bad.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+}
+return bad;
+"#;
 
 /// The stand-in `embed.js`: it reads the Cal queue the page's loader built, renders an iframe
 /// from the stand-in origin with the prefill as query values, and then fires
