@@ -7,7 +7,6 @@
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use jiff::SignedDuration;
 use serde::{Deserialize, Serialize};
 
 use super::settings::WebConfig;
@@ -126,23 +125,6 @@ pub fn same_site_path(redirect: &str) -> Option<String> {
     ok.then(|| r.to_owned())
 }
 
-/// "24 hours", "1 hour", "30 minutes": how the page names a reminder's lead time.
-pub fn describe_lead(d: SignedDuration) -> String {
-    let mins = d.as_secs() / 60;
-    let (n, unit) = if mins % (24 * 60) == 0 && mins >= 24 * 60 * 2 {
-        (mins / (24 * 60), "day")
-    } else if mins % 60 == 0 && mins >= 60 {
-        (mins / 60, "hour")
-    } else {
-        (mins, "minute")
-    };
-    if n == 1 {
-        format!("1 {unit}")
-    } else {
-        format!("{n} {unit}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,14 +155,6 @@ mod tests {
         assert_eq!(clean_field(Some(""), 10), None);
         assert_eq!(clean_field(Some("a\u{0}b"), 10), None);
         assert_eq!(clean_field(Some(&"x".repeat(11)), 10), None);
-    }
-
-    #[test]
-    fn reminder_leads_read_naturally() {
-        assert_eq!(describe_lead(SignedDuration::from_hours(24)), "24 hours");
-        assert_eq!(describe_lead(SignedDuration::from_hours(1)), "1 hour");
-        assert_eq!(describe_lead(SignedDuration::from_mins(30)), "30 minutes");
-        assert_eq!(describe_lead(SignedDuration::from_hours(72)), "3 days");
     }
 
     #[test]

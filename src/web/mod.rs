@@ -61,7 +61,7 @@ impl Web {
             email
                 .reminder_offsets
                 .iter()
-                .map(|d| book::describe_lead(*d))
+                .map(|d| crate::mail::render::format_minutes(d.as_mins()))
                 .collect()
         } else {
             Vec::new()

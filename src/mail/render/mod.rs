@@ -28,7 +28,8 @@ use crate::mail::{CalendarMethod, Email, Mailbox, header_safe};
 pub use ics::{calendar_invite, google_calendar_link};
 pub use zone::{LocalTime, local_time};
 
-use zone::{ZoneLookup, format_instant, format_minutes, format_span};
+pub use zone::format_minutes;
+use zone::{ZoneLookup, format_instant, format_span};
 
 /// Which email a booking change sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -142,8 +142,9 @@ fn zone_label(l: &LocalTime) -> String {
     }
 }
 
-/// "30 minutes", "1 hour", "1 hour 30 minutes", "24 hours".
-pub(crate) fn format_minutes(total_minutes: i64) -> String {
+/// "30 minutes", "1 hour", "1 hour 30 minutes", "24 hours", "3 days" (whole days from two on).
+/// Emails and the booking page name durations and reminder leads with it.
+pub fn format_minutes(total_minutes: i64) -> String {
     let total = total_minutes.max(0);
     let plural = |n: i64, unit: &str| {
         if n == 1 {
@@ -152,10 +153,29 @@ pub(crate) fn format_minutes(total_minutes: i64) -> String {
             format!("{n} {unit}s")
         }
     };
+    const DAY: i64 = 24 * 60;
+    if total >= 2 * DAY && total % DAY == 0 {
+        return plural(total / DAY, "day");
+    }
     let (h, m) = (total / 60, total % 60);
     match (h, m) {
         (0, m) => plural(m, "minute"),
         (h, 0) => plural(h, "hour"),
         (h, m) => format!("{} {}", plural(h, "hour"), plural(m, "minute")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_minutes;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(format_minutes(24 * 60), "24 hours");
+        assert_eq!(format_minutes(60), "1 hour");
+        assert_eq!(format_minutes(30), "30 minutes");
+        assert_eq!(format_minutes(90), "1 hour 30 minutes");
+        assert_eq!(format_minutes(72 * 60), "3 days");
+        assert_eq!(format_minutes(-5), "0 minutes");
     }
 }

@@ -295,7 +295,7 @@ pub(super) fn email_row(j: &crate::outbox::OutboxJob, zone: &TimeZone) -> EmailR
     let kind = match j.reminder_lead_seconds {
         Some(s) => format!(
             "reminder, {} before",
-            crate::web::book::describe_lead(jiff::SignedDuration::from_secs(s))
+            crate::mail::render::format_minutes(s / 60)
         ),
         None => j.kind.clone(),
     };
