@@ -19,7 +19,9 @@ mod query;
 mod sqlite;
 
 pub use outbox::Finish;
-pub use query::{BookingFilter, Cursor, InvalidCursor, Owner, Scope, SortOrder};
+pub use query::{
+    BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
+};
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -129,6 +129,70 @@ pub struct BookingFilter {
     pub limit: u32,
 }
 
+/// Most bookings a reschedule chain follows in each direction.
+pub const MAX_CHAIN_HOPS: usize = 50;
+
+/// One booking of a reschedule chain: its uid, and the booking when calbook has it (a reschedule
+/// can name an old booking whose own delivery never arrived).
+#[derive(Debug, Clone)]
+pub struct ChainEntry {
+    pub uid: String,
+    pub booking: Option<Booking>,
+}
+
+impl super::Store {
+    /// The reschedule chain through `booking`, earliest first, `booking` included: it follows
+    /// `rescheduled_from` back and `rescheduled_to` forward, at most [`MAX_CHAIN_HOPS`] each way.
+    /// It stops at a loop, after a uid calbook has no booking for (listed with `booking: None`),
+    /// and before a booking `scope` does not allow.
+    pub async fn reschedule_chain(
+        &self,
+        booking: &Booking,
+        scope: &Scope,
+    ) -> super::Result<Vec<ChainEntry>> {
+        let mut seen = std::collections::HashSet::from([booking.uid.clone()]);
+        let mut walk = async |first: Option<&String>, next: fn(&Booking) -> Option<&String>| {
+            let mut found = Vec::new();
+            let mut uid = first.cloned();
+            while let Some(u) = uid.take() {
+                if found.len() >= MAX_CHAIN_HOPS || !seen.insert(u.clone()) {
+                    break;
+                }
+                match self.booking(&u).await? {
+                    Some(b) if !scope.allows(&b) => break,
+                    Some(b) => {
+                        uid = next(&b).cloned();
+                        found.push(ChainEntry {
+                            uid: u,
+                            booking: Some(b),
+                        });
+                    }
+                    None => found.push(ChainEntry {
+                        uid: u,
+                        booking: None,
+                    }),
+                }
+            }
+            Ok::<_, super::StoreError>(found)
+        };
+        let mut chain = walk(booking.rescheduled_from.as_ref(), |b| {
+            b.rescheduled_from.as_ref()
+        })
+        .await?;
+        let later = walk(booking.rescheduled_to.as_ref(), |b| {
+            b.rescheduled_to.as_ref()
+        })
+        .await?;
+        chain.reverse();
+        chain.push(ChainEntry {
+            uid: booking.uid.clone(),
+            booking: Some(booking.clone()),
+        });
+        chain.extend(later);
+        Ok(chain)
+    }
+}
+
 /// A value bound to a numbered parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Arg {

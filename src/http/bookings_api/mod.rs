@@ -17,8 +17,6 @@
 //! know whether it was hidden) and the delivery ids in the history. A client does see the
 //! `notes`: the attendee wrote them.
 
-use std::collections::HashSet;
-
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -47,7 +45,7 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// Largest page a request may ask for.
 pub const MAX_LIMIT: u32 = 200;
 /// Most bookings followed in each direction of a reschedule chain.
-pub const MAX_CHAIN_HOPS: usize = 50;
+pub use crate::store::MAX_CHAIN_HOPS;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -303,43 +301,21 @@ async fn visible(store: &Store, caller: &Caller, uid: &str) -> Result<Booking, A
     Ok(booking)
 }
 
-/// The reschedule chain through `booking`, earliest first, `booking` included. Stops at a booking
-/// the caller may not see, at a missing one, at a loop, and after [`MAX_CHAIN_HOPS`] each way.
+/// The reschedule chain through `booking` as the caller may see it (see
+/// [`Store::reschedule_chain`]): a uid calbook has no booking for ends the chain unlisted.
 async fn reschedule_chain(
     store: &Store,
     scope: &Scope,
     booking: &Booking,
 ) -> Result<Vec<ChainLink>, ApiError> {
-    let mut seen = HashSet::from([booking.uid.clone()]);
-    let mut walk = async |first: Option<&String>, next: fn(&Booking) -> Option<&String>| {
-        let mut found = Vec::new();
-        let mut uid = first.cloned();
-        while let Some(u) = uid.take() {
-            if found.len() >= MAX_CHAIN_HOPS || !seen.insert(u.clone()) {
-                break;
-            }
-            match store.booking(&u).await.map_err(store_error)? {
-                Some(b) if scope.allows(&b) => {
-                    uid = next(&b).cloned();
-                    found.push(ChainLink::new(&b));
-                }
-                _ => break,
-            }
-        }
-        Ok::<_, ApiError>(found)
-    };
-    let mut earlier = walk(booking.rescheduled_from.as_ref(), |b| {
-        b.rescheduled_from.as_ref()
-    })
-    .await?;
-    let later = walk(booking.rescheduled_to.as_ref(), |b| {
-        b.rescheduled_to.as_ref()
-    })
-    .await?;
-    earlier.reverse();
-    earlier.push(ChainLink::new(booking));
-    earlier.extend(later);
-    Ok(earlier)
+    let chain = store
+        .reschedule_chain(booking, scope)
+        .await
+        .map_err(store_error)?;
+    Ok(chain
+        .iter()
+        .filter_map(|e| e.booking.as_ref().map(ChainLink::new))
+        .collect())
 }
 
 /// One booking, with its reschedule chain.

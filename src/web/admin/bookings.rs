@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{require_session, show_time, store_error};
 use crate::booking::{Booking, HistoryEntry, Status};
 use crate::http::AppState;
-use crate::store::{BookingFilter, Cursor, SortOrder};
+use crate::store::{BookingFilter, Cursor, Scope, SortOrder};
 use crate::web::pages::STRICT_CSP;
 
 fn v(x: impl Serialize) -> minijinja::Value {
@@ -21,9 +21,6 @@ fn v(x: impl Serialize) -> minijinja::Value {
 
 /// Rows per page.
 const PAGE_SIZE: u32 = 50;
-
-/// How many reschedule hops the chain follows each way.
-const MAX_CHAIN: usize = 25;
 
 #[derive(Debug, Default, Deserialize, Serialize, Clone)]
 pub struct ListQuery {
@@ -333,11 +330,8 @@ pub async fn booking(
         }
         Err(e) => return store_error(&state, &e),
     };
-    let chain = match reschedule_chain(&state, &b).await {
-        Ok(c) => c,
-        Err(e) => return store_error(&state, &e),
-    };
-    let (history, emails, deliveries) = match tokio::try_join!(
+    let (chain, history, emails, deliveries) = match tokio::try_join!(
+        state.store.reschedule_chain(&b, &Scope::All),
         state.store.history(b.id),
         state.store.outbox_for_booking(b.id),
         state.store.deliveries_of_booking(b.id)
@@ -347,11 +341,11 @@ pub async fn booking(
     };
     let chain: Vec<_> = chain
         .iter()
-        .map(|(uid, found)| {
+        .map(|e| {
             minijinja::context! {
-                uid,
-                current => *uid == b.uid,
-                row => v(found.as_ref().map(|x| row(x, zone))),
+                uid => &e.uid,
+                current => e.uid == b.uid,
+                row => v(e.booking.as_ref().map(|x| row(x, zone))),
             }
         })
         .collect();
@@ -391,39 +385,6 @@ pub async fn booking(
         },
         STRICT_CSP,
     )
-}
-
-/// The uids before and after `b` through reschedules, oldest first, with the bookings calbook
-/// has (an old booking it never saw is listed by uid alone).
-async fn reschedule_chain(
-    state: &AppState,
-    b: &Booking,
-) -> crate::store::Result<Vec<(String, Option<Booking>)>> {
-    let mut before = Vec::new();
-    let mut cursor = b.rescheduled_from.clone();
-    while let Some(uid) = cursor.take() {
-        if before.len() >= MAX_CHAIN || uid == b.uid || before.iter().any(|(u, _)| *u == uid) {
-            break;
-        }
-        let found = state.store.booking(&uid).await?;
-        cursor = found.as_ref().and_then(|x| x.rescheduled_from.clone());
-        before.push((uid, found));
-    }
-    before.reverse();
-    let mut chain = before;
-    chain.push((b.uid.clone(), Some(b.clone())));
-    let mut cursor = b.rescheduled_to.clone();
-    let mut hops = 0;
-    while let Some(uid) = cursor.take() {
-        if hops >= MAX_CHAIN || chain.iter().any(|(u, _)| *u == uid) {
-            break;
-        }
-        hops += 1;
-        let found = state.store.booking(&uid).await?;
-        cursor = found.as_ref().and_then(|x| x.rescheduled_to.clone());
-        chain.push((uid, found));
-    }
-    Ok(chain)
 }
 
 #[cfg(test)]
