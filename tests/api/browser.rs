@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use calbook::outbox::JobState;
-use calbook::outbox::worker::Worker;
 use fantoccini::{Client, ClientBuilder, Locator};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, created_at, hours_from_now, sample};
+use crate::email::{manual_worker, resend_app};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, booked_by, sample};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -413,14 +413,6 @@ async fn the_booking_page_without_configuration_shows_a_setup_notice() {
     browser.stop().await;
 }
 
-/// A booking whose attendee is called `name`, starting in `hours`.
-fn created_for(name: &str, uid: &str, hours: i64) -> Vec<u8> {
-    String::from_utf8(created_at(hours_from_now(hours), uid))
-        .unwrap()
-        .replace("Marco Rossi", name)
-        .into_bytes()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email() {
     // Resend refuses every email, so the confirmation is dead-lettered at once.
@@ -432,16 +424,15 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
         ))
         .mount(&resend)
         .await;
-    let uri = resend.uri();
-    let app = TestApp::spawn_with(Backend::Sqlite, move |s| {
-        s.email.resend_api_key = Some("re_test_key".into());
-        s.email.resend_base_url = Some(uri);
-        s.email.from = Some("Acme <bookings@acme.example>".into());
-    })
-    .await;
+    let app = resend_app(Backend::Sqlite, &resend, false).await;
     let script_name = "<script>alert(1)</script>";
     let (status, body) = app
-        .deliver(&created_for(script_name, "XssUid000000000000001", 48))
+        .deliver(&booked_by(
+            "XssUid000000000000001",
+            48,
+            script_name,
+            "marco.rossi@example.com",
+        ))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
@@ -453,16 +444,10 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
     );
     app.deliver(&sample("created")).await;
     app.deliver(&sample("rescheduled")).await;
-    let pipeline = app.settings.email.build(&app.settings.data_dir).unwrap();
-    Worker::new(
-        app.store.clone(),
-        pipeline.mailer,
-        pipeline.renderer,
-        pipeline.worker,
-    )
-    .run_once(jiff::Timestamp::now())
-    .await
-    .unwrap();
+    manual_worker(&app)
+        .run_once(jiff::Timestamp::now())
+        .await
+        .unwrap();
     let dead = app.store.outbox(Some(JobState::Dead), 50).await.unwrap();
     assert!(!dead.is_empty(), "a dead-lettered email to retry");
 

@@ -25,7 +25,7 @@ fn future_created(uid: &str, hours: i64) -> Vec<u8> {
     created_at(hours_from_now(hours), uid)
 }
 
-async fn resend_app(backend: Backend, server: &MockServer, worker: bool) -> TestApp {
+pub(crate) async fn resend_app(backend: Backend, server: &MockServer, worker: bool) -> TestApp {
     resend_app_with(backend, server, move |s| s.run_outbox_worker = worker).await
 }
 
@@ -59,7 +59,7 @@ where
 }
 
 /// A worker driven by hand, with the app's own email settings.
-fn manual_worker(app: &TestApp) -> Worker {
+pub(crate) fn manual_worker(app: &TestApp) -> Worker {
     let pipeline = app.settings.email.build(&app.settings.data_dir).unwrap();
     Worker::new(
         app.store.clone(),

@@ -311,6 +311,15 @@ pub fn created_at(start: Timestamp, uid: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+/// The created sample for `uid`, `hours` from now, booked by `name` <`email`>.
+pub fn booked_by(uid: &str, hours: i64, name: &str, email: &str) -> Vec<u8> {
+    String::from_utf8(created_at(hours_from_now(hours), uid))
+        .unwrap()
+        .replace("Marco Rossi", name)
+        .replace("marco.rossi@example.com", email)
+        .into_bytes()
+}
+
 pub fn hours_from_now(h: i64) -> Timestamp {
     let now = Timestamp::now().as_second();
     Timestamp::from_second(now - now % 60 + h * 3600).unwrap()

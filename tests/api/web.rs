@@ -7,7 +7,7 @@ use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
 use serde_json::Value;
 
 use crate::bookings_api::{CLIENT_1, claims, hs256, spawn_hs256};
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, created_at, hours_from_now};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, booked_by};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -205,15 +205,6 @@ async fn admin_forms_refuse_a_missing_or_wrong_csrf_token(backend: Backend) {
             .unwrap()
             .contains("Max-Age=0")
     );
-}
-
-/// The created sample for `uid`, `hours` from now, booked by `name` <`email`>.
-fn booked_by(uid: &str, hours: i64, name: &str, email: &str) -> Vec<u8> {
-    String::from_utf8(created_at(hours_from_now(hours), uid))
-        .unwrap()
-        .replace("Marco Rossi", name)
-        .replace("marco.rossi@example.com", email)
-        .into_bytes()
 }
 
 async fn the_dashboard_lists_filters_and_pages_through_bookings(backend: Backend) {
