@@ -158,3 +158,23 @@ pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Client 1's booking "mine" (tomorrow) and client 2's "theirs" (the day after).
+pub(crate) async fn book_mine_and_theirs(app: &TestApp) {
+    book(
+        app,
+        "mine",
+        hours_from_now(24),
+        "ann@example.com",
+        Some(CLIENT_1),
+    )
+    .await;
+    book(
+        app,
+        "theirs",
+        hours_from_now(48),
+        "bob@example.com",
+        Some(CLIENT_2),
+    )
+    .await;
+}

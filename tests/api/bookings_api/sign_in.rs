@@ -117,22 +117,7 @@ async fn missing_expired_and_unsigned_tokens_are_refused_with_a_challenge(backen
 
 async fn user_metadata_admin_grants_nothing(backend: Backend) {
     let app = spawn_hs256(backend).await;
-    book(
-        &app,
-        "mine",
-        hours_from_now(24),
-        "ann@example.com",
-        Some(CLIENT_1),
-    )
-    .await;
-    book(
-        &app,
-        "theirs",
-        hours_from_now(48),
-        "bob@example.com",
-        Some(CLIENT_2),
-    )
-    .await;
+    book_mine_and_theirs(&app).await;
 
     let mut c = claims(CLIENT_1, "ann@example.com");
     c["user_metadata"] = json!({"role": "admin"});
@@ -161,22 +146,7 @@ async fn es256_tokens_are_checked_against_the_published_keys(backend: Backend) {
         s.auth.jwks_min_refresh = Duration::ZERO;
     })
     .await;
-    book(
-        &app,
-        "mine",
-        hours_from_now(24),
-        "ann@example.com",
-        Some(CLIENT_1),
-    )
-    .await;
-    book(
-        &app,
-        "theirs",
-        hours_from_now(48),
-        "bob@example.com",
-        Some(CLIENT_2),
-    )
-    .await;
+    book_mine_and_theirs(&app).await;
 
     // The issuer is the project's: <SUPABASE_URL>/auth/v1.
     let mut c = claims(CLIENT_1, "ann@example.com");
