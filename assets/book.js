@@ -73,6 +73,7 @@
   if (cfg.prefill.name) config.name = cfg.prefill.name;
   if (cfg.prefill.email) config.email = cfg.prefill.email;
   if (cfg.prefill.client_id) config["metadata[client_id]"] = cfg.prefill.client_id;
+  if (cfg.prefill.client_proof) config["metadata[client_proof]"] = cfg.prefill.client_proof;
 
   var ui = { hideEventTypeDetails: false, layout: cfg.layout };
   if (cfg.theme !== "auto") ui.theme = cfg.theme;

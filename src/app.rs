@@ -27,6 +27,7 @@ pub struct App {
 
 impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        config::restrict_file_modes();
         config::ensure_data_dir(&settings.data_dir)?;
         let (secrets, source) = config::webhook_secrets(settings)?;
         match &source {
@@ -49,6 +50,15 @@ impl App {
                 "generated an admin token for /admin; print it with `calbook admin-token`"
             ),
         }
+        let (ownership_key, source) = config::ownership_key(settings)?;
+        match &source {
+            SecretSource::Environment => info!("ownership key from CALBOOK_OWNERSHIP_KEY"),
+            SecretSource::File(p) => info!(path = %p.display(), "ownership key from file"),
+            SecretSource::Generated(p) => info!(
+                path = %p.display(),
+                "generated the key that signs the booking page's ownership proofs; several instances must share it"
+            ),
+        }
         let verifier = sign_in_verifier(settings)?;
         let store = Store::open(&settings.database_url(), &settings.store)
             .await
@@ -68,6 +78,7 @@ impl App {
         let web = crate::web::Web::new(
             &settings.web,
             &admin_token,
+            ownership_key.clone(),
             &settings.email.policy,
             settings.run_outbox_worker.then(|| worker.waker()),
         )
@@ -79,6 +90,7 @@ impl App {
         let mut ingest_options = settings.ingest.clone();
         ingest_options.email = Some(Arc::new(settings.email.policy.clone()));
         ingest_options.wake_outbox = Some(worker.waker());
+        ingest_options.admission.ownership = Some(ownership_key);
         let (ingest, writers) = Ingest::start(store.clone(), &ingest_options);
         store.start_upkeep();
         let listener = TcpListener::bind(settings.bind)
@@ -92,6 +104,8 @@ impl App {
             admin_token: crate::auth::AdminToken::new(admin_token),
             web: Arc::new(web),
             verifier,
+            sign_in_throttle: Default::default(),
+            trusted_proxies: settings.trusted_proxies.clone(),
         });
         Ok(App {
             listener,

@@ -3,7 +3,11 @@
 //! Every setting is a CLI flag and an environment variable (see `cli.rs` and the README's
 //! table). With no `CALCOM_WEBHOOK_SECRET`, calbook generates a strong secret on first start and
 //! keeps it in `<data dir>/webhook-secret` (mode 0600), so an unsigned request is never accepted.
-//! The admin token (`CALBOOK_ADMIN_TOKEN`) works the same way, in `<data dir>/admin-token`.
+//! The admin token (`CALBOOK_ADMIN_TOKEN`) works the same way, in `<data dir>/admin-token`, and so
+//! does the key the booking page signs ownership proofs with (`CALBOOK_OWNERSHIP_KEY`,
+//! `<data dir>/ownership-key`; several instances must share it). Every secret setting can also be
+//! read from a file named by `<NAME>_FILE` ([`secret_from_file`]). The data directory is created
+//! private (0700) and every file calbook creates is private too ([`restrict_file_modes`]).
 //! Secret values never reach a log; only the file's path does.
 
 use std::io::Write;
@@ -25,6 +29,9 @@ pub struct Settings {
     /// `CALBOOK_ADMIN_TOKEN`: signs in to `/admin` (and, as a bearer token, to the API as an
     /// admin). `None` means the data directory's `admin-token`, generated on first start.
     pub admin_token: Option<String>,
+    /// `CALBOOK_OWNERSHIP_KEY`: signs the booking page's ownership proofs. `None` means the data
+    /// directory's `ownership-key`, generated on first start.
+    pub ownership_key: Option<String>,
     /// Supabase sign-in for the bookings API: JWT secret and/or project URL (JWKS), issuer,
     /// audience. With neither secret nor URL, only the admin token signs in.
     pub auth: crate::auth::AuthConfig,
@@ -38,6 +45,8 @@ pub struct Settings {
     pub connection_limits: crate::http::ConnectionLimits,
     /// The booking page's embed and the dashboard's display settings.
     pub web: crate::web::WebSettings,
+    /// `CALBOOK_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Settings {
@@ -49,6 +58,7 @@ impl Settings {
             database_url: None,
             webhook_secret: None,
             admin_token: None,
+            ownership_key: None,
             auth: crate::auth::AuthConfig::default(),
             store: StoreOptions::default(),
             ingest: IngestOptions::default(),
@@ -56,6 +66,7 @@ impl Settings {
             run_outbox_worker: true,
             connection_limits: Default::default(),
             web: Default::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -89,6 +100,22 @@ pub enum ConfigError {
     EmptyAdminTokenFile(PathBuf),
     #[error("CALBOOK_ADMIN_TOKEN is too short: use at least {MIN_ADMIN_TOKEN_LEN} characters")]
     WeakAdminToken,
+    #[error(
+        "the ownership key file {0} is empty; delete it to generate a new key, or set CALBOOK_OWNERSHIP_KEY"
+    )]
+    EmptyOwnershipKeyFile(PathBuf),
+    #[error("CALBOOK_OWNERSHIP_KEY is too short: use at least {MIN_ADMIN_TOKEN_LEN} characters")]
+    WeakOwnershipKey,
+    #[error("both {name} and {name}_FILE are set; set only one of them")]
+    SecretTwice { name: &'static str },
+    #[error("cannot read {name}_FILE ({path}): {source}")]
+    SecretFileUnreadable {
+        name: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{name}_FILE ({path}) is empty")]
+    SecretFileEmpty { name: &'static str, path: PathBuf },
 }
 
 /// The shortest admin token accepted from the environment (a generated one has 64 characters).
@@ -109,6 +136,74 @@ pub fn secret_file(data_dir: &Path) -> PathBuf {
 pub fn admin_token_file(data_dir: &Path) -> PathBuf {
     data_dir.join("admin-token")
 }
+
+pub fn ownership_key_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("ownership-key")
+}
+
+/// The configured ownership-proof key, or the data directory's, generating one there if there is
+/// none.
+pub fn ownership_key(
+    settings: &Settings,
+) -> Result<(crate::auth::ownership::OwnershipKey, SecretSource), ConfigError> {
+    use crate::auth::ownership::OwnershipKey;
+    if let Some(k) = settings
+        .ownership_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    {
+        if k.len() < MIN_ADMIN_TOKEN_LEN {
+            return Err(ConfigError::WeakOwnershipKey);
+        }
+        return Ok((OwnershipKey::from_secret(k), SecretSource::Environment));
+    }
+    let path = ownership_key_file(&settings.data_dir);
+    match read_or_generate(&settings.data_dir, &path)? {
+        (Some(text), source) => Ok((OwnershipKey::from_secret(&text), source)),
+        (None, _) => Err(ConfigError::EmptyOwnershipKeyFile(path)),
+    }
+}
+
+/// `value` (from the flag or `NAME`), or else the trimmed contents of the file that `NAME_FILE`
+/// names (the Docker and systemd credentials convention). Both set is an error, so nobody wonders
+/// which one is in force.
+pub fn secret_from_file(
+    name: &'static str,
+    value: Option<String>,
+    file: Option<&std::ffi::OsStr>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return Ok(value);
+    };
+    if value.as_deref().is_some_and(|v| !v.trim().is_empty()) {
+        return Err(ConfigError::SecretTwice { name });
+    }
+    let path = PathBuf::from(file);
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        ConfigError::SecretFileUnreadable {
+            name,
+            path: path.clone(),
+            source,
+        }
+    })?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ConfigError::SecretFileEmpty { name, path });
+    }
+    Ok(Some(text.to_owned()))
+}
+
+/// Makes every file and directory this process creates private to its user (umask 077): the
+/// database, its WAL, the mail folder and its `.eml` files, the secret files.
+#[cfg(unix)]
+pub fn restrict_file_modes() {
+    use rustix::fs::Mode;
+    rustix::process::umask(Mode::from_raw_mode(0o077));
+}
+
+#[cfg(not(unix))]
+pub fn restrict_file_modes() {}
 
 /// The configured admin token, or the data directory's, generating one there if there is none.
 pub fn admin_token(settings: &Settings) -> Result<(String, SecretSource), ConfigError> {
@@ -178,11 +273,29 @@ pub fn webhook_secrets(settings: &Settings) -> Result<(Secrets, SecretSource), C
     Ok((secrets, source))
 }
 
+/// Creates the data directory (mode 0700) if it is missing. An existing one that others may read
+/// is made private, with a log line saying so.
 pub fn ensure_data_dir(dir: &Path) -> Result<(), ConfigError> {
-    std::fs::create_dir_all(dir).map_err(|source| ConfigError::DataDir {
+    let err = |source| ConfigError::DataDir {
         path: dir.to_owned(),
         source,
-    })
+    };
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(err)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).map_err(err)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(err)?;
+            tracing::info!(path = %dir.display(), "made the data directory private (mode 0700)");
+        }
+    }
+    Ok(())
 }
 
 /// 32 random bytes from the OS generator, hex-encoded (64 characters).

@@ -26,6 +26,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+pub mod ownership;
+pub mod throttle;
 #[cfg(test)]
 mod tests;
 

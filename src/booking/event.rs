@@ -36,13 +36,17 @@ pub struct BookingDetails {
     pub ical_sequence: Option<i64>,
     pub event_type_id: Option<i64>,
     pub event_type_slug: Option<String>,
-    /// Booking metadata; the embed's `metadata[key]` values arrive here.
+    /// Booking metadata; the embed's `metadata[key]` values arrive here. Any booker can set
+    /// them, so nothing in here decides anything.
     pub metadata: serde_json::Value,
+    /// The client proven to have made this booking: the metadata's `client_id`, set only when the
+    /// booking page's signed `client_proof` verified at ingest (see [`crate::auth::ownership`]).
+    pub owner: Option<Uuid>,
 }
 
 impl BookingDetails {
-    /// The client this booking belongs to, when the booking page passed `metadata[client_id]`.
-    pub fn client_id(&self) -> Option<Uuid> {
+    /// The `client_id` the metadata claims, proven or not.
+    pub fn claimed_client_id(&self) -> Option<Uuid> {
         self.metadata
             .get("client_id")
             .and_then(|v| v.as_str())
@@ -74,6 +78,7 @@ impl BookingDetails {
             event_type_id: None,
             event_type_slug: None,
             metadata: serde_json::json!({}),
+            owner: None,
         }
     }
 }

@@ -143,7 +143,7 @@ impl Booking {
             id: Uuid::now_v7(),
             uid: d.uid.clone(),
             calcom_id: d.calcom_id,
-            client_id: d.client_id(),
+            client_id: d.owner,
             title: d.title.clone(),
             description: d.description.clone(),
             notes: d.notes.clone(),

@@ -63,6 +63,15 @@ pub struct GlobalArgs {
         global = true
     )]
     pub admin_token: Option<String>,
+    /// Key that signs the booking page's ownership proofs (at least 16 characters; several
+    /// instances must share it). Default: generated once and kept in `<data dir>/ownership-key`.
+    #[arg(
+        long = "ownership-key",
+        env = "CALBOOK_OWNERSHIP_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub ownership_key: Option<String>,
     /// Supabase project's JWT secret: accept its HS256 access tokens on the bookings API.
     #[arg(
         long = "supabase-jwt-secret",
@@ -294,6 +303,13 @@ pub struct ServeArgs {
     /// Most webhook deliveries committed in one transaction.
     #[arg(long, env = "CALBOOK_INGEST_MAX_BATCH", default_value_t = 256)]
     pub ingest_max_batch: usize,
+    /// Most attendees one webhook delivery may name; a delivery with more is rejected (400).
+    #[arg(long, env = "CALBOOK_MAX_ATTENDEES", default_value_t = crate::webhook::admit::DEFAULT_MAX_ATTENDEES as u16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_attendees: u16,
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` names
+    /// the client; used to count failed sign-ins per client. Default: none (the peer's address).
+    #[arg(long, env = "CALBOOK_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     /// Seconds a client has to send a request's headers (slow or silent connections are closed).
     #[arg(long, env = "CALBOOK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
@@ -334,12 +350,44 @@ pub enum DeliveriesCommand {
     },
 }
 
+/// The secret settings: (argument id, environment variable). Each also reads `<NAME>_FILE`, and a
+/// value given as a command-line flag is warned about (others can read it in `ps`).
+const SECRETS: [(&str, &str); 7] = [
+    ("database_url", "DATABASE_URL"),
+    ("webhook_secret", "CALCOM_WEBHOOK_SECRET"),
+    ("admin_token", "CALBOOK_ADMIN_TOKEN"),
+    ("ownership_key", "CALBOOK_OWNERSHIP_KEY"),
+    ("supabase_jwt_secret", "SUPABASE_JWT_SECRET"),
+    ("resend_api_key", "RESEND_API_KEY"),
+    ("smtp_url", "SMTP_URL"),
+];
+
 impl GlobalArgs {
+    /// Fills the secrets that were not given from their `<NAME>_FILE` files.
+    fn read_secret_files(&mut self) -> Result<(), config::ConfigError> {
+        for (id, name) in SECRETS {
+            let file = std::env::var_os(format!("{name}_FILE"));
+            let slot = match id {
+                "database_url" => &mut self.database_url,
+                "webhook_secret" => &mut self.webhook_secret,
+                "admin_token" => &mut self.admin_token,
+                "ownership_key" => &mut self.ownership_key,
+                "supabase_jwt_secret" => &mut self.supabase_jwt_secret,
+                "resend_api_key" => &mut self.resend_api_key,
+                "smtp_url" => &mut self.smtp_url,
+                other => unreachable!("SECRETS names {other} without a field"),
+            };
+            *slot = config::secret_from_file(name, slot.take(), file.as_deref())?;
+        }
+        Ok(())
+    }
+
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let mut s = Settings::with_data_dir(&self.data_dir);
         s.database_url = self.database_url.clone();
         s.webhook_secret = self.webhook_secret.clone();
         s.admin_token = self.admin_token.clone();
+        s.ownership_key = self.ownership_key.clone();
         s.web = crate::web::WebSettings {
             calcom_link: self.calcom_link.clone(),
             embed_origin: Some(self.calcom_embed_origin.clone()),
@@ -393,9 +441,19 @@ impl GlobalArgs {
 
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     telemetry::init_logging(cli.global.log_format);
+    warn_about_secret_flags(&matches);
+    if let Err(e) = cli.global.read_secret_files() {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -415,6 +473,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// A secret given as a flag is visible to every user of the machine (`ps`); say so, naming the
+/// flag, never the value.
+fn warn_about_secret_flags(matches: &clap::ArgMatches) {
+    let mut level = Some(matches);
+    while let Some(m) = level {
+        for (id, name) in SECRETS {
+            if m.try_contains_id(id).unwrap_or(false)
+                && m.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            {
+                tracing::warn!(
+                    flag = %format!("--{}", id.replace('_', "-")),
+                    "a secret was given as a command-line flag, which other users can read in `ps`; use {name} or {name}_FILE instead"
+                );
+            }
+        }
+        level = m.subcommand().map(|(_, sub)| sub);
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut settings = cli.global.settings()?;
     match cli.command {
@@ -425,6 +502,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_batch: args.ingest_max_batch,
                 ..IngestOptions::default()
             };
+            settings.ingest.admission.max_attendees = usize::from(args.max_attendees);
+            settings.trusted_proxies =
+                crate::http::client_addr::parse_trusted_proxies(&args.trusted_proxies)
+                    .map_err(anyhow::Error::msg)?;
             settings.connection_limits.header_read_timeout =
                 Duration::from_secs(args.header_timeout_secs.max(1));
             let app = crate::app::App::build(&settings).await?;

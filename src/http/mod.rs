@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state and middleware.
 
 pub mod bookings_api;
+pub mod client_addr;
 mod error;
 mod health;
 mod serve;
@@ -59,6 +60,10 @@ pub struct Services {
     /// Verifies Supabase access tokens for the API; `None` when neither `SUPABASE_JWT_SECRET` nor
     /// `SUPABASE_URL` is set (then only the admin token signs in). See [`sign_in`].
     pub verifier: Option<Arc<Verifier>>,
+    /// Failed token checks per client address (every sign-in path).
+    pub sign_in_throttle: crate::auth::throttle::SignInThrottle,
+    /// `CALBOOK_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -89,6 +94,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::remember,
+        ))
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -63,7 +63,15 @@ pub async fn serve(
             _ = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
+        // The peer's address, for the sign-in throttle (see `client_addr`).
+        let router = router.clone();
+        let service = TowerToHyperService::new(tower::service_fn(
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                tower::ServiceExt::oneshot(router.clone(), req)
+            },
+        ));
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let header_timeout = limits.header_read_timeout;

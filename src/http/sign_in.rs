@@ -80,11 +80,27 @@ pub enum SignInError {
     /// The signing keys could not be fetched; the token may well be good.
     #[error("sign-in is unavailable, retry later")]
     Unavailable,
+    /// Too many refused tokens from this client lately (see [`crate::auth::throttle`]).
+    #[error("too many refused sign-ins from this address; retry in {} seconds", .0.as_secs().max(1))]
+    Throttled(std::time::Duration),
 }
 
 impl IntoResponse for SignInError {
     fn into_response(self) -> Response {
         let (challenge, code, message) = match &self {
+            SignInError::Throttled(wait) => {
+                let mut res = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too_many_sign_ins",
+                    self.to_string(),
+                )
+                .into_response();
+                res.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(wait.as_secs().max(1)),
+                );
+                return res;
+            }
             SignInError::Unavailable => {
                 return ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -172,13 +188,32 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The client address token checks are counted under: the request's client (see
+/// [`super::client_addr`]), or the unspecified address outside a request.
+pub fn throttle_key() -> std::net::IpAddr {
+    super::client_addr::current().unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
+/// Checks a token, under the sign-in throttle: a client with too many refused tokens lately is
+/// refused before any check, and every refusal counts.
 async fn check(state: &AppState, token: &str, admin_token_ok: bool) -> Result<Caller, SignInError> {
+    let client = throttle_key();
+    let now = std::time::Instant::now();
+    if let Err(wait) = state.sign_in_throttle.check(client, now) {
+        metrics::counter!("calbook_sign_in_throttled_total").increment(1);
+        return Err(SignInError::Throttled(wait));
+    }
     if admin_token_ok && state.admin_token.matches(token) {
         return Ok(Caller::Operator);
     }
+    let refused = |e: AuthError| {
+        state.sign_in_throttle.record_failure(client, now);
+        metrics::counter!("calbook_api_sign_in_refused_total").increment(1);
+        debug!(reason = %e, "bearer token refused");
+        Err(SignInError::Invalid(e))
+    };
     let Some(verifier) = &state.verifier else {
-        debug!("bearer token refused: not the admin token and no Supabase sign-in configured");
-        return Err(SignInError::Invalid(AuthError::NotConfigured));
+        return refused(AuthError::NotConfigured);
     };
     match verifier.verify(token).await {
         Ok(p) => Ok(Caller::User(p)),
@@ -186,11 +221,7 @@ async fn check(state: &AppState, token: &str, admin_token_ok: bool) -> Result<Ca
             warn!(%reason, "Supabase signing keys unavailable");
             Err(SignInError::Unavailable)
         }
-        Err(e) => {
-            metrics::counter!("calbook_api_sign_in_refused_total").increment(1);
-            debug!(reason = %e, "bearer token refused");
-            Err(SignInError::Invalid(e))
-        }
+        Err(e) => refused(e),
     }
 }
 

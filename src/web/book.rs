@@ -27,6 +27,10 @@ pub struct Prefill {
     pub email: Option<String>,
     /// A signed-in client's id, passed as `metadata[client_id]`.
     pub client_id: Option<String>,
+    /// The proof that makes `client_id` count (`metadata[client_proof]`): signed by calbook for
+    /// this client and its verified email (see [`crate::auth::ownership`]). Only for a client
+    /// with an email; without it a booking is owned by its attendee email alone.
+    pub client_proof: Option<String>,
 }
 
 /// What `book.js` reads from the page (a JSON data block, never executed).
@@ -51,8 +55,13 @@ pub async fn page(
         name: clean_field(q.name.as_deref(), 200),
         email: clean_field(q.email.as_deref(), 320).filter(|e| e.contains('@')),
         client_id: None,
+        client_proof: None,
     };
     if let Some(client) = super::signed_in_client(&state, &headers).await {
+        prefill.client_proof = client
+            .email
+            .as_deref()
+            .map(|email| web.ownership.sign(client.id, email, crate::time::now()));
         prefill.name = client.name.or(prefill.name);
         prefill.email = client.email.or(prefill.email);
         prefill.client_id = Some(client.id.to_string());

@@ -20,7 +20,6 @@ mod book;
 mod pages;
 mod session;
 pub mod settings;
-mod throttle;
 
 pub use pages::Pages;
 pub use session::SessionKey;
@@ -46,14 +45,15 @@ pub struct Web {
     pub reminders: Vec<String>,
     /// Wakes the outbox worker after a retry from the dashboard.
     pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
-    /// Failed sign-ins over the last minute.
-    pub login_throttle: throttle::LoginThrottle,
+    /// Signs the ownership proof `/book` hands a signed-in client.
+    pub ownership: crate::auth::ownership::OwnershipKey,
 }
 
 impl Web {
     pub fn new(
         settings: &WebSettings,
         admin_token: &str,
+        ownership: crate::auth::ownership::OwnershipKey,
         email: &crate::outbox::plan::EmailPolicy,
         outbox_wake: Option<Arc<tokio::sync::Notify>>,
     ) -> Result<Web, settings::WebConfigError> {
@@ -73,7 +73,7 @@ impl Web {
             sessions: SessionKey::from_admin_token(admin_token),
             reminders,
             outbox_wake,
-            login_throttle: Default::default(),
+            ownership,
         })
     }
 }

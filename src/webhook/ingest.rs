@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, error, info_span, warn};
 use uuid::Uuid;
 
+use super::admit::Admission;
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
 use crate::booking::{Booking, decide};
 use crate::outbox::plan::EmailPolicy;
@@ -80,6 +81,8 @@ pub struct IngestOptions {
     pub email: Option<std::sync::Arc<EmailPolicy>>,
     /// Woken once planned emails are durable, so the outbox worker sends them at once.
     pub wake_outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The attendee limit and the ownership proof key.
+    pub admission: Admission,
 }
 
 impl Default for IngestOptions {
@@ -89,6 +92,7 @@ impl Default for IngestOptions {
             max_batch: 256,
             email: None,
             wake_outbox: None,
+            admission: Admission::default(),
         }
     }
 }
@@ -103,6 +107,7 @@ struct Job {
 pub struct Ingest {
     writers: Vec<mpsc::Sender<Job>>,
     hasher: std::collections::hash_map::RandomState,
+    admission: std::sync::Arc<Admission>,
 }
 
 impl Ingest {
@@ -130,13 +135,18 @@ impl Ingest {
             Ingest {
                 writers,
                 hasher: Default::default(),
+                admission: std::sync::Arc::new(options.admission.clone()),
             },
             tasks,
         )
     }
 
     /// Applies a delivery; returns once its effects are committed (or could not be).
-    pub async fn submit(&self, received: Received) -> Result<Applied, IngestError> {
+    pub async fn submit(&self, mut received: Received) -> Result<Applied, IngestError> {
+        let at = received.received_at;
+        received.parsed = received
+            .parsed
+            .and_then(|p| self.admission.admit(p, at));
         let key = match &received.parsed {
             Ok(p) => p.booking_uid().unwrap_or(&received.body_sha256),
             Err(_) => &received.body_sha256,

@@ -6,10 +6,12 @@
 //! writer, which dedupes byte-identical bodies, applies the booking rules and records the
 //! delivery in one transaction → 200 once committed (503 when the database is unavailable).
 
+pub mod admit;
 pub mod ingest;
 pub mod payload;
 pub mod signature;
 
+pub use admit::Admission;
 pub use ingest::{Applied, Ingest, IngestError, IngestOptions, Received};
 pub use signature::{Secrets, SignatureError, sign};
 

@@ -40,6 +40,10 @@ pub enum PayloadError {
     BadUid,
     #[error("payload.endTime is before payload.startTime")]
     EndBeforeStart,
+    #[error(
+        "payload.attendees has {count} entries; calbook accepts at most {max} per delivery (raise CALBOOK_MAX_ATTENDEES if that is real)"
+    )]
+    TooManyAttendees { count: usize, max: usize },
 }
 
 /// What a verified delivery asks for.
@@ -327,6 +331,7 @@ fn details(p: Payload) -> Result<BookingDetails, PayloadError> {
         event_type_id: as_i64(&p.event_type_id),
         event_type_slug: p.slug.filter(|s| !s.is_empty()),
         metadata,
+        owner: None,
     })
 }
 

@@ -14,8 +14,9 @@ use crate::mail::{Email, SendError, Sent};
 const PREFIX_CHARS: usize = 48;
 
 /// Writes `<dir>/<prefix>-<sha256 of the key>.eml`, where `<prefix>` is the idempotency key
-/// with everything but ASCII letters, digits, `-` and `_` replaced by `_` (so
-/// `booking/u1/confirmation` gives `booking_u1_confirmation-3f2a….eml`).
+/// without its last segment (the recipient's address: file names end up in logs and directory
+/// listings), with everything but ASCII letters, digits, `-` and `_` replaced by `_` (so
+/// `booking/u1/confirmation/ann@example.com` gives `booking_u1_confirmation-3f2a….eml`).
 ///
 /// Idempotent: if the file for a key exists, nothing is written and the send succeeds. The file
 /// is written to a temporary name, synced, then linked into place (never half-written, and two
@@ -76,7 +77,8 @@ impl FileMailer {
 /// `<sanitized prefix>-<hex sha256>.eml`.
 fn file_name(key: &str) -> Result<String, SendError> {
     let key = idempotency_key(key)?;
-    let prefix: String = key
+    let readable = key.rsplit_once('/').map_or("", |(head, _)| head);
+    let prefix: String = readable
         .chars()
         .take(PREFIX_CHARS)
         .map(|c| {
@@ -98,7 +100,12 @@ fn write_once(dir: &Path, target: &Path, bytes: &[u8]) -> std::io::Result<bool> 
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".tmp-{}.eml", uuid::Uuid::new_v4()));
     let result = (|| {
-        let mut file = std::fs::File::create_new(&tmp)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Emails are personal data: readable by calbook's user only, whatever the umask.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);
@@ -139,7 +146,7 @@ mod tests {
         let first = mailer.send(&email).await.unwrap();
         let name = first.provider_id.clone().unwrap();
         assert!(
-            name.starts_with("booking_uid-123_confirmation_marco_client_"),
+            name.starts_with("booking_uid-123_confirmation-"),
             "{name}"
         );
         assert!(name.ends_with(".eml"));
@@ -181,6 +188,25 @@ mod tests {
         // Keys that sanitize to the same prefix still get distinct names.
         assert_ne!(file_name("a/b").unwrap(), file_name("a_b").unwrap());
         assert!(file_name(&"x".repeat(1000)).unwrap().len() < 200);
+    }
+
+    #[test]
+    fn file_names_leave_the_recipient_out() {
+        let name = file_name("booking/u1/confirmation/ann.lee@example.com").unwrap();
+        assert!(name.starts_with("booking_u1_confirmation-"), "{name}");
+        assert!(!name.contains("ann") && !name.contains("example"), "{name}");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn email_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mailer = FileMailer::new(tmp.path().to_path_buf()).unwrap();
+        mailer.send(&sample_email()).await.unwrap();
+        let file = &eml_files(tmp.path())[0];
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
     }
 
     #[test]

@@ -178,7 +178,8 @@ pub async fn login(
         );
     }
     let now = std::time::Instant::now();
-    if let Err(wait) = state.web.login_throttle.check(now) {
+    let client = crate::http::sign_in::throttle_key();
+    if let Err(wait) = state.sign_in_throttle.check(client, now) {
         metrics::counter!("calbook_admin_logins_total", "outcome" => "throttled").increment(1);
         let secs = wait.as_secs().max(1);
         let mut r = login_page(
@@ -196,7 +197,7 @@ pub async fn login(
         return r;
     }
     if !state.admin_token.matches(form.token.trim()) {
-        state.web.login_throttle.record_failure(now);
+        state.sign_in_throttle.record_failure(client, now);
         tracing::warn!("admin sign-in refused: wrong token");
         metrics::counter!("calbook_admin_logins_total", "outcome" => "refused").increment(1);
         return login_page(
