@@ -75,7 +75,7 @@ impl App {
             email.worker,
         );
         info!(mailer = email.mailer.kind(), "email outbox ready");
-        let web = crate::web::Web::new(
+        let mut web = crate::web::Web::new(
             &settings.web,
             &admin_token,
             ownership_key.clone(),
@@ -83,6 +83,7 @@ impl App {
             settings.run_outbox_worker.then(|| worker.waker()),
         )
         .context("booking page settings")?;
+        web.links = settings.email.links.clone();
         match &web.config.embed {
             Some(e) => info!(origin = %e.origin, "booking page /book shows {}", e.link),
             None => info!("booking page /book shows a setup notice: set CALCOM_LINK"),

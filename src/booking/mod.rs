@@ -11,6 +11,8 @@
 //!   marked `rescheduled` and linked both ways (`rescheduled_from` / `rescheduled_to`).
 
 mod event;
+pub mod links;
+pub use links::LinkPolicy;
 mod rules;
 
 pub use event::{BookingDetails, BookingEvent, MeetingPhase, Person, PreviousSlot};

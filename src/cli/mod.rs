@@ -208,6 +208,16 @@ pub struct GlobalArgs {
         global = true
     )]
     pub email_kinds: String,
+    /// Hosts (comma-separated; each covers its subdomains) whose meeting URLs are shown as links,
+    /// besides Cal Video, Zoom, Google Meet, Teams and the Cal.com origin's host. Any other
+    /// meeting URL is shown as text only.
+    #[arg(
+        long,
+        env = "CALBOOK_ALLOWED_LINK_HOSTS",
+        default_value = "",
+        global = true
+    )]
+    pub allowed_link_hosts: String,
     /// Send the host (the organizer) a copy of every email.
     #[arg(long, env = "NOTIFY_HOST", global = true)]
     pub notify_host: bool,
@@ -434,6 +444,11 @@ impl GlobalArgs {
             rate_per_second: self.email_rate_per_second,
             max_attempts: Some(self.email_max_attempts),
             business_name: self.business_name.clone(),
+            links: crate::booking::LinkPolicy::from_setting(
+                &self.allowed_link_hosts,
+                Some(&self.calcom_embed_origin),
+            )
+            .map_err(anyhow::Error::msg)?,
         };
         Ok(s)
     }

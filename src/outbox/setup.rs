@@ -29,6 +29,9 @@ pub struct EmailSettings {
     pub rate_per_second: Option<f64>,
     pub max_attempts: Option<i64>,
     pub business_name: Option<String>,
+    /// Which meeting URLs are links (`CALBOOK_ALLOWED_LINK_HOSTS` and the Cal.com origin), in the
+    /// emails, the invites and the dashboard alike.
+    pub links: crate::booking::LinkPolicy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +117,7 @@ impl EmailSettings {
             return Err(EmailConfigError::InvalidRate);
         }
         let mailer = Mailer::from_config(&transport)?;
-        let renderer = Renderer::new(self.templates_dir.as_deref())?;
+        let renderer = Renderer::new(self.templates_dir.as_deref())?.with_links(self.links.clone());
         let mut worker = WorkerConfig::new(from);
         worker.reply_to = reply_to;
         worker.business_name = self.business_name.clone().unwrap_or_default();

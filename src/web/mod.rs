@@ -47,6 +47,8 @@ pub struct Web {
     pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
     /// Signs the ownership proof `/book` hands a signed-in client.
     pub ownership: crate::auth::ownership::OwnershipKey,
+    /// Which meeting URLs the dashboard shows as links.
+    pub links: crate::booking::LinkPolicy,
 }
 
 impl Web {
@@ -74,6 +76,7 @@ impl Web {
             reminders,
             outbox_wake,
             ownership,
+            links: Default::default(),
         })
     }
 }

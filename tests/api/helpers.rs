@@ -21,6 +21,8 @@ pub const SAMPLE_SECRET: &str = "whsec_test_calcom_samples_2026";
 
 /// The admin token every test server is given.
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+/// Signs the booking page's ownership proofs in every test app (instances of one business share it).
+pub const OWNERSHIP_KEY: &str = "test-ownership-key-0123456789abcdef";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -125,6 +127,7 @@ impl TestApp {
         settings.database_url = Some(db.url.clone());
         settings.webhook_secret = Some(SAMPLE_SECRET.to_owned());
         settings.admin_token = Some(ADMIN_TOKEN.to_owned());
+        settings.ownership_key = Some(OWNERSHIP_KEY.to_owned());
         settings.store = StoreOptions {
             acquire_timeout: Duration::from_secs(2),
             ..StoreOptions::default()
@@ -170,6 +173,16 @@ impl TestApp {
             _dir: dir,
             shutdown: Some(tx),
         }
+    }
+
+    /// The ownership proof `/book` hands `client` signed in with `email` (made with the app's own
+    /// key, as the booking page makes it; the page itself is tested in `web.rs`).
+    pub fn ownership_proof(&self, client: &str, email: &str) -> String {
+        calbook::auth::ownership::OwnershipKey::from_secret(OWNERSHIP_KEY).sign(
+            client.parse().expect("a client uuid"),
+            email,
+            calbook::time::now(),
+        )
     }
 
     pub fn url(&self, path: &str) -> String {

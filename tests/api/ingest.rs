@@ -18,7 +18,7 @@ on_both_backends!(
     meeting_events_in_both_forms_add_one_history_entry,
     ping_is_acknowledged_without_a_booking,
     unknown_trigger_and_unknown_version_are_stored_as_ignored,
-    embed_client_id_in_metadata_links_the_booking_to_its_client,
+    a_client_id_counts_only_with_a_valid_ownership_proof,
     health_and_readiness_answer,
     many_concurrent_distinct_bookings_all_land,
 );
@@ -369,16 +369,57 @@ async fn unknown_trigger_and_unknown_version_are_stored_as_ignored(backend: Back
     );
 }
 
-async fn embed_client_id_in_metadata_links_the_booking_to_its_client(backend: Backend) {
+/// Security issue row 1: a `client_id` in the metadata (which any booker can write) owns a
+/// booking only with the booking page's proof, made for that client and the attendee's email,
+/// and not expired. Anything else stays plain metadata.
+async fn a_client_id_counts_only_with_a_valid_ownership_proof(backend: Backend) {
+    use calbook::auth::ownership::OwnershipKey;
     let app = TestApp::spawn(backend).await;
     let client = "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b";
-    let body = String::from_utf8(sample("created")).unwrap().replace(
-        "\"lead_ref\":\"LR-20417\"",
-        &format!("\"client_id\":\"{client}\""),
-    );
-    app.deliver(body.as_bytes()).await;
-    let b = app.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
-    assert_eq!(b.client_id.map(|u| u.to_string()).as_deref(), Some(client));
+    let attacker = "0a0a0a0a-4a5e-4f60-8a7b-9c0d1e2f3a4b";
+    let attendee = "marco.rossi@example.com";
+    let key = OwnershipKey::from_secret(OWNERSHIP_KEY);
+    let two_days_ago = calbook::time::now() - jiff::SignedDuration::from_hours(48);
+    let expired = key.sign(client.parse().unwrap(), attendee, two_days_ago);
+    let valid = app.ownership_proof(client, attendee);
+    let cases: [(&str, &str, String, Option<&str>); 6] = [
+        ("NoProof000000000000001", client, String::new(), None),
+        ("Forged0000000000000001", client, "v1.9999999999.AAAA".into(), None),
+        ("Expired000000000000001", client, expired, None),
+        // The attacker's own valid proof, planted in a link the victim books through.
+        (
+            "OtherEmail000000000001",
+            attacker,
+            app.ownership_proof(attacker, "eve@example.com"),
+            None,
+        ),
+        // A proof for the client, with someone else's id written next to it.
+        ("OtherClient00000000001", attacker, valid.clone(), None),
+        ("Proven0000000000000001", client, valid, Some(client)),
+    ];
+    let template = String::from_utf8(sample("created")).unwrap();
+    for (uid, claimed, proof, owner) in cases {
+        let metadata = if proof.is_empty() {
+            format!("\"client_id\":\"{claimed}\"")
+        } else {
+            format!("\"client_id\":\"{claimed}\",\"client_proof\":\"{proof}\"")
+        };
+        let body = template
+            .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
+            .replace("\"lead_ref\":\"LR-20417\"", &metadata);
+        let (status, answer) = app.deliver(body.as_bytes()).await;
+        assert_eq!(status, StatusCode::OK, "{uid}: {answer}");
+        let b = app.booking(uid).await;
+        assert_eq!(
+            b.client_id.map(|u| u.to_string()).as_deref(),
+            owner,
+            "{uid}"
+        );
+        assert_eq!(
+            b.metadata["client_id"], claimed,
+            "{uid}: the claim stays as metadata"
+        );
+    }
 }
 
 async fn health_and_readiness_answer(backend: Backend) {

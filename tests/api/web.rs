@@ -379,6 +379,19 @@ async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_sit
         let cfg = embed_config(&html);
         assert_eq!(cfg["prefill"]["client_id"], CLIENT_1, "{how}");
         assert_eq!(cfg["prefill"]["email"], "ann@example.com", "{how}");
+        // The proof that makes the client id count at ingest: for this client and its email.
+        let proof = cfg["prefill"]["client_proof"].as_str().unwrap();
+        let key = calbook::auth::ownership::OwnershipKey::from_secret(crate::helpers::OWNERSHIP_KEY);
+        let now = calbook::time::now();
+        assert_eq!(
+            key.verify(proof, CLIENT_1.parse().unwrap(), "ann@example.com", now),
+            Ok(()),
+            "{how}"
+        );
+        assert!(
+            key.verify(proof, CLIENT_1.parse().unwrap(), "bea@example.com", now)
+                .is_err()
+        );
         assert_eq!(
             cfg["prefill"]["name"], "Ann </script><script>alert(1)</script>",
             "{how}"
@@ -399,6 +412,7 @@ async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_sit
         .unwrap();
     let cfg = embed_config(&html);
     assert_eq!(cfg["prefill"]["client_id"], Value::Null);
+    assert_eq!(cfg["prefill"]["client_proof"], Value::Null);
     assert_eq!(cfg["prefill"]["name"], "Bea");
     assert!(
         !html.contains("evil.example"),

@@ -22,6 +22,7 @@ use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
+use crate::booking::links::LinkPolicy;
 use crate::booking::{Booking, Person};
 use crate::mail::{CalendarMethod, Email, Mailbox, header_safe};
 
@@ -239,6 +240,8 @@ pub const TEMPLATE_NAMES: [&str; 21] = {
 /// Renders emails from built-in or user templates.
 pub struct Renderer {
     env: Environment<'static>,
+    /// Which meeting URLs may be links (see [`crate::booking::links`]).
+    links: LinkPolicy,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -292,7 +295,16 @@ impl Renderer {
                     source,
                 })?;
         }
-        Ok(Renderer { env })
+        Ok(Renderer {
+            env,
+            links: LinkPolicy::default(),
+        })
+    }
+
+    /// Uses `links` to decide which meeting URLs are links (default: the known video hosts).
+    pub fn with_links(mut self, links: LinkPolicy) -> Renderer {
+        self.links = links;
+        self
     }
 
     /// Renders the subject, text and HTML parts of `kind` for one recipient.
@@ -303,7 +315,9 @@ impl Renderer {
         recipient: &Recipient,
         ctx: &RenderContext,
     ) -> Result<EmailParts, RenderError> {
-        let mut values = TemplateValues::new(kind, booking, recipient, ctx);
+        let (booking, unverified_link) = self.links.screen(booking);
+        let mut values = TemplateValues::new(kind, &booking, recipient, ctx);
+        values.meeting_url_unverified = unverified_link;
         let subject = header_safe(&self.render_one(kind, "subject", &values)?);
         values.subject = subject.clone();
         let text = self.render_one(kind, "txt", &values)?;
@@ -368,6 +382,8 @@ struct TemplateValues {
     duration: String,
     location: Option<String>,
     meeting_url: Option<String>,
+    /// A meeting URL that is not a known video host's, defanged: shown as text only.
+    meeting_url_unverified: Option<String>,
     description: Option<String>,
     notes: Option<String>,
     cancellation_reason: Option<String>,
@@ -432,6 +448,7 @@ impl TemplateValues {
             duration: format_minutes(minutes),
             location: text(booking.location.as_deref()),
             meeting_url: text(booking.meeting_url.as_deref()),
+            meeting_url_unverified: None,
             description: text(booking.description.as_deref()),
             notes: text(booking.notes.as_deref()),
             cancellation_reason: text(booking.cancellation_reason.as_deref()),
@@ -525,6 +542,7 @@ pub fn compose(
     ctx: &RenderContext,
 ) -> Result<Email, RenderError> {
     let parts = renderer.render(kind, booking, recipient, ctx)?;
+    let (booking, _) = renderer.links.screen(booking);
     Ok(Email {
         from: safe_mailbox(from.name.as_deref(), &from.address),
         reply_to: reply_to.map(|m| safe_mailbox(m.name.as_deref(), &m.address)),
@@ -534,7 +552,7 @@ pub fn compose(
         html: parts.html,
         calendar: kind
             .calendar_method()
-            .map(|method| calendar_invite(booking, method)),
+            .map(|method| calendar_invite(&booking, method)),
         idempotency_key,
     })
 }

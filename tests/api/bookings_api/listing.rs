@@ -280,9 +280,10 @@ async fn reschedule_chain_and_history_follow_the_callers_rights(backend: Backend
     let app = spawn_hs256(backend).await;
     // A was booked by client 1 through the embed; the reschedule to B carries no client id,
     // so B belongs to whoever has the attendee's verified email.
+    let proof = app.ownership_proof(CLIENT_1, "marco.rossi@example.com");
     let created_a = String::from_utf8(sample("created")).unwrap().replace(
         "\"lead_ref\":\"LR-20417\"",
-        &format!("\"client_id\":\"{CLIENT_1}\""),
+        &format!("\"client_id\":\"{CLIENT_1}\",\"client_proof\":\"{proof}\""),
     );
     app.deliver(created_a.as_bytes()).await;
     app.deliver_sample("rescheduled").await;

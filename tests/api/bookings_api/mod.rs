@@ -94,20 +94,29 @@ pub(crate) async fn spawn_hs256(backend: Backend) -> TestApp {
 }
 
 /// A `BOOKING_CREATED` delivery for `uid` at `start`, booked by `email`, with the embed's
-/// `metadata[client_id]` when given.
-pub(crate) fn created(uid: &str, start: Timestamp, email: &str, client: Option<&str>) -> Vec<u8> {
+/// `metadata[client_id]` and `metadata[client_proof]` when given.
+pub(crate) fn created(
+    uid: &str,
+    start: Timestamp,
+    email: &str,
+    client: Option<(&str, &str)>,
+) -> Vec<u8> {
     let mut body = String::from_utf8(created_at(start, uid))
         .unwrap()
         .replace("marco.rossi@example.com", email);
-    if let Some(c) = client {
+    if let Some((c, proof)) = client {
         body = body.replace(
             "\"lead_ref\":\"LR-20417\"",
-            &format!("\"client_id\":\"{c}\",\"lead_ref\":\"LR-20417\""),
+            &format!(
+                "\"client_id\":\"{c}\",\"client_proof\":\"{proof}\",\"lead_ref\":\"LR-20417\""
+            ),
         );
     }
     body.into_bytes()
 }
 
+/// `client` books `uid` through the booking page while signed in with `email` (so the booking
+/// carries its id and a valid ownership proof), or, without a client, books it by email alone.
 pub(crate) async fn book(
     app: &TestApp,
     uid: &str,
@@ -115,7 +124,9 @@ pub(crate) async fn book(
     email: &str,
     client: Option<&str>,
 ) {
-    let (status, body) = app.deliver(&created(uid, start, email, client)).await;
+    let proof = client.map(|c| app.ownership_proof(c, email));
+    let claim = client.zip(proof.as_deref());
+    let (status, body) = app.deliver(&created(uid, start, email, claim)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["outcome"], "applied", "{body}");
 }
