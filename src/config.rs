@@ -180,13 +180,12 @@ pub fn secret_from_file(
         return Err(ConfigError::SecretTwice { name });
     }
     let path = PathBuf::from(file);
-    let text = std::fs::read_to_string(&path).map_err(|source| {
-        ConfigError::SecretFileUnreadable {
+    let text =
+        std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFileUnreadable {
             name,
             path: path.clone(),
             source,
-        }
-    })?;
+        })?;
     let text = text.trim();
     if text.is_empty() {
         return Err(ConfigError::SecretFileEmpty { name, path });

@@ -27,9 +27,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
 pub mod ownership;
-pub mod throttle;
 #[cfg(test)]
 mod tests;
+pub mod throttle;
 
 /// Clock-skew leeway for `exp` and `nbf`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;

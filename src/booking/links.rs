@@ -89,7 +89,9 @@ impl LinkPolicy {
         let Ok(parsed) = url::Url::parse(url.trim()) else {
             return false;
         };
-        if parsed.scheme() != "https" || !parsed.username().is_empty() || parsed.password().is_some()
+        if parsed.scheme() != "https"
+            || !parsed.username().is_empty()
+            || parsed.password().is_some()
         {
             return false;
         }
@@ -152,7 +154,11 @@ mod tests {
 
     #[test]
     fn known_video_hosts_and_configured_ones_are_links() {
-        let p = LinkPolicy::from_setting("*.video.example.com, meet.acme.example", Some("https://cal.acme.example")).unwrap();
+        let p = LinkPolicy::from_setting(
+            "*.video.example.com, meet.acme.example",
+            Some("https://cal.acme.example"),
+        )
+        .unwrap();
         for ok in [
             "https://app.cal.com/video/abc",
             "https://acme.daily.co/room",

@@ -144,9 +144,7 @@ impl Ingest {
     /// Applies a delivery; returns once its effects are committed (or could not be).
     pub async fn submit(&self, mut received: Received) -> Result<Applied, IngestError> {
         let at = received.received_at;
-        received.parsed = received
-            .parsed
-            .and_then(|p| self.admission.admit(p, at));
+        received.parsed = received.parsed.and_then(|p| self.admission.admit(p, at));
         let key = match &received.parsed {
             Ok(p) => p.booking_uid().unwrap_or(&received.body_sha256),
             Err(_) => &received.body_sha256,

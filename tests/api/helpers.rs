@@ -128,6 +128,13 @@ impl TestApp {
         settings.webhook_secret = Some(SAMPLE_SECRET.to_owned());
         settings.admin_token = Some(ADMIN_TOKEN.to_owned());
         settings.ownership_key = Some(OWNERSHIP_KEY.to_owned());
+        // The samples come from a self-hosted Cal.com at cal.example.com whose video calls live
+        // on video.example.com: the business lists that host, as the README tells it to.
+        settings.email.links = calbook::booking::LinkPolicy::from_setting(
+            "video.example.com",
+            Some("https://cal.example.com"),
+        )
+        .unwrap();
         settings.store = StoreOptions {
             acquire_timeout: Duration::from_secs(2),
             ..StoreOptions::default()

@@ -384,7 +384,12 @@ async fn a_client_id_counts_only_with_a_valid_ownership_proof(backend: Backend) 
     let valid = app.ownership_proof(client, attendee);
     let cases: [(&str, &str, String, Option<&str>); 6] = [
         ("NoProof000000000000001", client, String::new(), None),
-        ("Forged0000000000000001", client, "v1.9999999999.AAAA".into(), None),
+        (
+            "Forged0000000000000001",
+            client,
+            "v1.9999999999.AAAA".into(),
+            None,
+        ),
         ("Expired000000000000001", client, expired, None),
         // The attacker's own valid proof, planted in a link the victim books through.
         (

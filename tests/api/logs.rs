@@ -204,6 +204,8 @@ async fn logs_carry_uids_and_hashes_but_no_secrets_or_personal_data(backend: Bac
         "wrong-secret",
         "eyJhbGciOiJIUzI1NiJ9",
         "@example.com",
+        // The file mailer's file names once held the recipient's address, sanitized.
+        "example_com",
         "Would like to discuss the spring order",
         "Please review the Q1 draft",
         "Something came up at work",

@@ -13,4 +13,5 @@ mod outbox;
 mod postgres_server;
 mod refusals;
 mod rls;
+mod security;
 mod web;

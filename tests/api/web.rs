@@ -15,7 +15,7 @@ on_both_backends!(
     admin_forms_refuse_a_missing_or_wrong_csrf_token,
 );
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -42,12 +42,12 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// An admin signed in through the login form: the session cookie and the page's CSRF token.
-struct AdminSession {
-    cookie: String,
-    csrf: String,
+pub(crate) struct AdminSession {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn sign_in(app: &TestApp) -> AdminSession {
+pub(crate) async fn sign_in(app: &TestApp) -> AdminSession {
     let http = no_redirects();
     let form = http.get(app.url("/admin/login")).send().await.unwrap();
     let login_cookie = set_cookie(&form, "calbook_login").unwrap();
@@ -381,7 +381,8 @@ async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_sit
         assert_eq!(cfg["prefill"]["email"], "ann@example.com", "{how}");
         // The proof that makes the client id count at ingest: for this client and its email.
         let proof = cfg["prefill"]["client_proof"].as_str().unwrap();
-        let key = calbook::auth::ownership::OwnershipKey::from_secret(crate::helpers::OWNERSHIP_KEY);
+        let key =
+            calbook::auth::ownership::OwnershipKey::from_secret(crate::helpers::OWNERSHIP_KEY);
         let now = calbook::time::now();
         assert_eq!(
             key.verify(proof, CLIENT_1.parse().unwrap(), "ann@example.com", now),

@@ -145,10 +145,7 @@ mod tests {
         let email = sample_email();
         let first = mailer.send(&email).await.unwrap();
         let name = first.provider_id.clone().unwrap();
-        assert!(
-            name.starts_with("booking_uid-123_confirmation-"),
-            "{name}"
-        );
+        assert!(name.starts_with("booking_uid-123_confirmation-"), "{name}");
         assert!(name.ends_with(".eml"));
         let files = eml_files(&dir);
         assert_eq!(files, vec![dir.join(&name)], "one file, no temp leftovers");
