@@ -192,7 +192,7 @@ pub(super) async fn insert_deliveries(tx: &mut PgConnection, list: &[Delivery]) 
 }
 
 pub(super) async fn bookings(p: &PgPool, f: &BookingFilter) -> Result<Vec<Booking>> {
-    let (tail, args) = super::query::listing_tail(f);
+    let (tail, args) = super::query::listing_tail(f, super::Backend::Postgres);
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings{tail}");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for arg in args {

@@ -9,10 +9,15 @@
 //!   row of a page continues exactly after it: rows inserted meanwhile never shift a page or
 //!   appear twice;
 //! * [`Scope::Owner`] is the same ownership rule as the PostgreSQL row-level-security policies
-//!   (migration 0003): the booking's `client_id` is the client's id, or, for a booking without a
-//!   `client_id`, its attendee email equals the client's (verified) email, case-insensitively;
-//! * every filter uses an indexed column (`starts_at`, `status`, `client_id`,
-//!   `lower(attendee_email)`); the free-text `search` is a bounded scan in start order.
+//!   (migration 0004): the booking's `client_id` is the client's id, or, for a booking without a
+//!   `client_id`, its attendee email equals the client's verified, non-empty email (surrounding
+//!   ASCII whitespace trimmed), ASCII case-insensitively: only A–Z fold to a–z, so no Unicode
+//!   look-alike matches (the Kelvin sign U+212A is not a `k`). A client without an email (or
+//!   with an empty one) owns only the bookings with its id. SQLite's `lower()` folds ASCII only;
+//!   on PostgreSQL, whose `lower()` folds Unicode, the SQL uses `calbook_ascii_lower()` from the
+//!   migration;
+//! * every filter uses an indexed column (`starts_at`, `status`, `client_id`, the folded
+//!   `attendee_email`); the free-text `search` is a bounded scan in start order.
 
 use std::fmt::Write as _;
 
@@ -21,6 +26,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jiff::Timestamp;
 use uuid::Uuid;
 
+use super::Backend;
 use crate::booking::{Booking, Status};
 
 /// Whose bookings a listing may contain.
@@ -46,11 +52,18 @@ impl Owner {
     pub fn owns(&self, booking: &Booking) -> bool {
         match booking.client_id {
             Some(id) => id == self.client_id,
-            None => match (&self.email, &booking.attendee_email) {
-                (Some(mine), Some(theirs)) => mine.to_lowercase() == theirs.to_lowercase(),
+            None => match (self.email_key(), &booking.attendee_email) {
+                (Some(mine), Some(theirs)) => theirs.eq_ignore_ascii_case(&mine),
                 _ => false,
             },
         }
+    }
+
+    /// The client's email as the rule compares it: surrounding ASCII whitespace trimmed, A–Z
+    /// folded to a–z (nothing else); `None` when there is no email or nothing is left of it.
+    fn email_key(&self) -> Option<String> {
+        let email = self.email.as_deref()?.trim_ascii();
+        (!email.is_empty()).then(|| email.to_ascii_lowercase())
     }
 }
 
@@ -119,7 +132,7 @@ pub struct BookingFilter {
     pub from: Option<Timestamp>,
     /// Only bookings starting before this instant.
     pub to: Option<Timestamp>,
-    /// Only bookings whose attendee email is this one (case-insensitive).
+    /// Only bookings whose attendee email is this one (ASCII case-insensitive).
     pub attendee_email: Option<String>,
     /// Only bookings whose attendee name or email contains this text (case-insensitive).
     pub search: Option<String>,
@@ -202,8 +215,14 @@ pub(super) enum Arg {
     Int(i64),
 }
 
-/// The `WHERE … ORDER BY … LIMIT …` tail of a listing, with its arguments in parameter order.
-pub(super) fn listing_tail(f: &BookingFilter) -> (String, Vec<Arg>) {
+/// The `WHERE … ORDER BY … LIMIT …` tail of a listing on `backend`, with its arguments in
+/// parameter order.
+pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<Arg>) {
+    // The ASCII-only fold of the ownership rule, as the email index is built on each backend.
+    let fold = match backend {
+        Backend::Sqlite => "lower",
+        Backend::Postgres => "calbook_ascii_lower",
+    };
     let mut sql = String::from(" WHERE TRUE");
     let mut args = Vec::new();
     let param = |args: &mut Vec<Arg>, a: Arg| {
@@ -212,12 +231,12 @@ pub(super) fn listing_tail(f: &BookingFilter) -> (String, Vec<Arg>) {
     };
     if let Scope::Owner(owner) = &f.scope {
         let id = param(&mut args, Arg::Uuid(owner.client_id));
-        match &owner.email {
+        match owner.email_key() {
             Some(email) => {
-                let email = param(&mut args, Arg::Text(email.to_lowercase()));
+                let email = param(&mut args, Arg::Text(email));
                 let _ = write!(
                     sql,
-                    " AND (client_id = {id} OR (client_id IS NULL AND lower(attendee_email) = {email}))"
+                    " AND (client_id = {id} OR (client_id IS NULL AND {fold}(attendee_email) = {email}))"
                 );
             }
             None => {
@@ -238,8 +257,11 @@ pub(super) fn listing_tail(f: &BookingFilter) -> (String, Vec<Arg>) {
         let _ = write!(sql, " AND starts_at < {p}");
     }
     if let Some(email) = &f.attendee_email {
-        let p = param(&mut args, Arg::Text(email.to_lowercase()));
-        let _ = write!(sql, " AND lower(attendee_email) = {p}");
+        let p = param(
+            &mut args,
+            Arg::Text(email.trim_ascii().to_ascii_lowercase()),
+        );
+        let _ = write!(sql, " AND {fold}(attendee_email) = {p}");
     }
     if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
@@ -308,7 +330,7 @@ mod tests {
             limit: 10,
             ..Default::default()
         };
-        let (sql, args) = listing_tail(&f);
+        let (sql, args) = listing_tail(&f, Backend::Postgres);
         assert!(!sql.contains("brien") && !sql.contains("1=1") && !sql.contains("example"));
         assert_eq!(args[1], Arg::Text("a@example.com".into()));
         assert_eq!(args[3], Arg::Text("%o'brien\\%\\_%".into()));
@@ -335,5 +357,75 @@ mod tests {
         b.attendee_email = None;
         assert!(owner.owns(&b));
         assert!(Scope::All.allows(&b));
+    }
+
+    fn unowned_booking(attendee_email: &str) -> Booking {
+        let mut b = crate::booking::Booking::from_details(
+            &crate::booking::BookingDetails::example("u1", "2026-03-10T14:00:00Z"),
+            Status::Confirmed,
+            "2026-03-01T00:00:00Z".parse().unwrap(),
+        );
+        b.client_id = None;
+        b.attendee_email = Some(attendee_email.into());
+        b
+    }
+
+    fn client(email: Option<&str>) -> Owner {
+        Owner {
+            client_id: Uuid::now_v7(),
+            email: email.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn email_match_folds_ascii_only() {
+        let kelvin = "\u{212A}im@example.com";
+        assert!(!client(Some(kelvin)).owns(&unowned_booking("kim@example.com")));
+        assert!(!client(Some("kim@example.com")).owns(&unowned_booking(kelvin)));
+        assert!(!client(Some("ß@example.com")).owns(&unowned_booking("SS@example.com")));
+        assert!(client(Some(" KIM@Example.com\t")).owns(&unowned_booking("kim@example.COM")));
+        assert!(client(Some("jörg@example.com")).owns(&unowned_booking("JöRG@example.com")));
+        assert!(!client(Some("jörg@example.com")).owns(&unowned_booking("JÖRG@example.com")));
+    }
+
+    #[test]
+    fn an_empty_email_owns_nothing() {
+        for email in [Some(""), Some("  "), None] {
+            for attendee in ["", "  "] {
+                assert!(
+                    !client(email).owns(&unowned_booking(attendee)),
+                    "{email:?} owns {attendee:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_sql_folds_like_the_rule() {
+        let f = |email: &str, backend| {
+            listing_tail(
+                &BookingFilter {
+                    scope: Scope::Owner(client(Some(email))),
+                    limit: 1,
+                    ..Default::default()
+                },
+                backend,
+            )
+        };
+        let (sql, args) = f(" Kim@EXAMPLE.com ", Backend::Sqlite);
+        assert!(sql.contains("lower(attendee_email) = $2"), "{sql}");
+        assert_eq!(args[1], Arg::Text("kim@example.com".into()));
+        let (sql, args) = f("\u{212A}im@example.com", Backend::Postgres);
+        assert!(
+            sql.contains("calbook_ascii_lower(attendee_email) = $2"),
+            "{sql}"
+        );
+        assert_eq!(args[1], Arg::Text("\u{212A}im@example.com".into()));
+        let (sql, args) = f(" ", Backend::Postgres);
+        assert!(
+            !sql.contains("attendee_email"),
+            "an empty email matches no row: {sql}"
+        );
+        assert_eq!(args.len(), 2, "the client id and the limit");
     }
 }

@@ -228,7 +228,7 @@ pub(super) async fn insert_deliveries(tx: &mut SqliteConnection, list: &[Deliver
 }
 
 pub(super) async fn bookings(p: &SqlitePool, f: &BookingFilter) -> Result<Vec<Booking>> {
-    let (tail, args) = super::query::listing_tail(f);
+    let (tail, args) = super::query::listing_tail(f, super::Backend::Sqlite);
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings{tail}");
     let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
     for arg in args {

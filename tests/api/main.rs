@@ -10,6 +10,7 @@ mod ingest;
 mod logs;
 mod ordering;
 mod outbox;
+mod ownership;
 mod postgres_server;
 mod refusals;
 mod rls;

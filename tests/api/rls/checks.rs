@@ -55,6 +55,82 @@ pub(super) async fn check_clients_read_only_their_own(
     Ok(())
 }
 
+/// The email branch compares ASCII case-insensitively only (a Kelvin sign is not a `k`), trims
+/// the claim, and an empty or missing email claim matches nothing, not even an empty attendee.
+pub(super) async fn check_email_match_is_strict(pool: &PgPool, b: &Bookings) -> Result<(), String> {
+    let callers = [
+        (
+            MALLORY,
+            KELVIN_KIM,
+            set(&[b.mallory_by_id, b.kelvin_attendee]),
+            "Mallory with a Kelvin sign for Kim's k",
+        ),
+        (KIM, " KIM@Example.com ", set(&[b.kim_by_email]), "Kim"),
+    ];
+    for (sub, email, own, who) in callers {
+        let mut s = as_client(pool, sub, email).await;
+        expect!(s.bookings().await, Ok(own.clone()), "{who} reads bookings");
+        expect!(s.history().await, Ok(own), "{who} reads history");
+        s.end().await;
+    }
+    for email in [Some(""), Some("  "), None] {
+        let mut phone = as_phone_client(pool, email).await;
+        expect!(
+            phone.bookings().await,
+            Ok(set(&[])),
+            "a phone sign-in with email claim {email:?} reads bookings"
+        );
+        expect!(
+            phone.history().await,
+            Ok(set(&[])),
+            "a phone sign-in with email claim {email:?} reads history"
+        );
+        phone.end().await;
+    }
+    Ok(())
+}
+
+/// Columns the bookings API does not show a client are refused to `authenticated` (42501), for
+/// clients and admins alike; the shown ones are readable. The full comparison with the API's
+/// client view is tests/api/rls/columns.rs.
+pub(super) async fn check_hidden_columns_are_refused(pool: &PgPool) -> Result<(), String> {
+    for admin in [false, true] {
+        let mut s = if admin {
+            as_admin(pool).await
+        } else {
+            as_client(pool, ADA, ADA_EMAIL).await
+        };
+        let who = if admin { "the admin" } else { "Ada" };
+        for (table, column) in [
+            ("bookings", "metadata"),
+            ("bookings", "organizer"),
+            ("bookings", "calcom_booking_id"),
+            ("bookings", "*"),
+            ("booking_history", "delivery_id"),
+            ("booking_history", "id"),
+            ("booking_history", "*"),
+        ] {
+            expect!(
+                s.select(table, column).await,
+                denied(),
+                "{who} selects {table}.{column}"
+            );
+        }
+        expect!(
+            s.select(
+                "bookings",
+                "id, external_id, attendee_email, notes, client_id"
+            )
+            .await
+            .map(|_| ()),
+            Ok(()),
+            "{who} selects the columns the API shows"
+        );
+        s.end().await;
+    }
+    Ok(())
+}
+
 /// app_metadata.role = admin reads everything; user_metadata.role = admin is ignored.
 pub(super) async fn check_admin_is_told_by_app_metadata(
     pool: &PgPool,
@@ -262,6 +338,8 @@ pub(super) async fn check_internal_tables_are_closed(pool: &PgPool) -> Result<()
 /// Every check above, on one database.
 pub(super) async fn check_all(pool: &PgPool, b: &Bookings) -> Result<(), String> {
     check_clients_read_only_their_own(pool, b).await?;
+    check_email_match_is_strict(pool, b).await?;
+    check_hidden_columns_are_refused(pool).await?;
     check_admin_is_told_by_app_metadata(pool, b).await?;
     check_anon_reads_and_writes_nothing(pool, b).await?;
     check_only_the_service_role_writes(pool, b).await?;

@@ -17,10 +17,15 @@ pub(super) const ADA: Uuid = Uuid::from_u128(0xada0_0000_0000_4000_8000_0000_000
 pub(super) const BOB: Uuid = Uuid::from_u128(0xb0b0_0000_0000_4000_8000_0000_0000_0002);
 pub(super) const ADMIN: Uuid = Uuid::from_u128(0xad01_0000_0000_4000_8000_0000_0000_0003);
 pub(super) const MALLORY: Uuid = Uuid::from_u128(0x3a11_0000_0000_4000_8000_0000_0000_0004);
+pub(super) const KIM: Uuid = Uuid::from_u128(0x0c10_0000_0000_4000_8000_0000_0000_0005);
+/// A phone sign-in: its token's `email` claim is empty.
+pub(super) const PHONE: Uuid = Uuid::from_u128(0x0f00_0000_0000_4000_8000_0000_0000_0006);
 
 pub(super) const ADA_EMAIL: &str = "ada@example.com";
 pub(super) const BOB_EMAIL: &str = "bob@example.com";
 pub(super) const MALLORY_EMAIL: &str = "mallory@example.com";
+/// Kim's address with `K` (U+212A KELVIN SIGN), which Unicode lower-cases to `k`.
+pub(super) const KELVIN_KIM: &str = "\u{212A}im@example.com";
 
 /// The stored bookings, one history row each.
 pub(super) struct Bookings {
@@ -32,6 +37,12 @@ pub(super) struct Bookings {
     pub(super) bob_with_adas_email: Uuid,
     /// client_id = Mallory.
     pub(super) mallory_by_id: Uuid,
+    /// No client_id; the attendee is Kim, in another (ASCII) letter case.
+    pub(super) kim_by_email: Uuid,
+    /// No client_id; the attendee address is Kim's written with a Kelvin sign.
+    pub(super) kelvin_attendee: Uuid,
+    /// No client_id and an empty attendee email (as the old app could leave one).
+    pub(super) blank_attendee: Uuid,
 }
 
 impl Bookings {
@@ -41,7 +52,23 @@ impl Bookings {
             self.ada_by_email,
             self.bob_with_adas_email,
             self.mallory_by_id,
+            self.kim_by_email,
+            self.kelvin_attendee,
+            self.blank_attendee,
         ])
+    }
+
+    /// The fixture's bookings, stored in `pool` by the superuser.
+    pub(super) async fn store(pool: &PgPool) -> Bookings {
+        Bookings {
+            ada_by_id: store_booking(pool, Some(ADA), "someone@example.org").await,
+            ada_by_email: store_booking(pool, None, "Ada@Example.COM").await,
+            bob_with_adas_email: store_booking(pool, Some(BOB), ADA_EMAIL).await,
+            mallory_by_id: store_booking(pool, Some(MALLORY), MALLORY_EMAIL).await,
+            kim_by_email: store_booking(pool, None, "Kim@EXAMPLE.com").await,
+            kelvin_attendee: store_booking(pool, None, KELVIN_KIM).await,
+            blank_attendee: store_booking(pool, None, "").await,
+        }
     }
 }
 
@@ -49,7 +76,7 @@ pub(super) fn set(ids: &[Uuid]) -> BTreeSet<Uuid> {
     ids.iter().copied().collect()
 }
 
-/// A fresh database, migrated by calbook, with the four bookings stored by the superuser.
+/// A fresh database, migrated by calbook, with the fixture's bookings stored by the superuser.
 pub(super) async fn migrated_database() -> (PgPool, Bookings) {
     let (url, _) = postgres_server::create_database().await;
     let pool = match Store::open(&url, &StoreOptions::default())
@@ -59,12 +86,7 @@ pub(super) async fn migrated_database() -> (PgPool, Bookings) {
         Store::Postgres(pool) => pool,
         Store::Sqlite(_) => unreachable!("a postgres:// URL"),
     };
-    let bookings = Bookings {
-        ada_by_id: store_booking(&pool, Some(ADA), "someone@example.org").await,
-        ada_by_email: store_booking(&pool, None, "Ada@Example.COM").await,
-        bob_with_adas_email: store_booking(&pool, Some(BOB), ADA_EMAIL).await,
-        mallory_by_id: store_booking(&pool, Some(MALLORY), MALLORY_EMAIL).await,
-    };
+    let bookings = Bookings::store(&pool).await;
     (pool, bookings)
 }
 
@@ -147,6 +169,18 @@ impl Session {
             .fetch_all(&mut *self.tx)
             .await
             .map(|ids| ids.into_iter().collect());
+        self.settle(res).await
+    }
+
+    /// Rows returned by `SELECT {columns} FROM {table}`.
+    pub(super) async fn select(&mut self, table: &str, columns: &str) -> Answer<usize> {
+        self.savepoint().await;
+        let res = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {columns} FROM {table}"
+        )))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map(|rows| rows.len());
         self.settle(res).await
     }
 
@@ -245,6 +279,18 @@ pub(super) async fn as_client(pool: &PgPool, sub: Uuid, email: &str) -> Session 
         "sub": sub, "email": email, "role": "authenticated", "aud": "authenticated",
         "app_metadata": {"provider": "email"}, "user_metadata": {},
     });
+    Session::begin(pool, "authenticated", claims).await
+}
+
+/// A client signed in by phone: `email` is `""` (as Supabase sets it), or absent.
+pub(super) async fn as_phone_client(pool: &PgPool, email: Option<&str>) -> Session {
+    let mut claims = json!({
+        "sub": PHONE, "phone": "15550100", "role": "authenticated", "aud": "authenticated",
+        "app_metadata": {"provider": "phone"}, "user_metadata": {},
+    });
+    if let Some(e) = email {
+        claims["email"] = json!(e);
+    }
     Session::begin(pool, "authenticated", claims).await
 }
 

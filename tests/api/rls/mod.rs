@@ -1,4 +1,4 @@
-//! Row-level security on PostgreSQL (migrations/postgres/0003_access.sql), checked on the real
+//! Row-level security on PostgreSQL (migrations/postgres/0003_access.sql and 0004_ownership.sql), checked on the real
 //! server the way Supabase's API reaches it: inside `BEGIN … ROLLBACK`, `SET LOCAL ROLE
 //! authenticated | anon | service_role` with the caller's JWT claims in `request.jwt.claims`.
 //! The fixture is written as the test superuser, which (like calbook itself) is not subject to
@@ -23,6 +23,7 @@ macro_rules! expect {
 }
 
 mod checks;
+mod columns;
 mod harness;
 
 use calbook::store::{Store, StoreOptions};
@@ -37,6 +38,18 @@ use harness::*;
 async fn clients_read_only_their_own_bookings_and_history() {
     let (pool, b) = migrated_database().await;
     check_clients_read_only_their_own(&pool, &b).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_match_folds_ascii_only_and_an_empty_email_matches_nothing() {
+    let (pool, b) = migrated_database().await;
+    check_email_match_is_strict(&pool, &b).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn columns_the_api_hides_are_refused_to_clients_and_admins() {
+    let (pool, _) = migrated_database().await;
+    check_hidden_columns_are_refused(&pool).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +77,7 @@ async fn only_the_service_role_writes_bookings() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(count, 4);
+    assert_eq!(count, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,7 +109,9 @@ async fn policies_evaluate_auth_once_per_statement_and_use_indexes() {
         for call in ["auth.uid()", "auth.jwt()"] {
             let calls = qual.matches(call).count();
             let wrapped = qual.matches(&format!("SELECT {call}")).count()
-                + qual.matches(&format!("SELECT lower(({call}")).count()
+                + qual
+                    .matches(&format!("SELECT calbook_ascii_lower(NULLIF(btrim(({call}"))
+                    .count()
                 + qual.matches(&format!("SELECT (({call}")).count();
             assert_eq!(calls, wrapped, "{name} calls {call} unwrapped: {qual}");
         }
@@ -110,7 +125,7 @@ async fn policies_evaluate_auth_once_per_statement_and_use_indexes() {
     .unwrap();
     for wanted in [
         "bookings_client_starts_idx ON public.bookings USING btree (client_id, starts_at, id)",
-        "bookings_attendee_email_idx ON public.bookings USING btree (lower(attendee_email), starts_at)",
+        "bookings_attendee_email_idx ON public.bookings USING btree (calbook_ascii_lower(attendee_email), starts_at)",
         "bookings_starts_id_idx ON public.bookings USING btree (starts_at, id)",
     ] {
         assert!(
@@ -170,12 +185,7 @@ async fn adopting_the_old_apps_database_drops_its_policies() {
         "the old app's policies are gone"
     );
 
-    let b = Bookings {
-        ada_by_id: store_booking(&pool, Some(ADA), "someone@example.org").await,
-        ada_by_email: store_booking(&pool, None, "Ada@Example.COM").await,
-        bob_with_adas_email: store_booking(&pool, Some(BOB), ADA_EMAIL).await,
-        mallory_by_id: store_booking(&pool, Some(MALLORY), MALLORY_EMAIL).await,
-    };
+    let b = Bookings::store(&pool).await;
     check_all(&pool, &b).await.unwrap();
 }
 
@@ -195,8 +205,10 @@ async fn a_broken_policy_fails_its_check() {
     let writes: Check = |p, b| Box::pin(check_only_the_service_role_writes(p, b));
     let history: Check = |p, b| Box::pin(check_history_is_append_only(p, b));
     let internal: Check = |p, _| Box::pin(check_internal_tables_are_closed(p));
+    let email: Check = |p, b| Box::pin(check_email_match_is_strict(p, b));
+    let columns: Check = |p, _| Box::pin(check_hidden_columns_are_refused(p));
 
-    let breakages: [(&str, &str, Check); 8] = [
+    let breakages: [(&str, &str, Check); 13] = [
         (
             "the client policy lets every signed-in user read everything",
             "DROP POLICY calbook_client_reads_own_bookings ON bookings;
@@ -246,6 +258,47 @@ async fn a_broken_policy_fails_its_check() {
              CREATE POLICY fix_history ON booking_history FOR ALL TO service_role
                USING (true);",
             history,
+        ),
+        (
+            "the email match folds Unicode",
+            "DROP POLICY calbook_client_reads_own_bookings ON bookings;
+             CREATE POLICY calbook_client_reads_own_bookings ON bookings
+               FOR SELECT TO authenticated USING (
+                 client_id = (SELECT auth.uid())
+                 OR (client_id IS NULL
+                     AND lower(attendee_email) = (SELECT lower(auth.jwt() ->> 'email'))));",
+            email,
+        ),
+        (
+            "the history policy's email match folds Unicode",
+            "DROP POLICY calbook_client_reads_own_history ON booking_history;
+             CREATE POLICY calbook_client_reads_own_history ON booking_history
+               FOR SELECT TO authenticated USING (EXISTS (
+                 SELECT 1 FROM bookings b WHERE b.id = booking_history.booking_id
+                   AND (b.client_id = (SELECT auth.uid())
+                        OR (b.client_id IS NULL AND lower(b.attendee_email)
+                            = (SELECT lower(auth.jwt() ->> 'email'))))));",
+            email,
+        ),
+        (
+            "an empty email claim matches empty attendee emails",
+            "DROP POLICY calbook_client_reads_own_bookings ON bookings;
+             CREATE POLICY calbook_client_reads_own_bookings ON bookings
+               FOR SELECT TO authenticated USING (
+                 client_id = (SELECT auth.uid())
+                 OR (client_id IS NULL AND calbook_ascii_lower(attendee_email)
+                     = (SELECT calbook_ascii_lower(btrim(coalesce(auth.jwt() ->> 'email', ''))))));",
+            email,
+        ),
+        (
+            "authenticated may select every column of bookings",
+            "GRANT SELECT ON bookings TO authenticated;",
+            columns,
+        ),
+        (
+            "the history's delivery ids are granted",
+            "GRANT SELECT (delivery_id) ON booking_history TO authenticated;",
+            columns,
         ),
         (
             "the outbox is readable by signed-in users",
