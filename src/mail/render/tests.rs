@@ -81,7 +81,10 @@ fn ctx() -> RenderContext {
 }
 
 fn renderer() -> Renderer {
-    Renderer::new(None).unwrap()
+    // The sample booking's meeting is on meet.example.com, a host the business allows.
+    Renderer::new(None)
+        .unwrap()
+        .with_links(LinkPolicy::new(["meet.example.com"]))
 }
 
 /// What minijinja's HTML auto-escape makes of `s`.

@@ -11,7 +11,9 @@ fn override_dir_replaces_only_the_files_it_has() {
     )
     .unwrap();
     std::fs::write(dir.path().join("unrelated.txt"), "{% broken").unwrap();
-    let r = Renderer::new(Some(dir.path())).unwrap();
+    let r = Renderer::new(Some(dir.path()))
+        .unwrap()
+        .with_links(LinkPolicy::new(["meet.example.com"]));
     let b = booking();
     let p = r
         .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
