@@ -195,6 +195,93 @@ fn secret_is_generated_once_kept_private_and_printed() {
     );
 }
 
+/// Every secret setting also reads `<NAME>_FILE` (Docker secrets, systemd credentials); both
+/// at once is refused, naming them; a secret on the command line is warned about, unshown.
+#[test]
+fn secrets_come_from_files_and_flags_are_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let token_file = file("admin-token.secret", "token-from-a-file-0123456789\n");
+    let secret_file = file("webhook.secret", "whsec-from-a-file\n");
+    let db_file = file(
+        "database-url.secret",
+        &format!("sqlite://{}", dir.path().join("from-file.db").display()),
+    );
+    let run = |args: &[&str], envs: &[(&str, &std::path::Path)]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_calbook"));
+        c.args(args)
+            .env_remove("CALCOM_WEBHOOK_SECRET")
+            .env_remove("CALBOOK_ADMIN_TOKEN")
+            .env_remove("DATABASE_URL")
+            .env("CALBOOK_DATA_DIR", dir.path().join("data"))
+            .env("RUST_LOG", "warn");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    };
+    let out = run(
+        &["admin-token"],
+        &[("CALBOOK_ADMIN_TOKEN_FILE", &token_file)],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "token-from-a-file-0123456789"
+    );
+    let out = run(&["secret"], &[("CALCOM_WEBHOOK_SECRET_FILE", &secret_file)]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "whsec-from-a-file"
+    );
+    let out = run(&["migrate"], &[("DATABASE_URL_FILE", &db_file)]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        dir.path().join("from-file.db").exists(),
+        "the URL from the file was used"
+    );
+
+    let mut both = Command::new(env!("CARGO_BIN_EXE_calbook"));
+    let out = both
+        .arg("admin-token")
+        .env("CALBOOK_DATA_DIR", dir.path().join("data"))
+        .env("CALBOOK_ADMIN_TOKEN", "token-from-the-environment-012")
+        .env("CALBOOK_ADMIN_TOKEN_FILE", &token_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("both CALBOOK_ADMIN_TOKEN and CALBOOK_ADMIN_TOKEN_FILE are set"),
+        "{err}"
+    );
+    let out = run(
+        &["admin-token"],
+        &[("CALBOOK_ADMIN_TOKEN_FILE", &dir.path().join("missing"))],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read CALBOOK_ADMIN_TOKEN_FILE"));
+
+    let out = run(
+        &["--admin-token", "flag-token-0123456789abc", "admin-token"],
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--admin-token") && err.contains("command-line flag"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("flag-token-0123456789abc"),
+        "the warning does not show the value"
+    );
+}
+
 #[test]
 fn a_bad_database_url_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
