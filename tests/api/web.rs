@@ -15,7 +15,7 @@ on_both_backends!(
     admin_forms_refuse_a_missing_or_wrong_csrf_token,
 );
 
-fn no_redirects() -> reqwest::Client {
+pub(crate) fn no_redirects() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -23,7 +23,7 @@ fn no_redirects() -> reqwest::Client {
 }
 
 /// The `name=value` of a `Set-Cookie` header named `name`.
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all(SET_COOKIE)
         .iter()
@@ -32,7 +32,7 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_owned())
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&needle)
@@ -42,12 +42,12 @@ fn hidden(html: &str, name: &str) -> String {
 }
 
 /// An admin signed in through the login form: the session cookie and the page's CSRF token.
-struct AdminSession {
-    cookie: String,
-    csrf: String,
+pub(crate) struct AdminSession {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn sign_in(app: &TestApp) -> AdminSession {
+pub(crate) async fn sign_in(app: &TestApp) -> AdminSession {
     let http = no_redirects();
     let form = http.get(app.url("/admin/login")).send().await.unwrap();
     let login_cookie = set_cookie(&form, "calbook_login").unwrap();
@@ -85,7 +85,7 @@ async fn sign_in(app: &TestApp) -> AdminSession {
 }
 
 impl AdminSession {
-    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
         let r = no_redirects()
             .get(app.url(path))
             .header("cookie", &self.cookie)

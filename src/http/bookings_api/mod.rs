@@ -304,7 +304,7 @@ async fn visible(store: &Store, caller: &Caller, uid: &str) -> Result<Booking, A
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                format!("no booking with uid {uid:?}"),
+                "no booking with this uid that this sign-in may see",
             )
         })
 }
