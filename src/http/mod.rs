@@ -1,4 +1,10 @@
 //! The HTTP surface: routes, shared state and middleware.
+//!
+//! Two routers: [`router`] for the main listener (API, webhook, pages, health, admin-only
+//! `/metrics`) and [`metrics_router`] for the optional metrics listener (`CALBOOK_METRICS_BIND`).
+//! Both share the same layers: a 30 s request timeout, panics turned into a JSON 500, header
+//! redaction in traces, and `Cache-Control: no-store` on every answer under `/api/`, `/admin`,
+//! `/metrics` and `/readyz`, whatever produced it.
 
 pub mod bookings_api;
 mod error;

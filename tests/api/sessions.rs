@@ -53,6 +53,11 @@ async fn signing_out_revokes_the_session_on_every_instance(backend: Backend) {
             .unwrap();
         assert!(r.status().is_redirection(), "{name}: {}", r.status());
         assert_eq!(
+            r.headers()[CACHE_CONTROL],
+            "no-store",
+            "{name}: the redirect too"
+        );
+        assert_eq!(
             r.headers()[LOCATION],
             "/admin/login?next=%2Fadmin%2Fbookings",
             "{name}"

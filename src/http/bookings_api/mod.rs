@@ -11,7 +11,7 @@
 //! without one, whose attendee email is its verified email. A booking the caller may not see
 //! answers exactly like an unknown uid (404, same body), so the API never tells whether a uid
 //! exists. Links to other bookings (`rescheduled_from`, `rescheduled_to`, the reschedule chain,
-//! the same fields in the history) show only bookings the caller may see (see [`links`]).
+//! the same fields in the history) show only bookings the caller may see (see the `links` module).
 //!
 //! Every answer under `/api/` carries `Cache-Control: no-store`, errors included (see
 //! `http::no_store`): they are personal, and a shared cache must not keep them.
