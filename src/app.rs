@@ -19,6 +19,8 @@ use crate::webhook::Ingest;
 
 pub struct App {
     listener: TcpListener,
+    /// `CALBOOK_METRICS_BIND`'s listener, if set.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     writers: Vec<JoinHandle<()>>,
     outbox: Option<Worker>,
@@ -97,6 +99,14 @@ impl App {
         let listener = TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
+        let metrics_listener = match settings.metrics_bind {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding CALBOOK_METRICS_BIND {addr}"))?,
+            ),
+            None => None,
+        };
         let state = AppState::new(crate::http::Services {
             store,
             ingest,
@@ -110,6 +120,7 @@ impl App {
         });
         Ok(App {
             listener,
+            metrics_listener,
             state,
             writers,
             outbox: settings.run_outbox_worker.then_some(worker),
@@ -121,6 +132,13 @@ impl App {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// Where the metrics listener listens, if `CALBOOK_METRICS_BIND` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("a bound listener has an address"))
     }
 
     pub fn store(&self) -> &Store {
@@ -141,8 +159,34 @@ impl App {
                 let _ = outbox_stopped.await;
             }))
         });
+        let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+        let metrics = self.metrics_listener.map(|listener| {
+            let addr = listener.local_addr().ok();
+            match addr {
+                Some(a) if !a.ip().is_loopback() => tracing::warn!(
+                    addr = %a,
+                    "metrics listener on a non-loopback address: anyone who can reach it reads /metrics"
+                ),
+                _ => {}
+            }
+            if let Some(a) = addr {
+                info!(addr = %a, "metrics on http://{a}/metrics (no sign-in)");
+            }
+            tokio::spawn(crate::http::serve(
+                listener,
+                crate::http::metrics_router(self.state.clone()),
+                self.limits,
+                async {
+                    let _ = metrics_stopped.await;
+                },
+            ))
+        });
         let app = router(self.state);
         crate::http::serve(self.listener, app, self.limits, shutdown).await;
+        let _ = stop_metrics.send(());
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         // The router (and with it every Ingest handle) is gone: the writers drain and stop.
         for w in self.writers {
             let _ = w.await;

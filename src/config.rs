@@ -21,6 +21,8 @@ use crate::webhook::{IngestOptions, Secrets};
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub bind: SocketAddr,
+    /// `CALBOOK_METRICS_BIND`: a second listener serving `/metrics` without sign-in.
+    pub metrics_bind: Option<SocketAddr>,
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; `None` is a SQLite file in the data directory.
     pub database_url: Option<String>,
@@ -54,6 +56,7 @@ impl Settings {
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
             bind: "127.0.0.1:8080".parse().expect("valid address"),
+            metrics_bind: None,
             data_dir: data_dir.into(),
             database_url: None,
             webhook_secret: None,

@@ -307,6 +307,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "CALBOOK_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
+    /// A second address serving only `/metrics` (without sign-in), `/healthz` and `/readyz`,
+    /// e.g. `127.0.0.1:9090`; keep it private. Unset: `/metrics` needs the admin token.
+    #[arg(long, env = "CALBOOK_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
     /// Ingest writer tasks on PostgreSQL (SQLite always uses one). Default 2.
     #[arg(long, env = "CALBOOK_INGEST_WRITERS")]
     pub ingest_writers: Option<usize>,
@@ -512,6 +516,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => {
             settings.bind = args.bind;
+            settings.metrics_bind = args.metrics_bind;
             settings.ingest = IngestOptions {
                 writers: args.ingest_writers,
                 max_batch: args.ingest_max_batch,

@@ -1,39 +1,90 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (the database answers and every
-//! migration is applied), plus `GET /metrics` in Prometheus text format.
+//! `GET /healthz` (the process answers), `GET /readyz` (the database answers and every migration
+//! is applied) and `GET /metrics` (Prometheus text).
+//!
+//! What an anonymous caller learns is only what a load balancer needs: `/healthz` is
+//! `{"status":"ok"}`, `/readyz` is `{"status":"ready"}` or 503 `{"status":"unavailable"}`.
+//! The details (which database backend, why it is not ready) go to the log, and to an admin
+//! (the admin token, or a Supabase admin, as a bearer token). `/metrics` on the main listener is
+//! for admins only (401 with the JSON error body without a token, 403 for a signed-in
+//! non-admin); the metrics listener (`CALBOOK_METRICS_BIND`, see [`super::metrics_router`]) serves
+//! it to anyone who can reach that address, which is meant to be private.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::error::ApiError;
+use super::sign_in::resolve_bearer;
 
 pub async fn healthz() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.store.ready().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": state.store.backend() })),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(
-                    json!({ "status": "unavailable", "error": "database_unavailable", "message": e.to_string() }),
-                ),
-            )
+/// Whether the request carries an admin's bearer token. No header means no (and no token check
+/// at all, so probes cost nothing); a refused token also means no: readiness answers anyway.
+async fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION)
+        && resolve_bearer(state, headers)
+            .await
+            .is_ok_and(|c| c.is_admin())
+}
+
+pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let ready = state.store.ready().await;
+    if let Err(e) = &ready {
+        tracing::warn!(error = %e, "readiness check failed");
+    }
+    let details = is_admin(&state, &headers).await;
+    let backend = state.store.backend();
+    match ready {
+        Ok(()) if details => {
+            Json(json!({ "status": "ready", "database": backend })).into_response()
         }
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(e) if details => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "unavailable",
+                "database": backend,
+                "error": "database_unavailable",
+                "message": e.to_string(),
+            })),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable" })),
+        )
+            .into_response(),
     }
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// `/metrics` on the main listener: admins only.
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match resolve_bearer(&state, &headers).await {
+        Ok(caller) if caller.is_admin() => metrics_text(&state),
+        Ok(_) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are for admins: use the admin token",
+        )
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `/metrics` on the metrics listener: no sign-in (the address is the protection).
+pub async fn open_metrics(State(state): State<AppState>) -> Response {
+    metrics_text(&state)
+}
+
+fn metrics_text(state: &AppState) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }

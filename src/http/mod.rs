@@ -1,4 +1,10 @@
 //! The HTTP surface: routes, shared state and middleware.
+//!
+//! Two routers: [`router`] for the main listener (API, webhook, pages, health, admin-only
+//! `/metrics`) and [`metrics_router`] for the optional metrics listener (`CALBOOK_METRICS_BIND`).
+//! Both share the same layers: a 30 s request timeout, panics turned into a JSON 500, header
+//! redaction in traces, and `Cache-Control: no-store` on every answer under `/api/`, `/admin`,
+//! `/metrics` and `/readyz`, whatever produced it.
 
 pub mod bookings_api;
 pub mod client_addr;
@@ -17,7 +23,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -73,7 +79,7 @@ pub fn router(state: AppState) -> Router {
         .to_pretty_json()
         .expect("the OpenAPI document serializes")
         .into();
-    Router::new()
+    let app = Router::new()
         .merge(api)
         .route(
             "/api/openapi.json",
@@ -98,34 +104,76 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             client_addr::remember,
         ))
-        .with_state(state)
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
-        .layer(CatchPanicLayer::custom(
-            |_: Box<dyn std::any::Any + Send>| {
-                tracing::error!("a request handler panicked");
-                ApiError::internal().into_response()
-            },
-        ))
-        // The span names the path, not the query: `/api/bookings?attendee_email=…` would put an
-        // email address in the log.
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-                tracing::debug_span!(
-                    "request",
-                    method = %req.method(),
-                    path = %req.uri().path(),
-                    version = ?req.version(),
-                )
-            }),
-        )
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            axum::http::header::AUTHORIZATION,
-            axum::http::header::COOKIE,
-            axum::http::HeaderName::from_static("x-cal-signature-256"),
-        ]))
+        .with_state(state);
+    common_layers(app)
+}
+
+/// The metrics listener (`CALBOOK_METRICS_BIND`): `/metrics` without sign-in, plus `/healthz`
+/// and `/readyz` (answering as on the main listener); nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    let app = Router::new()
+        .route("/metrics", get(health::open_metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    common_layers(app)
+}
+
+/// Timeouts, panics, `Cache-Control`, tracing and header redaction, for both listeners.
+fn common_layers(app: Router) -> Router {
+    app.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_secs(30),
+    ))
+    .layer(CatchPanicLayer::custom(
+        |_: Box<dyn std::any::Any + Send>| {
+            tracing::error!("a request handler panicked");
+            ApiError::internal().into_response()
+        },
+    ))
+    .layer(axum::middleware::from_fn(no_store))
+    // The span names the path, not the query: `/api/bookings?attendee_email=…` would put an
+    // email address in the log.
+    .layer(
+        TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!(
+                "request",
+                method = %req.method(),
+                path = %req.uri().path(),
+                version = ?req.version(),
+            )
+        }),
+    )
+    .layer(SetSensitiveRequestHeadersLayer::new([
+        axum::http::header::AUTHORIZATION,
+        axum::http::header::COOKIE,
+        axum::http::HeaderName::from_static("x-cal-signature-256"),
+    ]))
+}
+
+/// Whether answers to `path` must not be stored by browsers or proxies: the API (bookings,
+/// errors, the webhook's answers), the dashboard, and the operational endpoints.
+fn private_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path == "/admin"
+        || path.starts_with("/admin/")
+        || matches!(path, "/metrics" | "/readyz")
+}
+
+/// Adds `Cache-Control: no-store` to every answer under a [`private_path`], whatever produced it
+/// (a handler, an extractor's refusal, the fallback, a timeout or a panic).
+async fn no_store(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let private = private_path(req.uri().path());
+    let mut res = next.run(req).await;
+    if private {
+        res.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
+    res
 }
 
 /// Unknown paths: 404 with the JSON error body every refusal has.

@@ -16,6 +16,7 @@
 mod outbox;
 mod postgres;
 mod query;
+mod sessions;
 mod sqlite;
 
 pub use outbox::Finish;
@@ -332,6 +333,17 @@ impl Store {
         match self {
             Store::Sqlite(s) => sqlite::booking(&s.pool, uid).await,
             Store::Postgres(p) => postgres::booking(p, uid).await,
+        }
+    }
+
+    /// The stored bookings among `uids` (in no particular order; unknown uids are left out).
+    pub async fn bookings_with_uids(&self, uids: &[&str]) -> Result<Vec<Booking>> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Store::Sqlite(s) => sqlite::bookings_with_uids(&s.pool, uids).await,
+            Store::Postgres(p) => postgres::bookings_with_uids(p, uids).await,
         }
     }
 

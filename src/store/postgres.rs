@@ -216,6 +216,15 @@ pub(super) async fn booking(p: &PgPool, uid: &str) -> Result<Option<Booking>> {
     row.as_ref().map(booking_from_row).transpose()
 }
 
+pub(super) async fn bookings_with_uids(p: &PgPool, uids: &[&str]) -> Result<Vec<Booking>> {
+    let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE external_id = ANY($1)");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(uids)
+        .fetch_all(p)
+        .await?;
+    rows.iter().map(booking_from_row).collect()
+}
+
 pub(super) async fn booking_by_id(p: &PgPool, id: Uuid) -> Result<Option<Booking>> {
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))

@@ -252,6 +252,19 @@ pub(super) async fn booking(p: &SqlitePool, uid: &str) -> Result<Option<Booking>
     row.as_ref().map(booking_from_row).transpose()
 }
 
+/// One query for many uids: they travel as one JSON array parameter.
+pub(super) async fn bookings_with_uids(p: &SqlitePool, uids: &[&str]) -> Result<Vec<Booking>> {
+    let sql = format!(
+        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE external_id IN (SELECT value FROM json_each($1))"
+    );
+    let list = serde_json::to_string(uids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(list)
+        .fetch_all(p)
+        .await?;
+    rows.iter().map(booking_from_row).collect()
+}
+
 pub(super) async fn booking_by_id(p: &SqlitePool, id: Uuid) -> Result<Option<Booking>> {
     let sql = format!("SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))

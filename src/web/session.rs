@@ -1,4 +1,4 @@
-//! Admin sessions and CSRF tokens, with no server-side state.
+//! Admin sessions and CSRF tokens.
 //!
 //! Signing in with the admin token sets `calbook_admin`, an `HttpOnly; SameSite=Strict` cookie
 //! holding `v1.<expiry>.<nonce>.<mac>`: the MAC (HMAC-SHA256) is keyed by a key derived from the
@@ -6,11 +6,14 @@
 //! token signs everybody out. The CSRF token of a session is the HMAC of its nonce under the same
 //! key; forms carry it in a hidden field and every POST checks it in constant time.
 //!
+//! Signing out revokes the session on the server, not only in the browser: the SHA-256 of its
+//! nonce ([`Session::revocation_id`]) is recorded in the database until the session's expiry
+//! (see `store::sessions`), and the dashboard refuses a cookie whose nonce is recorded, on every
+//! instance sharing the database, from the next request on. The cookie itself never reaches the
+//! database. Otherwise a session lasts [`SESSION_TTL_SECS`].
+//!
 //! The login form, which has no session yet, uses a double-submit token: a random value in a
 //! short-lived `calbook_login` cookie that the form must echo.
-//!
-//! Limits: a session cannot be revoked before its expiry ([`SESSION_TTL`]) except by changing the
-//! admin token; signing out removes the cookie from the browser.
 
 use hmac::{Hmac, KeyInit, Mac};
 use jiff::Timestamp;
@@ -39,6 +42,20 @@ impl std::fmt::Debug for SessionKey {
 pub struct Session {
     nonce: String,
     pub expires: Timestamp,
+}
+
+impl Session {
+    /// What a sign-out records for this session: the SHA-256 of its nonce, hex-encoded. `None`
+    /// for a session made from bearer credentials ([`SessionKey::for_bearer`]), which has no
+    /// cookie to revoke (its token expires, or is changed, on its own).
+    pub fn revocation_id(&self) -> Option<String> {
+        if self.nonce.starts_with("bearer:") {
+            return None;
+        }
+        Some(hex::encode(<Sha256 as sha2::Digest>::digest(
+            self.nonce.as_bytes(),
+        )))
+    }
 }
 
 impl SessionKey {
@@ -180,6 +197,18 @@ mod tests {
         assert!(!key.check_csrf(&b, &token));
         assert!(!key.check_csrf(&a, ""));
         assert!(!key.check_csrf(&a, "not hex"));
+    }
+
+    #[test]
+    fn revocation_ids_name_one_cookie_session_and_hide_its_nonce() {
+        let key = SessionKey::from_admin_token("token-one-0123456789");
+        let a = key.verify(&key.issue(now()), now()).unwrap();
+        let b = key.verify(&key.issue(now()), now()).unwrap();
+        let id = a.revocation_id().unwrap();
+        assert_eq!(id.len(), 64);
+        assert_ne!(Some(id.clone()), b.revocation_id());
+        assert!(!id.contains(&a.nonce), "a hash, not the nonce");
+        assert_eq!(key.for_bearer("operator", now()).revocation_id(), None);
     }
 
     #[test]

@@ -103,6 +103,8 @@ impl TestDb {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The metrics listener, when `metrics_bind` is set.
+    pub metrics_addr: Option<SocketAddr>,
     pub backend: Backend,
     pub client: reqwest::Client,
     pub store: Store,
@@ -165,6 +167,7 @@ impl TestApp {
     ) -> TestApp {
         let app = App::build(&settings).await.expect("calbook starts");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr();
         let store = app.store().clone();
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(app.run(async {
@@ -172,6 +175,7 @@ impl TestApp {
         }));
         TestApp {
             addr,
+            metrics_addr,
             backend,
             client: reqwest::Client::new(),
             store,
@@ -200,9 +204,20 @@ impl TestApp {
         self.url("/api/webhooks/calcom")
     }
 
-    /// The Prometheus text at `/metrics`.
+    /// The Prometheus text at `/metrics` (read with the admin token).
     pub async fn metrics(&self) -> String {
-        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        let res = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "/metrics with the admin token"
+        );
         res.text().await.unwrap()
     }
 

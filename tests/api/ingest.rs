@@ -431,14 +431,20 @@ async fn health_and_readiness_answer(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     let body: serde_json::Value = ready.json().await.unwrap();
     let expected = match backend {
         Backend::Sqlite => "sqlite",
         Backend::Postgres => "postgres",
     };
-    assert_eq!(body["database"], expected);
+    assert_eq!(body["database"], expected, "an admin gets the details");
     app.deliver(b"{not json").await;
     let metrics = app.metrics().await;
     assert!(

@@ -23,7 +23,7 @@ pub(crate) fn no_redirects() -> reqwest::Client {
 }
 
 /// The `name=value` of a `Set-Cookie` header named `name`.
-fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
     r.headers()
         .get_all(SET_COOKIE)
         .iter()
@@ -32,7 +32,7 @@ fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
         .map(|v| v.to_owned())
 }
 
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let needle = format!("name=\"{name}\" value=\"");
     let start = html
         .find(&needle)
@@ -85,7 +85,7 @@ pub(crate) async fn sign_in(app: &TestApp) -> AdminSession {
 }
 
 impl AdminSession {
-    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
         let r = no_redirects()
             .get(app.url(path))
             .header("cookie", &self.cookie)

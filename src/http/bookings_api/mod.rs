@@ -8,8 +8,13 @@
 //!
 //! Who sees what (see [`Caller`]): admins (the admin token, or `app_metadata.role = admin`) see
 //! every booking; a client sees the bookings whose `client_id` is its id, or, for a booking
-//! without one, whose attendee email is its verified email. Asking for a booking that exists but
-//! is not the caller's is 403; an unknown uid is 404 (for every signed-in caller).
+//! without one, whose attendee email is its verified email. A booking the caller may not see
+//! answers exactly like an unknown uid (404, same body), so the API never tells whether a uid
+//! exists. Links to other bookings (`rescheduled_from`, `rescheduled_to`, the reschedule chain,
+//! the same fields in the history) show only bookings the caller may see (see the `links` module).
+//!
+//! Every answer under `/api/` carries `Cache-Control: no-store`, errors included (see
+//! `http::no_store`): they are personal, and a shared cache must not keep them.
 //!
 //! What a client sees of its booking: everything but the booking's `metadata` (values the
 //! embedding page passed, e.g. lead references: the business's, not the client's), Cal.com's
@@ -35,7 +40,9 @@ use super::sign_in::Caller;
 use crate::booking::{Booking, Status};
 use crate::store::{BookingFilter, Cursor, Scope, SortOrder, Store, StoreError};
 
+mod links;
 mod views;
+use links::Links;
 pub use views::{
     BookingDetail, BookingHistory, BookingPage, BookingView, ChainLink, HistoryItem, PersonView,
 };
@@ -272,33 +279,34 @@ async fn list_bookings(
         None
     };
     let admin = caller.is_admin();
+    let shown: Vec<&Booking> = rows.iter().collect();
+    let links = Links::resolve(&state.store, &caller.scope(), &shown, [])
+        .await
+        .map_err(store_error)?;
     Ok(Json(BookingPage {
-        bookings: rows.iter().map(|b| BookingView::new(b, admin)).collect(),
+        bookings: rows
+            .iter()
+            .map(|b| BookingView::new(b, admin, &links))
+            .collect(),
         next_cursor,
     }))
 }
 
-/// The booking `uid` if it exists (404) and the caller may see it (403).
+/// The booking `uid` if it exists and the caller may see it. Otherwise 404, the same answer
+/// (status and body) whether the uid is unknown or another client's: no existence oracle.
 async fn visible(store: &Store, caller: &Caller, uid: &str) -> Result<Booking, ApiError> {
-    let booking = store
+    store
         .booking(uid)
         .await
         .map_err(store_error)?
+        .filter(|b| caller.scope().allows(b))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
-                format!("no booking with uid {uid:?}"),
+                "no booking with this uid that this sign-in may see",
             )
-        })?;
-    if !caller.scope().allows(&booking) {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this booking belongs to another client",
-        ));
-    }
-    Ok(booking)
+        })
 }
 
 /// The reschedule chain through `booking` as the caller may see it (see
@@ -330,8 +338,7 @@ async fn reschedule_chain(
         (status = 200, description = "The booking", body = BookingDetail),
         (status = 401, description = "Missing or refused token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"calbook\"`, with `error=\"invalid_token\"` for a refused token"))),
-        (status = 403, description = "The booking belongs to another client", body = ErrorBody),
-        (status = 404, description = "No booking has this uid", body = ErrorBody),
+        (status = 404, description = "No booking with this uid that the caller may see (an unknown uid and another client's booking get the same answer)", body = ErrorBody),
         (status = 503, description = "Database or signing keys unavailable; retry", body = ErrorBody),
     )
 )]
@@ -341,9 +348,13 @@ async fn get_booking(
     Path(uid): Path<String>,
 ) -> Result<Json<BookingDetail>, ApiError> {
     let booking = visible(&state.store, &caller, &uid).await?;
-    let reschedule_chain = reschedule_chain(&state.store, &caller.scope(), &booking).await?;
+    let scope = caller.scope();
+    let reschedule_chain = reschedule_chain(&state.store, &scope, &booking).await?;
+    let links = Links::resolve(&state.store, &scope, &[&booking], [])
+        .await
+        .map_err(store_error)?;
     Ok(Json(BookingDetail {
-        booking: BookingView::new(&booking, caller.is_admin()),
+        booking: BookingView::new(&booking, caller.is_admin(), &links),
         reschedule_chain,
     }))
 }
@@ -360,8 +371,7 @@ async fn get_booking(
         (status = 200, description = "The booking's audit entries", body = BookingHistory),
         (status = 401, description = "Missing or refused token", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"calbook\"`, with `error=\"invalid_token\"` for a refused token"))),
-        (status = 403, description = "The booking belongs to another client", body = ErrorBody),
-        (status = 404, description = "No booking has this uid", body = ErrorBody),
+        (status = 404, description = "No booking with this uid that the caller may see (an unknown uid and another client's booking get the same answer)", body = ErrorBody),
         (status = 503, description = "Database or signing keys unavailable; retry", body = ErrorBody),
     )
 )]
@@ -373,9 +383,20 @@ async fn booking_history(
     let booking = visible(&state.store, &caller, &uid).await?;
     let entries = state.store.history(booking.id).await.map_err(store_error)?;
     let admin = caller.is_admin();
+    let mut mentioned = Vec::new();
+    for h in &entries {
+        mentioned.extend(links::linked_uids(&h.old_values));
+        mentioned.extend(links::linked_uids(&h.new_values));
+    }
+    let links = Links::resolve(&state.store, &caller.scope(), &[&booking], mentioned)
+        .await
+        .map_err(store_error)?;
     Ok(Json(BookingHistory {
-        uid: booking.uid,
-        history: entries.iter().map(|h| HistoryItem::new(h, admin)).collect(),
+        uid: booking.uid.clone(),
+        history: entries
+            .iter()
+            .map(|h| HistoryItem::new(h, admin, &links))
+            .collect(),
     }))
 }
 

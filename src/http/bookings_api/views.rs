@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::links::Links;
 use crate::booking::{Booking, HistoryEntry, Person, Status};
 
 /// A person on a booking.
@@ -56,9 +57,11 @@ pub struct BookingView {
     pub event_type_slug: Option<String>,
     /// The client the booking belongs to (`metadata[client_id]` of the embed).
     pub client_id: Option<Uuid>,
-    /// The uid of the booking this one replaced.
+    /// The uid of the booking this one replaced; `null` for a client that may not see that
+    /// booking.
     pub rescheduled_from: Option<String>,
-    /// The uid of the booking that replaced this one.
+    /// The uid of the booking that replaced this one; `null` for a client that may not see that
+    /// booking.
     pub rescheduled_to: Option<String>,
     pub cancellation_reason: Option<String>,
     pub cancelled_by: Option<String>,
@@ -81,7 +84,9 @@ pub struct BookingView {
 }
 
 impl BookingView {
-    pub fn new(b: &Booking, admin: bool) -> BookingView {
+    /// What `admin` (or a client, when false) sees of `b`; `links` says which linked uids it may
+    /// see.
+    pub fn new(b: &Booking, admin: bool, links: &Links) -> BookingView {
         BookingView {
             uid: b.uid.clone(),
             status: b.status,
@@ -102,8 +107,8 @@ impl BookingView {
             meeting_url: b.meeting_url.clone(),
             event_type_slug: b.event_type_slug.clone(),
             client_id: b.client_id,
-            rescheduled_from: b.rescheduled_from.clone(),
-            rescheduled_to: b.rescheduled_to.clone(),
+            rescheduled_from: links.show(&b.rescheduled_from),
+            rescheduled_to: links.show(&b.rescheduled_to),
             cancellation_reason: b.cancellation_reason.clone(),
             cancelled_by: b.cancelled_by.clone(),
             rejection_reason: b.rejection_reason.clone(),
@@ -164,9 +169,10 @@ pub struct BookingDetail {
 pub struct HistoryItem {
     /// `created`, `confirmed`, `rescheduled`, `cancelled`, `meeting_started`, …
     pub action: String,
-    /// The changed fields before the change.
+    /// The changed fields before the change (a `rescheduled_from` / `rescheduled_to` the caller
+    /// may not see is `null`).
     pub old_values: Option<serde_json::Value>,
-    /// The changed fields after the change.
+    /// The changed fields after the change (links as in `old_values`).
     pub new_values: Option<serde_json::Value>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -176,11 +182,11 @@ pub struct HistoryItem {
 }
 
 impl HistoryItem {
-    pub(super) fn new(h: &HistoryEntry, admin: bool) -> HistoryItem {
+    pub(super) fn new(h: &HistoryEntry, admin: bool, links: &Links) -> HistoryItem {
         HistoryItem {
             action: h.action.clone(),
-            old_values: h.old_values.clone(),
-            new_values: h.new_values.clone(),
+            old_values: links.redact(&h.old_values),
+            new_values: links.redact(&h.new_values),
             created_at: h.created_at,
             delivery_id: h.delivery_id.filter(|_| admin),
         }

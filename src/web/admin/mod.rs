@@ -2,7 +2,10 @@
 //!
 //! Every handler here starts with [`require_session`]; GET pages without a session redirect to
 //! the login form, POSTs without one are refused (401). POSTs also need the session's CSRF token
-//! (403 without it). Nothing here changes booking data; the only write is requeuing dead emails.
+//! (403 without it). A signed-out session is refused like a missing one; when the database
+//! cannot say whether a session was signed out, the answer is 503, never a page. Nothing here
+//! changes booking data; the writes are requeuing dead emails and recording a sign-out. Every
+//! answer under `/admin` carries `Cache-Control: no-store` (see `http::no_store`).
 
 mod bookings;
 mod ops;
@@ -42,6 +45,14 @@ pub async fn require_session(
     let key = &state.web.sessions;
     let now = crate::time::now();
     let mut found = session::cookie(headers, SESSION_COOKIE).and_then(|v| key.verify(v, now));
+    if let Some(id) = found.as_ref().and_then(Session::revocation_id) {
+        match state.store.session_revoked(&id).await {
+            Ok(false) => {}
+            Ok(true) => found = None,
+            // Fail closed: a session that may have been signed out is not let in.
+            Err(e) => return Err(Box::new(store_error(state, &e))),
+        }
+    }
     if found.is_none()
         && let Ok(caller) = crate::http::sign_in::resolve(state, headers).await
         && caller.is_admin()
@@ -73,11 +84,15 @@ pub async fn require_post(
     headers: &HeaderMap,
     csrf: &str,
 ) -> Result<Admin, Box<Response>> {
-    let Ok(admin) = require_session(state, headers, "/admin").await else {
-        return Err(Box::new(state.web.pages.error(
-            StatusCode::UNAUTHORIZED,
-            "Sign in to the dashboard first.",
-        )));
+    let admin = match require_session(state, headers, "/admin").await {
+        Ok(admin) => admin,
+        Err(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => return Err(r),
+        Err(_) => {
+            return Err(Box::new(state.web.pages.error(
+                StatusCode::UNAUTHORIZED,
+                "Sign in to the dashboard first.",
+            )));
+        }
     };
     if !state.web.sessions.check_csrf(&admin.session, csrf) {
         return Err(Box::new(state.web.pages.error(
@@ -229,9 +244,22 @@ pub async fn logout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = require_post(&state, &headers, &form.csrf).await {
-        return *r;
+    let admin = match require_post(&state, &headers, &form.csrf).await {
+        Ok(admin) => admin,
+        Err(r) => return *r,
+    };
+    // Revoked on the server first: a copy of the cookie is refused from now on, on every
+    // instance. If that cannot be recorded, say so and keep the cookie, so that signing out can
+    // be tried again.
+    if let Some(id) = admin.session.revocation_id()
+        && let Err(e) = state
+            .store
+            .revoke_session(&id, admin.session.expires, crate::time::now())
+            .await
+    {
+        return store_error(&state, &e);
     }
+    tracing::info!("admin signed out");
     let mut r = Redirect::to("/admin/login").into_response();
     *r.status_mut() = StatusCode::SEE_OTHER;
     set_cookie(

@@ -4,6 +4,7 @@
 
 mod listing;
 mod openapi;
+mod privacy;
 mod sign_in;
 
 use jiff::Timestamp;
