@@ -12,7 +12,8 @@ use tracing::info;
 
 use crate::auth::Verifier;
 use crate::config::{self, SecretSource, Settings};
-use crate::http::{AppState, router};
+use crate::routes::router;
+use crate::state::{AppState, Services};
 use crate::outbox::worker::Worker;
 use crate::store::Store;
 use crate::webhook::Ingest;
@@ -82,7 +83,6 @@ impl App {
             &admin_token,
             ownership_key.clone(),
             &settings.email.policy,
-            settings.run_outbox_worker.then(|| worker.waker()),
         )
         .context("booking page settings")?;
         web.links = settings.email.links.clone();
@@ -107,7 +107,7 @@ impl App {
             ),
             None => None,
         };
-        let state = AppState::new(crate::http::Services {
+        let state = AppState::new(Services {
             store,
             ingest,
             secrets: Arc::new(secrets),
@@ -117,6 +117,7 @@ impl App {
             verifier,
             sign_in_throttle: Default::default(),
             trusted_proxies: settings.trusted_proxies.clone(),
+            outbox_wake: settings.run_outbox_worker.then(|| worker.waker()),
         });
         Ok(App {
             listener,
@@ -174,7 +175,7 @@ impl App {
             }
             tokio::spawn(crate::http::serve(
                 listener,
-                crate::http::metrics_router(self.state.clone()),
+                crate::routes::metrics_router(self.state.clone()),
                 self.limits,
                 async {
                     let _ = metrics_stopped.await;

@@ -3,8 +3,9 @@
 //! Modules mirror the architecture: [`webhook`] (signature, payload parsing, group-commit
 //! ingest) → [`booking`] (the domain rules, no I/O) → [`store`] (SQLite or PostgreSQL);
 //! [`outbox`] and [`mail`] send the emails; [`http`] is the HTTP surface and [`web`] its pages
-//! (booking page, admin dashboard); [`auth`] verifies sign-in; [`cli`] the operator commands,
-//! [`app`] wires them together.
+//! (booking page, admin dashboard), both reading the shared [`state`] and neither mounting the
+//! other: [`routes`] assembles them; [`auth`] verifies sign-in; [`config`] declares every
+//! setting; [`cli`] dispatches the operator commands; [`app`] wires them together.
 
 pub mod app;
 pub mod auth;
@@ -14,6 +15,8 @@ pub mod config;
 pub mod http;
 pub mod mail;
 pub mod outbox;
+pub mod routes;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod time;

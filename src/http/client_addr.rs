@@ -18,7 +18,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-use super::AppState;
+use crate::state::AppState;
 
 tokio::task_local! {
     static CLIENT: IpAddr;

@@ -6,7 +6,7 @@
 //! The details (which database backend, why it is not ready) go to the log, and to an admin
 //! (the admin token, or a Supabase admin, as a bearer token). `/metrics` on the main listener is
 //! for admins only (401 with the JSON error body without a token, 403 for a signed-in
-//! non-admin); the metrics listener (`CALBOOK_METRICS_BIND`, see [`super::metrics_router`]) serves
+//! non-admin); the metrics listener (`CALBOOK_METRICS_BIND`, see [`crate::routes::metrics_router`]) serves
 //! it to anyone who can reach that address, which is meant to be private.
 
 use axum::Json;
@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
+use crate::state::AppState;
 use super::error::ApiError;
 use super::sign_in::resolve_bearer;
 

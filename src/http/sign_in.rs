@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::{debug, warn};
 
-use super::AppState;
+use crate::state::AppState;
 use super::error::ApiError;
 use crate::auth::{AuthError, Principal, bearer};
 use crate::store::{Owner, Scope};

@@ -16,7 +16,7 @@ use serde_json::json;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::AppState;
+use crate::state::AppState;
 use super::error::ApiError;
 use crate::store::Outcome;
 use crate::webhook::payload::{self, PayloadError};

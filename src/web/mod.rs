@@ -25,14 +25,12 @@ pub use pages::Pages;
 pub use session::SessionKey;
 pub use settings::{EmbedLayout, EmbedTheme, WebConfigError, WebSettings};
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use uuid::Uuid;
 
-use crate::http::AppState;
+use crate::state::AppState;
 use settings::WebConfig;
 
 /// What the page handlers share.
@@ -43,8 +41,6 @@ pub struct Web {
     pub sessions: SessionKey,
     /// "24 hours", "1 hour": the reminders the booking page promises.
     pub reminders: Vec<String>,
-    /// Wakes the outbox worker after a retry from the dashboard.
-    pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
     /// Signs the ownership proof `/book` hands a signed-in client.
     pub ownership: crate::auth::ownership::OwnershipKey,
     /// Which meeting URLs the dashboard shows as links.
@@ -57,7 +53,6 @@ impl Web {
         admin_token: &str,
         ownership: crate::auth::ownership::OwnershipKey,
         email: &crate::outbox::plan::EmailPolicy,
-        outbox_wake: Option<Arc<tokio::sync::Notify>>,
     ) -> Result<Web, settings::WebConfigError> {
         let reminders = if email.kinds.contains("reminder") {
             email
@@ -74,7 +69,6 @@ impl Web {
             config,
             sessions: SessionKey::from_admin_token(admin_token),
             reminders,
-            outbox_wake,
             ownership,
             links: Default::default(),
         })
@@ -102,7 +96,7 @@ async fn signed_in_client(state: &AppState, headers: &HeaderMap) -> Option<Signe
     })
 }
 
-/// The page routes; merged into the application router.
+/// The page routes; [`crate::routes`] merges them into the application router.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { axum::response::Redirect::to("/book") }))

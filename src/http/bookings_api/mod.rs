@@ -34,7 +34,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
+use crate::state::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::sign_in::Caller;
 use crate::booking::{Booking, Status};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{require_session, show_time, store_error};
 use crate::booking::{Booking, HistoryEntry, Status};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::store::{BookingFilter, Cursor, Scope, SortOrder};
 use crate::web::pages::STRICT_CSP;
 

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use super::book::same_site_path;
 use super::pages::STRICT_CSP;
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS, Session};
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// A signed-in admin, with the CSRF token its forms carry.
 pub struct Admin {

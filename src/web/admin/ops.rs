@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::bookings::email_row;
 use super::{require_post, require_session, show_time, store_error};
-use crate::http::AppState;
+use crate::state::AppState;
 use crate::outbox::JobState;
 use crate::store::{Delivery, Outcome};
 use crate::web::book::same_site_path;
@@ -192,7 +192,7 @@ async fn retry(state: &AppState, id: Option<Uuid>, back: Option<&str>) -> Respon
         Ok(n) => {
             tracing::info!(email_id = ?id, requeued = n, "dead emails requeued from the dashboard");
             if n > 0
-                && let Some(w) = &state.web.outbox_wake
+                && let Some(w) = &state.outbox_wake
             {
                 w.notify_one();
             }
