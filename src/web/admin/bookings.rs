@@ -2,14 +2,14 @@
 //! `/admin/bookings/{uid}` (details, reschedule chain, audit timeline, emails).
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use super::{require_session, show_time, store_error};
+use super::{AdminSession, show_time, store_error};
 use crate::booking::{Booking, HistoryEntry, Status};
 use crate::state::AppState;
 use crate::store::{BookingFilter, Cursor, Scope, SortOrder};
@@ -156,13 +156,9 @@ fn filter_for(
 
 pub async fn bookings(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<ListQuery>,
+    admin: AdminSession,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/bookings").await {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
     let web = &state.web;
     let zone = &web.config.admin_zone;
     let (view, filter) = match filter_for(&q, crate::time::now(), zone) {
@@ -312,13 +308,9 @@ pub(super) fn email_row(j: &crate::outbox::OutboxJob, zone: &TimeZone) -> EmailR
 
 pub async fn booking(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(uid): Path<String>,
+    admin: AdminSession,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/bookings").await {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
     let web = &state.web;
     let zone = &web.config.admin_zone;
     let b = match state.store.booking(&uid).await {

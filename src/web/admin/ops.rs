@@ -1,17 +1,16 @@
 //! `/admin/deliveries` (recent webhook deliveries and their outcomes) and `/admin/emails` (the
 //! outbox by state, with retry for dead letters).
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::bookings::email_row;
-use super::{require_post, require_session, show_time, store_error};
-use crate::state::AppState;
+use super::{AdminForm, AdminSession, CsrfField, show_time, store_error};
 use crate::outbox::JobState;
+use crate::state::AppState;
 use crate::store::{Delivery, Outcome};
 use crate::web::book::same_site_path;
 use crate::web::pages::STRICT_CSP;
@@ -47,13 +46,9 @@ pub struct DeliveriesQuery {
 
 pub async fn deliveries(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<DeliveriesQuery>,
+    admin: AdminSession,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/deliveries").await {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
     let web = &state.web;
     let zone = &web.config.admin_zone;
     let outcome = match q
@@ -96,13 +91,9 @@ pub struct EmailsQuery {
 
 pub async fn emails(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Query(q): Query<EmailsQuery>,
+    admin: AdminSession,
 ) -> Response {
-    let admin = match require_session(&state, &headers, "/admin/emails").await {
-        Ok(a) => a,
-        Err(r) => return *r,
-    };
     let web = &state.web;
     let wanted = q.state.as_deref().map(str::trim).unwrap_or("dead");
     let filter = match wanted {
@@ -146,6 +137,12 @@ pub struct RetryForm {
     back: Option<String>,
 }
 
+impl CsrfField for RetryForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
 /// Where to return after a retry: a dashboard page, with the count requeued.
 fn back_to(back: Option<&str>, retried: u64) -> Response {
     let path = back
@@ -160,13 +157,9 @@ fn back_to(back: Option<&str>, retried: u64) -> Response {
 
 pub async fn retry_email(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<RetryForm>,
+    AdminForm { form, .. }: AdminForm<RetryForm>,
 ) -> Response {
-    if let Err(r) = require_post(&state, &headers, &form.csrf).await {
-        return *r;
-    }
     let Ok(id) = id.parse::<Uuid>() else {
         return state
             .web
@@ -178,12 +171,8 @@ pub async fn retry_email(
 
 pub async fn retry_all_dead(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<RetryForm>,
+    AdminForm { form, .. }: AdminForm<RetryForm>,
 ) -> Response {
-    if let Err(r) = require_post(&state, &headers, &form.csrf).await {
-        return *r;
-    }
     retry(&state, None, form.back.as_deref()).await
 }
 
