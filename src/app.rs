@@ -12,9 +12,9 @@ use tracing::info;
 
 use crate::auth::Verifier;
 use crate::config::{self, SecretSource, Settings};
+use crate::outbox::worker::Worker;
 use crate::routes::router;
 use crate::state::{AppState, Services};
-use crate::outbox::worker::Worker;
 use crate::store::Store;
 use crate::webhook::Ingest;
 

@@ -20,9 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tracing::{debug, warn};
 
-use crate::state::AppState;
 use super::error::ApiError;
 use crate::auth::{AuthError, Principal, bearer};
+use crate::state::AppState;
 use crate::store::{Owner, Scope};
 
 /// The legacy cookie in which Supabase's auth helpers keep the access token.

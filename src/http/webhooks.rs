@@ -16,8 +16,8 @@ use serde_json::json;
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use crate::state::AppState;
 use super::error::ApiError;
+use crate::state::AppState;
 use crate::store::Outcome;
 use crate::webhook::payload::{self, PayloadError};
 use crate::webhook::{IngestError, MAX_BODY_BYTES, Received, body_sha256};

@@ -34,10 +34,10 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::state::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::sign_in::Caller;
 use crate::booking::{Booking, Status};
+use crate::state::AppState;
 use crate::store::{BookingFilter, Cursor, Scope, SortOrder, Store, StoreError};
 
 mod links;

@@ -1,7 +1,7 @@
 //! Settings, and the life cycle of the webhook secret and the admin token.
 //!
-//! Every setting is a CLI flag and an environment variable (see `cli.rs` and the README's
-//! table). With no `CALCOM_WEBHOOK_SECRET`, calbook generates a strong secret on first start and
+//! Every setting is a CLI flag and an environment variable, declared in [`args`] (and listed in
+//! the README's table). With no `CALCOM_WEBHOOK_SECRET`, calbook generates a strong secret on first start and
 //! keeps it in `<data dir>/webhook-secret` (mode 0600), so an unsigned request is never accepted.
 //! The admin token (`CALBOOK_ADMIN_TOKEN`) works the same way, in `<data dir>/admin-token`, and so
 //! does the key the booking page signs ownership proofs with (`CALBOOK_OWNERSHIP_KEY`,
@@ -9,6 +9,10 @@
 //! read from a file named by `<NAME>_FILE` ([`secret_from_file`]). The data directory is created
 //! private (0700) and every file calbook creates is private too ([`restrict_file_modes`]).
 //! Secret values never reach a log; only the file's path does.
+
+pub mod args;
+
+pub use args::{GlobalArgs, SECRETS, ServeArgs};
 
 use std::io::Write;
 use std::net::SocketAddr;
