@@ -1,22 +1,24 @@
 //! The admin dashboard: sign-in with the admin token, then bookings, deliveries and emails.
 //!
 //! Every handler here but the login form's takes an [`AdminSession`] (GET pages) or an
-//! [`AdminForm`] (POSTs); GET pages without a session redirect to the login form, POSTs without
-//! one are refused (401). POSTs also need the session's CSRF token (403 without it). A signed-out session is refused like a missing one; when the database
-//! cannot say whether a session was signed out, the answer is 503, never a page. Nothing here
+//! [`AdminForm`] (POSTs), see `guard.rs`: GET pages without a session redirect to the login form,
+//! POSTs without one are refused (401). POSTs also need the session's CSRF token (403 without
+//! it). A signed-out session is refused like a missing one; when the database cannot say whether
+//! a session was signed out, the answer is 503, never a page. Nothing here
 //! changes booking data; the writes are requeuing dead emails and recording a sign-out. Every
 //! answer under `/admin` carries `Cache-Control: no-store` (see `http::no_store`).
 
 mod bookings;
+mod guard;
 mod ops;
 
 pub use bookings::{booking, bookings};
+pub use guard::{AdminForm, AdminSession, CsrfField, CsrfForm};
 use ops::delivery_row;
 pub use ops::{deliveries, emails, retry_all_dead, retry_email};
 
 use axum::Form;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use jiff::Timestamp;
@@ -25,158 +27,8 @@ use serde::Deserialize;
 
 use super::book::same_site_path;
 use super::pages::STRICT_CSP;
-use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS, Session};
+use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS};
 use crate::state::AppState;
-
-/// A signed-in admin, with the CSRF token its forms carry.
-///
-/// As an extractor, it guards the dashboard's GET pages: without a session the request is
-/// redirected to the login form, whose `next` is the dashboard section asked for
-/// (`/admin/bookings/{uid}` returns to `/admin/bookings`); when the database cannot say whether
-/// the session was signed out, the answer is the 503 page.
-pub struct AdminSession {
-    pub session: Session,
-    pub csrf: String,
-}
-
-/// Why a request carries no usable session.
-enum NoSession {
-    /// No session cookie, a forged, expired or signed-out one, and no admin bearer token.
-    SignedOut,
-    /// The database could not say whether the session was signed out: this page (503).
-    Unavailable(Response),
-}
-
-impl AdminSession {
-    /// The admin proved by the request: the dashboard's session cookie, or else an admin signed
-    /// in as the bookings API signs in (a Supabase access token whose `app_metadata.role` is
-    /// `admin`, in the `Authorization` header or the `sb-access-token` cookie; or the admin token
-    /// as a bearer token, for scripts).
-    async fn from_headers(
-        state: &AppState,
-        headers: &HeaderMap,
-    ) -> Result<AdminSession, NoSession> {
-        let key = &state.web.sessions;
-        let now = crate::time::now();
-        let mut found = session::cookie(headers, SESSION_COOKIE).and_then(|v| key.verify(v, now));
-        if let Some(id) = found.as_ref().and_then(Session::revocation_id) {
-            match state.store.session_revoked(&id).await {
-                Ok(false) => {}
-                Ok(true) => found = None,
-                // Fail closed: a session that may have been signed out is not let in.
-                Err(e) => return Err(NoSession::Unavailable(store_error(state, &e))),
-            }
-        }
-        if found.is_none()
-            && let Ok(caller) = crate::http::sign_in::resolve(state, headers).await
-            && caller.is_admin()
-        {
-            let subject = caller
-                .principal()
-                .map_or_else(|| "operator".to_owned(), |p| p.subject.to_string());
-            found = Some(key.for_bearer(&subject, now));
-        }
-        match found {
-            Some(session) => Ok(AdminSession {
-                csrf: key.csrf_token(&session),
-                session,
-            }),
-            None => Err(NoSession::SignedOut),
-        }
-    }
-}
-
-/// The dashboard section a path is in (`/admin/bookings/abc` is in `/admin/bookings`): where the
-/// login form leads back to.
-fn section(path: &str) -> &str {
-    let rest = path.strip_prefix("/admin/").unwrap_or("");
-    match rest.find('/') {
-        Some(i) => &path[.."/admin/".len() + i],
-        None => path,
-    }
-}
-
-impl FromRequestParts<AppState> for AdminSession {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<AdminSession, Response> {
-        match AdminSession::from_headers(state, &parts.headers).await {
-            Ok(admin) => Ok(admin),
-            Err(NoSession::Unavailable(r)) => Err(r),
-            Err(NoSession::SignedOut) => {
-                let next = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("next", section(parts.uri.path()))
-                    .finish();
-                Err(Redirect::to(&format!("/admin/login?{next}")).into_response())
-            }
-        }
-    }
-}
-
-/// A dashboard form that carries the session's CSRF token.
-pub trait CsrfField {
-    /// The form's `csrf` field (empty when absent).
-    fn csrf(&self) -> &str;
-}
-
-/// A POSTed dashboard form `F` from a signed-in admin, with its CSRF token checked.
-///
-/// As an extractor (the last one of a handler): the form is read first (its refusals are
-/// axum's), then a request without a session is refused with the 401 page (503 when the
-/// database cannot say whether the session was signed out) and a form without this session's CSRF
-/// token with the 403 page. No redirect.
-pub struct AdminForm<F> {
-    pub admin: AdminSession,
-    pub form: F,
-}
-
-impl<F> FromRequest<AppState> for AdminForm<F>
-where
-    F: serde::de::DeserializeOwned + CsrfField + Send,
-{
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<AdminForm<F>, Response> {
-        let headers = req.headers().clone();
-        let Form(form) = Form::<F>::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let admin = match AdminSession::from_headers(state, &headers).await {
-            Ok(admin) => admin,
-            Err(NoSession::Unavailable(r)) => return Err(r),
-            Err(NoSession::SignedOut) => {
-                return Err(state
-                    .web
-                    .pages
-                    .error(StatusCode::UNAUTHORIZED, "Sign in to the dashboard first."));
-            }
-        };
-        if !state.web.sessions.check_csrf(&admin.session, form.csrf()) {
-            return Err(state.web.pages.error(
-                StatusCode::FORBIDDEN,
-                "This form is missing its security token or the token has expired. Go back, \
-                 reload the page and try again.",
-            ));
-        }
-        Ok(AdminForm { admin, form })
-    }
-}
-
-/// The form's CSRF field; absent is the same as wrong.
-#[derive(Debug, Default, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    pub csrf: String,
-}
-
-impl CsrfField for CsrfForm {
-    fn csrf(&self) -> &str {
-        &self.csrf
-    }
-}
 
 pub async fn home() -> Redirect {
     Redirect::to("/admin/bookings")
@@ -385,18 +237,6 @@ mod tests {
             Some("/administrator"),
         ] {
             assert_eq!(after_login(other), "/admin/bookings", "{other:?}");
-        }
-    }
-
-    #[test]
-    fn the_login_form_leads_back_to_the_section() {
-        for (path, next) in [
-            ("/admin/bookings", "/admin/bookings"),
-            ("/admin/bookings/abc", "/admin/bookings"),
-            ("/admin/deliveries", "/admin/deliveries"),
-            ("/admin/emails", "/admin/emails"),
-        ] {
-            assert_eq!(section(path), next, "{path}");
         }
     }
 
