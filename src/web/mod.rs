@@ -59,7 +59,10 @@ impl Web {
         email: &crate::outbox::plan::EmailPolicy,
         outbox_wake: Option<Arc<tokio::sync::Notify>>,
     ) -> Result<Web, settings::WebConfigError> {
-        let reminders = if email.kinds.contains("reminder") {
+        let reminders = if email
+            .kinds
+            .contains(&crate::mail::render::EmailKind::Reminder)
+        {
             email
                 .reminder_offsets
                 .iter()
