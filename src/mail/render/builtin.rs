@@ -1,6 +1,6 @@
 //! The built-in templates (`templates/email/`), embedded in the binary, and the names an
-//! override directory may use. Each [`EmailKind`] names its three templates in one exhaustive
-//! match, so a new kind does not compile until its templates exist.
+//! override directory may use: the shared ones here, each kind's three from
+//! [`EmailKind::builtin_templates`], so a new kind does not compile until its templates exist.
 
 use super::EmailKind;
 
@@ -20,28 +20,6 @@ const SHARED: [(&str, &str); 3] = [
     builtin!("_facts.txt"),
 ];
 
-/// `kind`'s built-in templates, `<kind>.subject`, `.txt` and `.html`. The match is exhaustive, so
-/// a new [`EmailKind`] does not compile until its templates are named here (and exist).
-const fn kind_templates(kind: EmailKind) -> [(&'static str, &'static str); 3] {
-    macro_rules! kind {
-        ($kind:literal) => {
-            [
-                builtin!(concat!($kind, ".subject")),
-                builtin!(concat!($kind, ".txt")),
-                builtin!(concat!($kind, ".html")),
-            ]
-        };
-    }
-    match kind {
-        EmailKind::Confirmation => kind!("confirmation"),
-        EmailKind::Rescheduled => kind!("rescheduled"),
-        EmailKind::Cancelled => kind!("cancelled"),
-        EmailKind::Requested => kind!("requested"),
-        EmailKind::Declined => kind!("declined"),
-        EmailKind::Reminder => kind!("reminder"),
-    }
-}
-
 const BUILTIN_COUNT: usize = SHARED.len() + 3 * EmailKind::ALL.len();
 
 /// Every template name (built-in and overridable), with its built-in source.
@@ -54,7 +32,7 @@ pub(super) const BUILTINS: [(&str, &str); BUILTIN_COUNT] = {
     }
     let mut k = 0;
     while k < EmailKind::ALL.len() {
-        let parts = kind_templates(EmailKind::ALL[k]);
+        let parts = EmailKind::ALL[k].builtin_templates();
         let mut p = 0;
         while p < parts.len() {
             all[SHARED.len() + 3 * k + p] = parts[p];

@@ -10,40 +10,71 @@ use serde::{Deserialize, Serialize};
 
 use crate::mail::CalendarMethod;
 
-/// Which email a booking change sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EmailKind {
-    Confirmation,
-    Rescheduled,
-    Cancelled,
-    Requested,
-    Declined,
-    Reminder,
+/// Declares [`EmailKind`] from one list: each line names a variant and its `as_str` name, which is
+/// also the stem of its three built-in templates (`templates/email/<name>.subject`, `.txt`,
+/// `.html`, embedded with `include_str!`, so a missing file does not compile). The variant list,
+/// [`EmailKind::ALL`], the names and the templates cannot drift apart.
+macro_rules! email_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
+        /// Which email a booking change sends.
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum EmailKind {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl EmailKind {
+            /// Every kind, in declaration order.
+            pub const ALL: [EmailKind; [$($name),*].len()] = [$(EmailKind::$variant),*];
+
+            /// The kind's name: in `EMAIL_KINDS`, the outbox table, template file names and the
+            /// CLI.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(EmailKind::$variant => $name,)*
+                }
+            }
+
+            /// The built-in `(file name, source)` of this kind's subject, text and HTML templates.
+            pub(super) const fn builtin_templates(self) -> [(&'static str, &'static str); 3] {
+                match self {
+                    $(EmailKind::$variant => [
+                        (
+                            concat!($name, ".subject"),
+                            include_str!(concat!("../../../templates/email/", $name, ".subject")),
+                        ),
+                        (
+                            concat!($name, ".txt"),
+                            include_str!(concat!("../../../templates/email/", $name, ".txt")),
+                        ),
+                        (
+                            concat!($name, ".html"),
+                            include_str!(concat!("../../../templates/email/", $name, ".html")),
+                        ),
+                    ],)*
+                }
+            }
+        }
+    };
+}
+
+email_kinds! {
+    /// A booking is confirmed (created confirmed, or a pending one accepted).
+    Confirmation => "confirmation",
+    /// The new side of a reschedule (one email, not a cancellation and a confirmation).
+    Rescheduled => "rescheduled",
+    Cancelled => "cancelled",
+    /// A booking awaits the organizer's confirmation ("request received").
+    Requested => "requested",
+    /// The organizer rejected a requested booking.
+    Declined => "declined",
+    /// Before the start, by each `REMINDER_OFFSETS` lead.
+    Reminder => "reminder",
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 6] = [
-        EmailKind::Confirmation,
-        EmailKind::Rescheduled,
-        EmailKind::Cancelled,
-        EmailKind::Requested,
-        EmailKind::Declined,
-        EmailKind::Reminder,
-    ];
-
-    /// The kind's name: in `EMAIL_KINDS`, the outbox table, template file names and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailKind::Confirmation => "confirmation",
-            EmailKind::Rescheduled => "rescheduled",
-            EmailKind::Cancelled => "cancelled",
-            EmailKind::Requested => "requested",
-            EmailKind::Declined => "declined",
-            EmailKind::Reminder => "reminder",
-        }
-    }
-
     /// The calendar invite this kind carries, if any.
     pub(super) fn calendar_method(self) -> Option<CalendarMethod> {
         match self {
