@@ -95,3 +95,36 @@ pub async fn test(settings: &Settings, to: &str) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::mail::render::EmailKind;
+
+    /// `EMAIL_KINDS`'s default and help are written out for clap; they must name every kind, or
+    /// a new kind would silently not be sent by default.
+    #[test]
+    fn the_email_kinds_default_and_help_name_every_kind() {
+        let command = super::super::Cli::command();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some("email-kinds"))
+            .expect("--email-kinds");
+        let default: Vec<&str> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        let parsed = crate::outbox::plan::parse_kinds(&default.join(",")).unwrap();
+        assert_eq!(
+            parsed.into_iter().collect::<Vec<_>>(),
+            EmailKind::ALL,
+            "{default:?}"
+        );
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        for kind in EmailKind::ALL {
+            assert!(help.contains(kind.as_str()), "{kind} missing from {help:?}");
+        }
+    }
+}

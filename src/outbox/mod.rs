@@ -10,6 +10,11 @@
 //! `skipped` (the booking no longer wants it, or a reminder's time had passed when it was
 //! planned), or `dead` (failed for good, keeping the last error) — and back to `pending` on a
 //! retry. A claim whose lease expired is claimed again and sent with the same key.
+//!
+//! Layers: this module owns the outbox's types ([`OutboxJob`], [`JobState`], [`Finish`]) and
+//! depends on no storage; `store` persists them (it imports these types, never the worker), and
+//! the [`worker`] drives the queue through `store`. So the imports point one way:
+//! `outbox` types ← `store` ← `outbox::worker`.
 
 pub mod plan;
 pub mod policy;
@@ -19,6 +24,8 @@ pub mod worker;
 use jiff::Timestamp;
 use serde::Serialize;
 use uuid::Uuid;
+
+pub use crate::mail::render::{EmailKind, Role};
 
 /// Where an outbox row stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -65,44 +72,19 @@ impl std::str::FromStr for JobState {
     }
 }
 
-/// Who an email is for: the attendee's zone for attendees, the organizer's for the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecipientRole {
-    Attendee,
-    Host,
-}
-
-impl RecipientRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecipientRole::Attendee => "attendee",
-            RecipientRole::Host => "host",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<RecipientRole> {
-        match s {
-            "attendee" => Some(RecipientRole::Attendee),
-            "host" => Some(RecipientRole::Host),
-            _ => None,
-        }
-    }
-}
-
 /// One outbox row.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OutboxJob {
     pub id: Uuid,
     pub idempotency_key: String,
-    /// `confirmation`, `rescheduled`, `cancelled`, `requested`, `declined` or `reminder`.
-    pub kind: String,
+    pub kind: EmailKind,
     pub booking_id: Uuid,
     pub booking_uid: String,
     pub recipient_email: String,
     pub recipient_name: Option<String>,
     pub recipient_time_zone: Option<String>,
-    pub recipient_role: RecipientRole,
+    /// Attendee or host: whose zone the email's times are shown in.
+    pub recipient_role: Role,
     /// For reminders: how long before the start it is sent.
     pub reminder_lead_seconds: Option<i64>,
     /// For reminders: the start time it was planned for (a moved start skips it).
@@ -117,4 +99,25 @@ pub struct OutboxJob {
     pub sent_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// How a claimed job ends (or goes back to the queue).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    Sent {
+        provider_id: Option<String>,
+    },
+    /// Back to `pending`, due again at `due_at`. `count_attempt: false` for a parked queue
+    /// (the provider refused all sending for a while; the email itself did not fail).
+    Retry {
+        due_at: Timestamp,
+        error: String,
+        count_attempt: bool,
+    },
+    Dead {
+        error: String,
+    },
+    Skipped {
+        reason: String,
+    },
 }

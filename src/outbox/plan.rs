@@ -19,23 +19,13 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{JobState, OutboxJob, RecipientRole};
+use super::{EmailKind, JobState, OutboxJob, Role};
 use crate::booking::{Action, Booking, Change, Status};
-
-/// Every email kind calbook sends.
-pub const KINDS: [&str; 6] = [
-    "confirmation",
-    "rescheduled",
-    "cancelled",
-    "requested",
-    "declined",
-    "reminder",
-];
 
 /// Which emails to plan (`EMAIL_KINDS`, `REMINDER_OFFSETS`, `NOTIFY_HOST`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmailPolicy {
-    pub kinds: BTreeSet<String>,
+    pub kinds: BTreeSet<EmailKind>,
     /// How long before the start each reminder goes out; empty disables reminders.
     pub reminder_offsets: Vec<SignedDuration>,
     /// Copies to the organizer.
@@ -45,7 +35,7 @@ pub struct EmailPolicy {
 impl Default for EmailPolicy {
     fn default() -> Self {
         EmailPolicy {
-            kinds: KINDS.iter().map(|k| (*k).to_owned()).collect(),
+            kinds: EmailKind::ALL.into_iter().collect(),
             reminder_offsets: vec![
                 SignedDuration::from_hours(24),
                 SignedDuration::from_hours(1),
@@ -82,14 +72,15 @@ pub fn parse_offsets(s: &str) -> Result<Vec<SignedDuration>, String> {
     Ok(out)
 }
 
-/// Parses `EMAIL_KINDS`: a comma-separated subset of [`KINDS`].
-pub fn parse_kinds(s: &str) -> Result<BTreeSet<String>, String> {
+/// Parses `EMAIL_KINDS`: a comma-separated subset of [`EmailKind::ALL`].
+pub fn parse_kinds(s: &str) -> Result<BTreeSet<EmailKind>, String> {
     s.split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .map(|k| {
-            KINDS.contains(&k).then(|| k.to_owned()).ok_or_else(|| {
-                format!("EMAIL_KINDS: unknown kind {k:?} (use {})", KINDS.join(", "))
+            k.parse::<EmailKind>().map_err(|_| {
+                let all: Vec<&str> = EmailKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("EMAIL_KINDS: unknown kind {k:?} (use {})", all.join(", "))
             })
         })
         .collect()
@@ -100,12 +91,14 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
     let b = &change.after;
     let kind = match change.action {
         Action::Created if b.status == Status::Confirmed && b.rescheduled_from.is_some() => {
-            "rescheduled"
+            EmailKind::Rescheduled
         }
-        Action::Created | Action::Confirmed if b.status == Status::Confirmed => "confirmation",
-        Action::Requested => "requested",
-        Action::Rejected => "declined",
-        Action::Cancelled => "cancelled",
+        Action::Created | Action::Confirmed if b.status == Status::Confirmed => {
+            EmailKind::Confirmation
+        }
+        Action::Requested => EmailKind::Requested,
+        Action::Rejected => EmailKind::Declined,
+        Action::Cancelled => EmailKind::Cancelled,
         _ => return Vec::new(),
     };
     let mut jobs = Vec::new();
@@ -116,10 +109,10 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
             name,
             zone,
         };
-        if policy.kinds.contains(kind) {
+        if policy.kinds.contains(&kind) {
             jobs.push(job(b, kind, &base, None, now, now, JobState::Pending, None));
         }
-        if matches!(kind, "confirmation" | "rescheduled") && policy.kinds.contains("reminder") {
+        if kind.plans_reminders() && policy.kinds.contains(&EmailKind::Reminder) {
             for lead in &policy.reminder_offsets {
                 let due = b.starts_at.checked_sub(*lead).unwrap_or(b.starts_at);
                 let (state, why) = if due <= now {
@@ -133,7 +126,16 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
                 } else {
                     (JobState::Pending, None)
                 };
-                jobs.push(job(b, "reminder", &base, Some(*lead), due, now, state, why));
+                jobs.push(job(
+                    b,
+                    EmailKind::Reminder,
+                    &base,
+                    Some(*lead),
+                    due,
+                    now,
+                    state,
+                    why,
+                ));
             }
         }
     }
@@ -141,7 +143,7 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
 }
 
 struct Recipient {
-    role: RecipientRole,
+    role: Role,
     email: String,
     name: Option<String>,
     zone: Option<String>,
@@ -151,7 +153,7 @@ struct Recipient {
 fn recipients(
     b: &Booking,
     notify_host: bool,
-) -> Vec<(RecipientRole, String, Option<String>, Option<String>)> {
+) -> Vec<(Role, String, Option<String>, Option<String>)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for p in &b.attendees {
@@ -159,7 +161,7 @@ fn recipients(
             && seen.insert(email.to_ascii_lowercase())
         {
             out.push((
-                RecipientRole::Attendee,
+                Role::Attendee,
                 email.to_owned(),
                 p.name.clone(),
                 p.time_zone.clone(),
@@ -172,7 +174,7 @@ fn recipients(
         && seen.insert(email.to_ascii_lowercase())
     {
         out.push((
-            RecipientRole::Host,
+            Role::Host,
             email.to_owned(),
             o.name.clone(),
             o.time_zone.clone(),
@@ -184,7 +186,7 @@ fn recipients(
 #[allow(clippy::too_many_arguments)]
 fn job(
     b: &Booking,
-    kind: &str,
+    kind: EmailKind,
     to: &Recipient,
     lead: Option<SignedDuration>,
     due: Timestamp,
@@ -205,7 +207,7 @@ fn job(
     OutboxJob {
         id: Uuid::now_v7(),
         idempotency_key: bounded_key(key),
-        kind: kind.to_owned(),
+        kind,
         booking_id: b.id,
         booking_uid: b.uid.clone(),
         recipient_email: to.email.clone(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::OutboxJob;
+use super::{EmailKind, OutboxJob};
 use crate::booking::{Booking, Status};
 
 /// What to do with a claimed job once its booking has been re-read.
@@ -21,8 +21,8 @@ pub enum Verdict {
 /// Cancellation and decline notices always go.
 pub fn send_time_check(job: &OutboxJob, booking: &Booking, now: Timestamp) -> Verdict {
     let skip = |why: String| Verdict::Skip(why);
-    match job.kind.as_str() {
-        "reminder" => {
+    match job.kind {
+        EmailKind::Reminder => {
             if booking.status != Status::Confirmed {
                 skip(format!("booking is {}", booking.status))
             } else if job.scheduled_start != Some(booking.starts_at) {
@@ -33,16 +33,16 @@ pub fn send_time_check(job: &OutboxJob, booking: &Booking, now: Timestamp) -> Ve
                 Verdict::Send
             }
         }
-        "confirmation" | "rescheduled" => match booking.status {
+        EmailKind::Confirmation | EmailKind::Rescheduled => match booking.status {
             Status::Cancelled | Status::Rejected | Status::Rescheduled => {
                 skip(format!("booking is {}", booking.status))
             }
             _ => Verdict::Send,
         },
-        "requested" if booking.status != Status::Pending => {
+        EmailKind::Requested if booking.status != Status::Pending => {
             skip(format!("booking is {}, no longer pending", booking.status))
         }
-        _ => Verdict::Send,
+        EmailKind::Requested | EmailKind::Cancelled | EmailKind::Declined => Verdict::Send,
     }
 }
 
@@ -68,7 +68,7 @@ mod tests {
 
     use super::*;
     use crate::booking::BookingDetails;
-    use crate::outbox::{JobState, RecipientRole};
+    use crate::outbox::{JobState, Role};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -80,17 +80,18 @@ mod tests {
     }
 
     fn job(kind: &str, scheduled_start: Option<&str>) -> OutboxJob {
+        let kind: EmailKind = kind.parse().unwrap();
         let t = ts("2026-03-01T00:00:00Z");
         OutboxJob {
             id: Uuid::nil(),
             idempotency_key: "k".into(),
-            kind: kind.into(),
+            kind,
             booking_id: Uuid::nil(),
             booking_uid: "A".into(),
             recipient_email: "m@example.com".into(),
             recipient_name: None,
             recipient_time_zone: None,
-            recipient_role: RecipientRole::Attendee,
+            recipient_role: Role::Attendee,
             reminder_lead_seconds: scheduled_start.map(|_| 3600),
             scheduled_start: scheduled_start.map(ts),
             due_at: t,

@@ -21,13 +21,12 @@ use tokio::sync::{Mutex, Notify};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 use uuid::Uuid;
 
-use super::OutboxJob;
 use super::policy::{Verdict, backoff, send_time_check};
-use crate::mail::render::{EmailKind, Recipient, RenderContext, Renderer, Role, compose};
+use super::{EmailKind, Finish, OutboxJob};
+use crate::mail::render::{Recipient, RenderContext, Renderer, compose};
 use crate::mail::transport::Mailer;
 use crate::mail::{Mailbox, SendError};
-use crate::outbox::RecipientRole;
-use crate::store::{Finish, Store};
+use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -279,22 +278,12 @@ impl Worker {
                 .finish(job, lease, Finish::Skipped { reason }, JobOutcome::Skipped)
                 .await;
         }
-        let kind: EmailKind = match job.kind.parse() {
-            Ok(k) => k,
-            Err(e) => {
-                return self
-                    .finish(job, lease, Finish::Dead { error: e }, JobOutcome::Dead)
-                    .await;
-            }
-        };
+        let kind = job.kind;
         let recipient = Recipient {
             name: job.recipient_name.clone(),
             email: job.recipient_email.clone(),
             time_zone: job.recipient_time_zone.clone(),
-            role: match job.recipient_role {
-                RecipientRole::Attendee => Role::Attendee,
-                RecipientRole::Host => Role::Host,
-            },
+            role: job.recipient_role,
         };
         let previous_start = match &booking.rescheduled_from {
             Some(old) if kind == EmailKind::Rescheduled => self

@@ -19,7 +19,6 @@ mod query;
 mod sessions;
 mod sqlite;
 
-pub use outbox::Finish;
 pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };

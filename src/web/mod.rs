@@ -54,7 +54,10 @@ impl Web {
         ownership: crate::auth::ownership::OwnershipKey,
         email: &crate::outbox::plan::EmailPolicy,
     ) -> Result<Web, settings::WebConfigError> {
-        let reminders = if email.kinds.contains("reminder") {
+        let reminders = if email
+            .kinds
+            .contains(&crate::mail::render::EmailKind::Reminder)
+        {
             email
                 .reminder_offsets
                 .iter()

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use calbook::outbox::JobState;
 use calbook::outbox::worker::Worker;
+use calbook::outbox::{EmailKind, JobState};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use wiremock::matchers::{header, method, path};
@@ -156,7 +156,7 @@ async fn a_booking_cancelled_before_its_emails_went_out_gets_only_the_cancellati
     let all = app.store.outbox(None, 10).await.unwrap();
     let state = |kind: &str| -> Vec<(JobState, Option<String>)> {
         all.iter()
-            .filter(|j| j.kind == kind)
+            .filter(|j| j.kind.as_str() == kind)
             .map(|j| (j.state, j.last_error.clone()))
             .collect()
     };
@@ -211,7 +211,10 @@ async fn resend_rate_limits_are_retried_after_retry_after_and_validation_errors_
     let t0 = Timestamp::now();
     worker.run_once(t0).await.unwrap();
     let pending = app.store.outbox(Some(JobState::Pending), 10).await.unwrap();
-    let retried = pending.iter().find(|j| j.kind == "confirmation").unwrap();
+    let retried = pending
+        .iter()
+        .find(|j| j.kind == EmailKind::Confirmation)
+        .unwrap();
     assert!(
         retried
             .last_error
@@ -290,7 +293,7 @@ async fn a_blocked_account_parks_the_queue_without_spending_attempts(backend: Ba
         .await
         .unwrap()
         .into_iter()
-        .filter(|j| j.kind == "confirmation")
+        .filter(|j| j.kind == EmailKind::Confirmation)
         .collect();
     assert_eq!(
         pending.len(),
@@ -348,7 +351,7 @@ async fn a_job_whose_worker_died_is_sent_after_its_lease_with_the_same_key(backe
     let sent = app.store.outbox(Some(JobState::Sent), 10).await.unwrap();
     assert_eq!((sent.len(), sent[0].attempts), (1, 2));
     // The dead worker's late outcome is refused.
-    let late = calbook::store::Finish::Sent {
+    let late = calbook::outbox::Finish::Sent {
         provider_id: Some("re_1".into()),
     };
     assert!(
@@ -443,7 +446,7 @@ async fn failing_sends_back_off_then_dead_letter_and_an_operator_retry_sends_onc
         .await;
     let app = resend_app_with(backend, &server, |s| {
         s.email.max_attempts = Some(3);
-        s.email.policy.kinds = ["confirmation".to_owned()].into();
+        s.email.policy.kinds = [EmailKind::Confirmation].into();
     })
     .await;
     app.deliver(&future_created("EmailUidRetries0000001", 30))
@@ -506,7 +509,7 @@ async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
         .await;
     let app = resend_app_with(backend, &server, |s| {
         s.email.rate_per_second = Some(20.0);
-        s.email.policy.kinds = ["confirmation".to_owned()].into();
+        s.email.policy.kinds = [EmailKind::Confirmation].into();
     })
     .await;
     for i in 0..10 {

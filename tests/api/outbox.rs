@@ -4,8 +4,7 @@
 use std::collections::BTreeSet;
 
 use calbook::outbox::plan::EmailPolicy;
-use calbook::outbox::{JobState, OutboxJob, RecipientRole};
-use calbook::store::Finish;
+use calbook::outbox::{EmailKind, Finish, JobState, OutboxJob, Role};
 use futures::future::join_all;
 use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
@@ -72,7 +71,7 @@ async fn a_confirmed_booking_plans_its_confirmation_and_reminders_once(backend: 
         3,
         "one confirmation, two reminders: {summary:?}"
     );
-    assert_eq!(jobs[0].kind, "confirmation");
+    assert_eq!(jobs[0].kind, EmailKind::Confirmation);
     assert_eq!(
         jobs[0].idempotency_key,
         "booking/OutboxUid000000000000A/confirmation/marco.rossi@example.com"
@@ -81,10 +80,10 @@ async fn a_confirmed_booking_plans_its_confirmation_and_reminders_once(backend: 
         jobs[0].recipient_time_zone.as_deref(),
         Some("America/New_York")
     );
-    assert_eq!(jobs[0].recipient_role, RecipientRole::Attendee);
+    assert_eq!(jobs[0].recipient_role, Role::Attendee);
     let reminders: BTreeSet<Timestamp> = jobs
         .iter()
-        .filter(|j| j.kind == "reminder")
+        .filter(|j| j.kind == EmailKind::Reminder)
         .map(|j| j.due_at)
         .collect();
     assert_eq!(
@@ -134,7 +133,7 @@ async fn a_reschedule_plans_one_rescheduled_email_and_new_reminders(backend: Bac
     assert!(
         for_b
             .iter()
-            .filter(|j| j.kind == "reminder")
+            .filter(|j| j.kind == EmailKind::Reminder)
             .all(|j| j.scheduled_start == Some(new_start))
     );
 }
@@ -147,7 +146,11 @@ async fn cancel_before_create_plans_no_confirmation_and_no_reminders(backend: Ba
     app.deliver(body.as_bytes()).await;
     app.deliver(&created_at(hours_from_now(30), "OutboxUid000000000000C"))
         .await;
-    let kinds: Vec<String> = jobs(&app).await.into_iter().map(|j| j.kind).collect();
+    let kinds: Vec<String> = jobs(&app)
+        .await
+        .into_iter()
+        .map(|j| j.kind.to_string())
+        .collect();
     assert_eq!(kinds, ["cancelled"]);
 }
 
@@ -159,7 +162,11 @@ async fn a_request_plans_no_reminders_and_a_rejection_plans_a_declined_email(bac
     app.deliver(requested.as_bytes()).await;
     let rejected = requested.replace("BOOKING_REQUESTED", "BOOKING_REJECTED");
     app.deliver(rejected.as_bytes()).await;
-    let kinds: BTreeSet<String> = jobs(&app).await.into_iter().map(|j| j.kind).collect();
+    let kinds: BTreeSet<String> = jobs(&app)
+        .await
+        .into_iter()
+        .map(|j| j.kind.to_string())
+        .collect();
     assert_eq!(
         kinds,
         BTreeSet::from(["declined".to_owned(), "requested".to_owned()])
@@ -174,13 +181,13 @@ async fn seed_jobs(app: &TestApp, n: usize, due: Timestamp) -> Vec<Uuid> {
         .map(|i| OutboxJob {
             id: Uuid::now_v7(),
             idempotency_key: format!("test/{i}"),
-            kind: "confirmation".into(),
+            kind: EmailKind::Confirmation,
             booking_id: b.id,
             booking_uid: b.uid.clone(),
             recipient_email: format!("r{i}@example.com"),
             recipient_name: None,
             recipient_time_zone: None,
-            recipient_role: RecipientRole::Attendee,
+            recipient_role: Role::Attendee,
             reminder_lead_seconds: None,
             scheduled_start: None,
             due_at: due,

@@ -10,7 +10,9 @@
 //!   Google Calendar link, whose scheme and host are fixed.
 //! - Times are shown in the recipient's zone from jiff's bundled tz database.
 
+mod builtin;
 mod ics;
+mod kind;
 mod zone;
 
 #[cfg(test)]
@@ -24,102 +26,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::booking::links::LinkPolicy;
 use crate::booking::{Booking, Person};
-use crate::mail::{CalendarMethod, Email, Mailbox, header_safe};
+use crate::mail::{Email, Mailbox, header_safe};
 
+use builtin::BUILTINS;
+pub use builtin::TEMPLATE_NAMES;
 pub use ics::{calendar_invite, google_calendar_link};
+pub use kind::{EmailKind, Role};
 pub use zone::{LocalTime, local_time};
 
 pub use zone::format_minutes;
 use zone::{ZoneLookup, format_instant, format_span};
-
-/// Which email a booking change sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EmailKind {
-    Confirmation,
-    Rescheduled,
-    Cancelled,
-    Requested,
-    Declined,
-    Reminder,
-}
-
-impl EmailKind {
-    pub const ALL: [EmailKind; 6] = [
-        EmailKind::Confirmation,
-        EmailKind::Rescheduled,
-        EmailKind::Cancelled,
-        EmailKind::Requested,
-        EmailKind::Declined,
-        EmailKind::Reminder,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EmailKind::Confirmation => "confirmation",
-            EmailKind::Rescheduled => "rescheduled",
-            EmailKind::Cancelled => "cancelled",
-            EmailKind::Requested => "requested",
-            EmailKind::Declined => "declined",
-            EmailKind::Reminder => "reminder",
-        }
-    }
-
-    /// The calendar invite this kind carries, if any.
-    fn calendar_method(self) -> Option<CalendarMethod> {
-        match self {
-            EmailKind::Confirmation | EmailKind::Rescheduled => Some(CalendarMethod::Request),
-            EmailKind::Cancelled => Some(CalendarMethod::Cancel),
-            EmailKind::Requested | EmailKind::Declined | EmailKind::Reminder => None,
-        }
-    }
-
-    fn has_google_link(self) -> bool {
-        matches!(
-            self,
-            EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Reminder
-        )
-    }
-}
-
-impl std::fmt::Display for EmailKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl std::str::FromStr for EmailKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        EmailKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let valid: Vec<&str> = EmailKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!(
-                    "unknown email kind {s:?} (expected one of {})",
-                    valid.join(", ")
-                )
-            })
-    }
-}
-
-/// Whether the recipient booked (attendee) or hosts the meeting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    Attendee,
-    Host,
-}
-
-impl Role {
-    fn as_str(self) -> &'static str {
-        match self {
-            Role::Attendee => "attendee",
-            Role::Host => "host",
-        }
-    }
-}
 
 /// Who one email goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,48 +111,6 @@ pub enum RenderError {
 /// Fuel for one render: the built-ins use a few thousand units; a runaway loop runs out.
 const FUEL: u64 = 200_000;
 
-macro_rules! builtin {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../templates/email/", $name)))),*]
-    };
-}
-
-/// Every template name (built-in and overridable), with its built-in source.
-const BUILTINS: &[(&str, &str)] = builtin!(
-    "layout.html",
-    "_facts.html",
-    "_facts.txt",
-    "confirmation.subject",
-    "confirmation.txt",
-    "confirmation.html",
-    "rescheduled.subject",
-    "rescheduled.txt",
-    "rescheduled.html",
-    "cancelled.subject",
-    "cancelled.txt",
-    "cancelled.html",
-    "requested.subject",
-    "requested.txt",
-    "requested.html",
-    "declined.subject",
-    "declined.txt",
-    "declined.html",
-    "reminder.subject",
-    "reminder.txt",
-    "reminder.html",
-);
-
-/// The file names an override directory may contain (anything else there is ignored).
-pub const TEMPLATE_NAMES: [&str; 21] = {
-    let mut names = [""; 21];
-    let mut i = 0;
-    while i < BUILTINS.len() {
-        names[i] = BUILTINS[i].0;
-        i += 1;
-    }
-    names
-};
-
 /// Renders emails from built-in or user templates.
 pub struct Renderer {
     env: Environment<'static>,
@@ -283,7 +157,7 @@ impl Renderer {
             }
         }
 
-        for &(name, builtin) in BUILTINS {
+        for (name, builtin) in BUILTINS {
             let source = match override_dir {
                 Some(dir) => read_override(dir, name)?,
                 None => None,

@@ -46,7 +46,7 @@ fn summary(jobs: &[OutboxJob]) -> Vec<(String, String, JobState, String)> {
     jobs.iter()
         .map(|j| {
             (
-                j.kind.clone(),
+                j.kind.to_string(),
                 j.recipient_email.clone(),
                 j.state,
                 j.due_at.to_string(),
@@ -127,7 +127,7 @@ fn booking_10h_ahead_skips_the_24h_reminder_with_a_reason() {
     );
     let reminders: Vec<_> = jobs
         .iter()
-        .filter(|j| j.kind == "reminder" && j.recipient_email == "ops@example.com")
+        .filter(|j| j.kind == EmailKind::Reminder && j.recipient_email == "ops@example.com")
         .collect();
     assert_eq!(reminders[0].state, JobState::Skipped);
     assert!(
@@ -185,7 +185,11 @@ fn reschedule_sends_one_rescheduled_email_and_new_reminders_not_a_cancellation()
 fn requested_rejected_cancelled_map_to_their_emails_and_no_reminders() {
     let now = "2026-03-10T08:00:00Z";
     let p = EmailPolicy::default();
-    let kinds = |jobs: Vec<OutboxJob>| jobs.into_iter().map(|j| j.kind).collect::<BTreeSet<_>>();
+    let kinds = |jobs: Vec<OutboxJob>| {
+        jobs.into_iter()
+            .map(|j| j.kind.to_string())
+            .collect::<BTreeSet<_>>()
+    };
     let d = details("D", "2026-03-20T09:00:00Z");
     assert_eq!(
         kinds(plan_event(
@@ -263,13 +267,9 @@ fn host_copies_and_kind_switches_follow_the_policy() {
     assert_eq!(
         roles,
         [
-            (
-                "confirmation",
-                RecipientRole::Attendee,
-                Some("America/New_York")
-            ),
-            ("confirmation", RecipientRole::Attendee, None),
-            ("confirmation", RecipientRole::Host, Some("Europe/Berlin")),
+            ("confirmation", Role::Attendee, Some("America/New_York")),
+            ("confirmation", Role::Attendee, None),
+            ("confirmation", Role::Host, Some("Europe/Berlin")),
         ]
     );
 }

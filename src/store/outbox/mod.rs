@@ -7,45 +7,33 @@
 //!   claim the same row; SQLite has one writer at a time.
 //! - **Finish** (sent, retry, dead, skipped): only while the caller still holds the lease token.
 //!   A worker whose lease expired and was taken over gets `false` and changes nothing.
+//!
+//! The job types are the outbox's own ([`crate::outbox`]); this module depends on them and the
+//! outbox module never on this one's internals. The columns, the statements and the row codec
+//! are written once, in `row.rs`, for both backends.
 
 mod postgres;
+mod row;
 mod sqlite;
 
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use super::{Result, Store, StoreError, Tx};
-use crate::outbox::{JobState, OutboxJob};
-
-/// How a claimed job ends (or goes back to the queue).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Finish {
-    Sent {
-        provider_id: Option<String>,
-    },
-    /// Back to `pending`, due again at `due_at`. `count_attempt: false` for a parked queue
-    /// (the provider refused all sending for a while; the email itself did not fail).
-    Retry {
-        due_at: Timestamp,
-        error: String,
-        count_attempt: bool,
-    },
-    Dead {
-        error: String,
-    },
-    Skipped {
-        reason: String,
-    },
-}
+use super::{Result, Store, Tx, row_chunks};
+use crate::outbox::{Finish, JobState, OutboxJob};
 
 impl Tx<'_> {
     /// Inserts planned jobs; a job whose idempotency key exists already is left out silently
     /// (the email was planned before: a replayed or repeated change).
     pub async fn insert_outbox(&mut self, jobs: &[OutboxJob]) -> Result<()> {
-        match self {
-            Tx::Sqlite(tx) => sqlite::insert(tx, jobs).await,
-            Tx::Postgres(tx) => postgres::insert(tx, jobs).await,
+        for chunk in row_chunks(jobs) {
+            let stmt = row::insert(chunk);
+            match self {
+                Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
+                Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,
+            };
         }
+        Ok(())
     }
 }
 
@@ -58,17 +46,19 @@ impl Store {
         until: Timestamp,
         limit: u32,
     ) -> Result<Vec<OutboxJob>> {
+        let stmt = row::claim(self.backend(), lease, now, until, limit);
         match self {
-            Store::Sqlite(s) => sqlite::claim(&s.pool, lease, now, until, limit).await,
-            Store::Postgres(p) => postgres::claim(p, lease, now, until, limit).await,
+            Store::Sqlite(s) => sqlite::claim(&s.pool, stmt).await,
+            Store::Postgres(p) => postgres::jobs(p, stmt).await,
         }
     }
 
     /// Whether any job is due: a plain read, so an idle worker never takes SQLite's write lock.
     pub async fn outbox_has_due(&self, now: Timestamp) -> Result<bool> {
+        let stmt = row::has_due(now);
         match self {
-            Store::Sqlite(s) => sqlite::has_due(&s.pool, now).await,
-            Store::Postgres(p) => postgres::has_due(p, now).await,
+            Store::Sqlite(s) => sqlite::any(&s.pool, stmt).await,
+            Store::Postgres(p) => postgres::any(p, stmt).await,
         }
     }
 
@@ -81,38 +71,44 @@ impl Store {
         finish: &Finish,
         now: Timestamp,
     ) -> Result<bool> {
-        match self {
-            Store::Sqlite(s) => sqlite::finish(&s.pool, id, lease, finish, now).await,
-            Store::Postgres(p) => postgres::finish(p, id, lease, finish, now).await,
-        }
+        Ok(self
+            .outbox_execute(row::finish(id, lease, finish, now))
+            .await?
+            == 1)
     }
 
     /// Jobs, most recently changed first, optionally of one state.
     pub async fn outbox(&self, state: Option<JobState>, limit: u32) -> Result<Vec<OutboxJob>> {
-        match self {
-            Store::Sqlite(s) => sqlite::list(&s.pool, state, limit).await,
-            Store::Postgres(p) => postgres::list(p, state, limit).await,
-        }
+        self.outbox_jobs(row::list(self.backend(), state, limit))
+            .await
     }
 
     /// The emails planned for one booking, in the order they are due.
     pub async fn outbox_for_booking(&self, booking_id: Uuid) -> Result<Vec<OutboxJob>> {
-        match self {
-            Store::Sqlite(s) => sqlite::for_booking(&s.pool, booking_id).await,
-            Store::Postgres(p) => postgres::for_booking(p, booking_id).await,
-        }
+        self.outbox_jobs(row::for_booking(booking_id)).await
     }
 
     /// Puts dead jobs back in the queue (all of them, or the one with `id`), due now, with a
     /// fresh attempt count. Returns how many were requeued. The idempotency key is kept.
     pub async fn retry_dead_outbox(&self, id: Option<Uuid>, now: Timestamp) -> Result<u64> {
+        self.outbox_execute(row::retry_dead(self.backend(), id, now))
+            .await
+    }
+
+    async fn outbox_jobs(&self, stmt: row::Stmt) -> Result<Vec<OutboxJob>> {
         match self {
-            Store::Sqlite(s) => sqlite::retry_dead(&s.pool, id, now).await,
-            Store::Postgres(p) => postgres::retry_dead(p, id, now).await,
+            Store::Sqlite(s) => sqlite::jobs(&s.pool, stmt).await,
+            Store::Postgres(p) => postgres::jobs(p, stmt).await,
+        }
+    }
+
+    async fn outbox_execute(&self, stmt: row::Stmt) -> Result<u64> {
+        match self {
+            Store::Sqlite(s) => sqlite::execute(&s.pool, stmt).await,
+            Store::Postgres(p) => postgres::execute(p, stmt).await,
         }
     }
 }
 
-fn parse_state(s: &str) -> Result<JobState> {
-    s.parse().map_err(StoreError::Corrupt)
-}
+#[cfg(test)]
+mod migration_tests;

@@ -1,204 +1,65 @@
-//! Outbox SQL for PostgreSQL. Claims take candidate rows `FOR UPDATE SKIP LOCKED`, so any number
-//! of workers, in any number of calbook processes, never claim the same row.
+//! How outbox values travel on PostgreSQL: native `uuid` and `timestamptz`. The SQL and the
+//! column list are in [`super::row`]; claims take candidate rows `FOR UPDATE SKIP LOCKED`, so any
+//! number of workers, in any number of calbook processes, never claim the same row.
 
 use chrono::{DateTime, Utc};
 use jiff::Timestamp;
-use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
-use super::{Finish, parse_state};
-use crate::outbox::{JobState, OutboxJob, RecipientRole};
-use crate::store::{Result, StoreError, row_chunks};
+use super::row::{Arg, Get, Stmt, decode};
+use crate::outbox::OutboxJob;
+use crate::store::Result;
 use crate::time::{from_chrono, to_chrono};
 
-const COLUMNS: &str = "id, idempotency_key, kind, booking_id, booking_uid, recipient_email, \
-     recipient_name, recipient_time_zone, recipient_role, reminder_lead_seconds, scheduled_start, \
-     due_at, state, attempts, last_error, lease_token, leased_until, provider_id, sent_at, \
-     created_at, updated_at";
+type Query = sqlx::query::Query<'static, Postgres, PgArguments>;
 
-pub(super) async fn insert(tx: &mut PgConnection, jobs: &[OutboxJob]) -> Result<()> {
-    for chunk in row_chunks(jobs) {
-        let mut q = QueryBuilder::<Postgres>::new(format!("INSERT INTO email_outbox ({COLUMNS}) "));
-        q.push_values(chunk, |mut row, j| {
-            row.push_bind(j.id)
-                .push_bind(&j.idempotency_key)
-                .push_bind(&j.kind)
-                .push_bind(j.booking_id)
-                .push_bind(&j.booking_uid)
-                .push_bind(&j.recipient_email)
-                .push_bind(&j.recipient_name)
-                .push_bind(&j.recipient_time_zone)
-                .push_bind(j.recipient_role.as_str())
-                .push_bind(j.reminder_lead_seconds)
-                .push_bind(j.scheduled_start.map(to_chrono))
-                .push_bind(to_chrono(j.due_at))
-                .push_bind(j.state.as_str())
-                .push_bind(j.attempts as i32)
-                .push_bind(&j.last_error)
-                .push_bind(j.lease_token)
-                .push_bind(j.leased_until.map(to_chrono))
-                .push_bind(&j.provider_id)
-                .push_bind(j.sent_at.map(to_chrono))
-                .push_bind(to_chrono(j.created_at))
-                .push_bind(to_chrono(j.updated_at));
-        });
-        q.push(" ON CONFLICT (idempotency_key) DO NOTHING");
-        q.build().execute(&mut *tx).await?;
+fn query(stmt: Stmt) -> Query {
+    stmt.args.into_iter().fold(
+        sqlx::query(sqlx::AssertSqlSafe(stmt.sql)),
+        |q, arg| match arg {
+            Arg::Uuid(u) => q.bind(u),
+            Arg::Text(s) => q.bind(s),
+            Arg::BigInt(n) => q.bind(n),
+            Arg::Int(n) => q.bind(n),
+            Arg::Time(t) => q.bind(t.map(to_chrono)),
+        },
+    )
+}
+
+impl Get for PgRow {
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>> {
+        Ok(self.try_get(column)?)
     }
-    Ok(())
+
+    fn text(&self, column: &str) -> Result<Option<String>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn big_int(&self, column: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(column)?)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>> {
+        Ok(self.try_get::<Option<i32>, _>(column)?.map(i64::from))
+    }
+
+    fn time(&self, column: &str) -> Result<Option<Timestamp>> {
+        Ok(self
+            .try_get::<Option<DateTime<Utc>>, _>(column)?
+            .map(from_chrono))
+    }
 }
 
-pub(super) async fn claim(
-    p: &PgPool,
-    lease: Uuid,
-    now: Timestamp,
-    until: Timestamp,
-    limit: u32,
-) -> Result<Vec<OutboxJob>> {
-    let sql = format!(
-        "UPDATE email_outbox SET state = 'sending', attempts = attempts + 1, lease_token = $1, \
-           leased_until = $2, updated_at = $3 \
-         WHERE id IN (SELECT id FROM email_outbox \
-           WHERE state IN ('pending', 'sending') \
-             AND ((state = 'pending' AND due_at <= $3) OR (state = 'sending' AND leased_until <= $3)) \
-           ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-         RETURNING {COLUMNS}"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(lease)
-        .bind(to_chrono(until))
-        .bind(to_chrono(now))
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await?;
-    rows.iter().map(job_from_row).collect()
+pub(super) async fn execute<'c>(e: impl sqlx::PgExecutor<'c>, stmt: Stmt) -> Result<u64> {
+    Ok(query(stmt).execute(e).await?.rows_affected())
 }
 
-pub(super) async fn has_due(p: &PgPool, now: Timestamp) -> Result<bool> {
-    let due: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM email_outbox WHERE state IN ('pending', 'sending') \
-           AND ((state = 'pending' AND due_at <= $1) OR (state = 'sending' AND leased_until <= $1)) \
-         LIMIT 1",
-    )
-    .bind(to_chrono(now))
-    .fetch_optional(p)
-    .await?;
-    Ok(due.is_some())
+pub(super) async fn jobs<'c>(e: impl sqlx::PgExecutor<'c>, stmt: Stmt) -> Result<Vec<OutboxJob>> {
+    query(stmt).fetch_all(e).await?.iter().map(decode).collect()
 }
 
-pub(super) async fn finish(
-    p: &PgPool,
-    id: Uuid,
-    lease: Uuid,
-    finish: &Finish,
-    now: Timestamp,
-) -> Result<bool> {
-    let q = match finish {
-        Finish::Sent { provider_id } => sqlx::query(
-            "UPDATE email_outbox SET state = 'sent', provider_id = $3, sent_at = $4, updated_at = $4, \
-               last_error = NULL, lease_token = NULL, leased_until = NULL \
-             WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
-        )
-        .bind(id)
-        .bind(lease)
-        .bind(provider_id.clone())
-        .bind(to_chrono(now)),
-        Finish::Retry {
-            due_at,
-            error,
-            count_attempt,
-        } => sqlx::query(
-            "UPDATE email_outbox SET state = 'pending', due_at = $3, last_error = $4, updated_at = $5, \
-               attempts = attempts - $6, lease_token = NULL, leased_until = NULL \
-             WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
-        )
-        .bind(id)
-        .bind(lease)
-        .bind(to_chrono(*due_at))
-        .bind(error.clone())
-        .bind(to_chrono(now))
-        .bind(i32::from(!*count_attempt)),
-        Finish::Dead { error: text } | Finish::Skipped { reason: text } => sqlx::query(
-            "UPDATE email_outbox SET state = $3, last_error = $4, updated_at = $5, \
-               lease_token = NULL, leased_until = NULL \
-             WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
-        )
-        .bind(id)
-        .bind(lease)
-        .bind(if matches!(finish, Finish::Dead { .. }) { "dead" } else { "skipped" })
-        .bind(text.clone())
-        .bind(to_chrono(now)),
-    };
-    Ok(q.execute(p).await?.rows_affected() == 1)
-}
-
-pub(super) async fn list(
-    p: &PgPool,
-    state: Option<JobState>,
-    limit: u32,
-) -> Result<Vec<OutboxJob>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM email_outbox WHERE ($1::text IS NULL OR state = $1) \
-         ORDER BY updated_at DESC, id DESC LIMIT $2"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(state.map(JobState::as_str))
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await?;
-    rows.iter().map(job_from_row).collect()
-}
-
-pub(super) async fn for_booking(p: &PgPool, booking_id: Uuid) -> Result<Vec<OutboxJob>> {
-    let sql =
-        format!("SELECT {COLUMNS} FROM email_outbox WHERE booking_id = $1 ORDER BY due_at, id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(booking_id)
-        .fetch_all(p)
-        .await?;
-    rows.iter().map(job_from_row).collect()
-}
-
-pub(super) async fn retry_dead(p: &PgPool, id: Option<Uuid>, now: Timestamp) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE email_outbox SET state = 'pending', due_at = $2, attempts = 0, updated_at = $2 \
-         WHERE state = 'dead' AND ($1::uuid IS NULL OR id = $1)",
-    )
-    .bind(id)
-    .bind(to_chrono(now))
-    .execute(p)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-fn job_from_row(r: &PgRow) -> Result<OutboxJob> {
-    let ts = |c: &str| -> Result<Option<Timestamp>> {
-        Ok(r.try_get::<Option<DateTime<Utc>>, _>(c)?.map(from_chrono))
-    };
-    let role: String = r.try_get("recipient_role")?;
-    Ok(OutboxJob {
-        id: r.try_get("id")?,
-        idempotency_key: r.try_get("idempotency_key")?,
-        kind: r.try_get("kind")?,
-        booking_id: r.try_get("booking_id")?,
-        booking_uid: r.try_get("booking_uid")?,
-        recipient_email: r.try_get("recipient_email")?,
-        recipient_name: r.try_get("recipient_name")?,
-        recipient_time_zone: r.try_get("recipient_time_zone")?,
-        recipient_role: RecipientRole::parse(&role)
-            .ok_or_else(|| StoreError::Corrupt(format!("recipient_role {role:?}")))?,
-        reminder_lead_seconds: r.try_get("reminder_lead_seconds")?,
-        scheduled_start: ts("scheduled_start")?,
-        due_at: from_chrono(r.try_get("due_at")?),
-        state: parse_state(r.try_get("state")?)?,
-        attempts: i64::from(r.try_get::<i32, _>("attempts")?),
-        last_error: r.try_get("last_error")?,
-        lease_token: r.try_get("lease_token")?,
-        leased_until: ts("leased_until")?,
-        provider_id: r.try_get("provider_id")?,
-        sent_at: ts("sent_at")?,
-        created_at: from_chrono(r.try_get("created_at")?),
-        updated_at: from_chrono(r.try_get("updated_at")?),
-    })
+pub(super) async fn any<'c>(e: impl sqlx::PgExecutor<'c>, stmt: Stmt) -> Result<bool> {
+    Ok(query(stmt).fetch_optional(e).await?.is_some())
 }

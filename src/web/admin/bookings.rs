@@ -290,7 +290,7 @@ pub(super) fn email_row(j: &crate::outbox::OutboxJob, zone: &TimeZone) -> EmailR
             "reminder, {} before",
             crate::mail::render::format_minutes(s / 60)
         ),
-        None => j.kind.clone(),
+        None => j.kind.to_string(),
     };
     EmailRow {
         id: j.id.to_string(),

@@ -1,0 +1,307 @@
+//! The `email_outbox` codec, written once for both backends: the column list ([`COLUMNS`]), a
+//! job's values in that order ([`encode`]), a job from a row ([`decode`]), and every outbox
+//! statement as SQL text plus its arguments ([`Stmt`]).
+//!
+//! The backends differ only in how a value travels, which [`Arg`] names: ids are `uuid` on
+//! PostgreSQL and UUID text on SQLite, times `timestamptz` and fixed-width RFC 3339 text. Each
+//! backend binds an [`Arg`] and reads a column through [`Get`] in a few lines of its own; the
+//! few SQL differences (`FOR UPDATE SKIP LOCKED`, typed `NULL` checks) are [`Backend`] switches
+//! here.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::outbox::{EmailKind, Finish, JobState, OutboxJob, Role};
+use crate::store::{Backend, Result, StoreError};
+
+/// The columns of `email_outbox`, in the order [`encode`] writes them.
+pub(super) const COLUMNS: [&str; 21] = [
+    "id",
+    "idempotency_key",
+    "kind",
+    "booking_id",
+    "booking_uid",
+    "recipient_email",
+    "recipient_name",
+    "recipient_time_zone",
+    "recipient_role",
+    "reminder_lead_seconds",
+    "scheduled_start",
+    "due_at",
+    "state",
+    "attempts",
+    "last_error",
+    "lease_token",
+    "leased_until",
+    "provider_id",
+    "sent_at",
+    "created_at",
+    "updated_at",
+];
+
+/// One statement argument, by the SQL type it travels as.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Arg {
+    Uuid(Option<Uuid>),
+    Text(Option<String>),
+    /// A PostgreSQL `bigint` (SQLite `INTEGER`).
+    BigInt(Option<i64>),
+    /// A PostgreSQL `integer` (SQLite `INTEGER`).
+    Int(i32),
+    Time(Option<Timestamp>),
+}
+
+fn text(s: &str) -> Arg {
+    Arg::Text(Some(s.to_owned()))
+}
+
+fn time(t: Timestamp) -> Arg {
+    Arg::Time(Some(t))
+}
+
+/// `job`'s values, in [`COLUMNS`] order.
+pub(super) fn encode(j: &OutboxJob) -> [Arg; 21] {
+    [
+        Arg::Uuid(Some(j.id)),
+        text(&j.idempotency_key),
+        text(j.kind.as_str()),
+        Arg::Uuid(Some(j.booking_id)),
+        text(&j.booking_uid),
+        text(&j.recipient_email),
+        Arg::Text(j.recipient_name.clone()),
+        Arg::Text(j.recipient_time_zone.clone()),
+        text(j.recipient_role.as_str()),
+        Arg::BigInt(j.reminder_lead_seconds),
+        Arg::Time(j.scheduled_start),
+        time(j.due_at),
+        text(j.state.as_str()),
+        Arg::Int(i32::try_from(j.attempts).unwrap_or(i32::MAX)),
+        Arg::Text(j.last_error.clone()),
+        Arg::Uuid(j.lease_token),
+        Arg::Time(j.leased_until),
+        Arg::Text(j.provider_id.clone()),
+        Arg::Time(j.sent_at),
+        time(j.created_at),
+        time(j.updated_at),
+    ]
+}
+
+/// Reads one column of a result row as the SQL type it is stored as (`NULL` is `None`).
+pub(super) trait Get {
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>>;
+    fn text(&self, column: &str) -> Result<Option<String>>;
+    fn big_int(&self, column: &str) -> Result<Option<i64>>;
+    fn int(&self, column: &str) -> Result<Option<i64>>;
+    fn time(&self, column: &str) -> Result<Option<Timestamp>>;
+}
+
+fn required<T>(column: &str, value: Option<T>) -> Result<T> {
+    value.ok_or_else(|| StoreError::Corrupt(format!("{column} is NULL")))
+}
+
+fn parsed<T: std::str::FromStr>(r: &impl Get, column: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let s = required(column, r.text(column)?)?;
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("{column} {s:?}: {e}")))
+}
+
+/// A job from a row that has every column of [`COLUMNS`].
+pub(super) fn decode(r: &impl Get) -> Result<OutboxJob> {
+    let uuid = |c: &str| required(c, r.uuid(c)?);
+    let text = |c: &str| required(c, r.text(c)?);
+    let time = |c: &str| required(c, r.time(c)?);
+    Ok(OutboxJob {
+        id: uuid("id")?,
+        idempotency_key: text("idempotency_key")?,
+        kind: parsed::<EmailKind>(r, "kind")?,
+        booking_id: uuid("booking_id")?,
+        booking_uid: text("booking_uid")?,
+        recipient_email: text("recipient_email")?,
+        recipient_name: r.text("recipient_name")?,
+        recipient_time_zone: r.text("recipient_time_zone")?,
+        recipient_role: parsed::<Role>(r, "recipient_role")?,
+        reminder_lead_seconds: r.big_int("reminder_lead_seconds")?,
+        scheduled_start: r.time("scheduled_start")?,
+        due_at: time("due_at")?,
+        state: parsed::<JobState>(r, "state")?,
+        attempts: required("attempts", r.int("attempts")?)?,
+        last_error: r.text("last_error")?,
+        lease_token: r.uuid("lease_token")?,
+        leased_until: r.time("leased_until")?,
+        provider_id: r.text("provider_id")?,
+        sent_at: r.time("sent_at")?,
+        created_at: time("created_at")?,
+        updated_at: time("updated_at")?,
+    })
+}
+
+/// SQL text with `$n` placeholders and its arguments, for either backend.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Stmt {
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+fn column_list() -> String {
+    COLUMNS.join(", ")
+}
+
+/// Inserts `jobs` (at most a few dozen: see `row_chunks`), keeping existing idempotency keys.
+pub(super) fn insert(jobs: &[OutboxJob]) -> Stmt {
+    let mut sql = format!("INSERT INTO email_outbox ({}) VALUES ", column_list());
+    let mut args = Vec::with_capacity(jobs.len() * COLUMNS.len());
+    for (i, job) in jobs.iter().enumerate() {
+        sql.push_str(if i == 0 { "(" } else { ", (" });
+        for (c, arg) in encode(job).into_iter().enumerate() {
+            args.push(arg);
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", args.len()));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (idempotency_key) DO NOTHING");
+    Stmt { sql, args }
+}
+
+/// Due `pending` rows and expired `sending` rows become `sending` under `lease`; returns them.
+/// On PostgreSQL the candidates are locked `SKIP LOCKED`; SQLite runs it in `BEGIN IMMEDIATE`.
+pub(super) fn claim(
+    backend: Backend,
+    lease: Uuid,
+    now: Timestamp,
+    until: Timestamp,
+    limit: u32,
+) -> Stmt {
+    let lock = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    Stmt {
+        sql: format!(
+            "UPDATE email_outbox SET state = 'sending', attempts = attempts + 1, lease_token = $1, \
+               leased_until = $2, updated_at = $3 \
+             WHERE id IN (SELECT id FROM email_outbox \
+               WHERE state IN ('pending', 'sending') \
+                 AND ((state = 'pending' AND due_at <= $3) OR (state = 'sending' AND leased_until <= $3)) \
+               ORDER BY due_at LIMIT $4{lock}) \
+             RETURNING {}",
+            column_list()
+        ),
+        args: vec![
+            Arg::Uuid(Some(lease)),
+            time(until),
+            time(now),
+            Arg::BigInt(Some(i64::from(limit))),
+        ],
+    }
+}
+
+/// One row (selecting `1`) if any job is due.
+pub(super) fn has_due(now: Timestamp) -> Stmt {
+    Stmt {
+        sql: "SELECT 1 FROM email_outbox WHERE state IN ('pending', 'sending') \
+               AND ((state = 'pending' AND due_at <= $1) OR (state = 'sending' AND leased_until <= $1)) \
+             LIMIT 1"
+            .to_owned(),
+        args: vec![time(now)],
+    }
+}
+
+/// Ends a `sending` job held by `lease`; changes no row when the lease was lost.
+pub(super) fn finish(id: Uuid, lease: Uuid, finish: &Finish, now: Timestamp) -> Stmt {
+    let held = [Arg::Uuid(Some(id)), Arg::Uuid(Some(lease))];
+    let (sql, rest) = match finish {
+        Finish::Sent { provider_id } => (
+            "UPDATE email_outbox SET state = 'sent', provider_id = $3, sent_at = $4, updated_at = $4, \
+               last_error = NULL, lease_token = NULL, leased_until = NULL \
+             WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
+            vec![Arg::Text(provider_id.clone()), time(now)],
+        ),
+        Finish::Retry {
+            due_at,
+            error,
+            count_attempt,
+        } => (
+            "UPDATE email_outbox SET state = 'pending', due_at = $3, last_error = $4, updated_at = $5, \
+               attempts = attempts - $6, lease_token = NULL, leased_until = NULL \
+             WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
+            vec![
+                time(*due_at),
+                text(error),
+                time(now),
+                Arg::Int(i32::from(!*count_attempt)),
+            ],
+        ),
+        Finish::Dead { error: why } | Finish::Skipped { reason: why } => (
+            "UPDATE email_outbox SET state = $3, last_error = $4, updated_at = $5, \
+               lease_token = NULL, leased_until = NULL \
+             WHERE id = $1 AND lease_token = $2 AND state = 'sending'",
+            vec![
+                text(if matches!(finish, Finish::Dead { .. }) {
+                    JobState::Dead.as_str()
+                } else {
+                    JobState::Skipped.as_str()
+                }),
+                text(why),
+                time(now),
+            ],
+        ),
+    };
+    Stmt {
+        sql: sql.to_owned(),
+        args: held.into_iter().chain(rest).collect(),
+    }
+}
+
+/// Jobs, most recently changed first, optionally of one state.
+pub(super) fn list(backend: Backend, state: Option<JobState>, limit: u32) -> Stmt {
+    let state_param = match backend {
+        Backend::Sqlite => "$1",
+        Backend::Postgres => "$1::text",
+    };
+    Stmt {
+        sql: format!(
+            "SELECT {} FROM email_outbox WHERE ({state_param} IS NULL OR state = $1) \
+             ORDER BY updated_at DESC, id DESC LIMIT $2",
+            column_list()
+        ),
+        args: vec![
+            Arg::Text(state.map(|s| s.as_str().to_owned())),
+            Arg::BigInt(Some(i64::from(limit))),
+        ],
+    }
+}
+
+/// One booking's jobs, in the order they are due.
+pub(super) fn for_booking(booking_id: Uuid) -> Stmt {
+    Stmt {
+        sql: format!(
+            "SELECT {} FROM email_outbox WHERE booking_id = $1 ORDER BY due_at, id",
+            column_list()
+        ),
+        args: vec![Arg::Uuid(Some(booking_id))],
+    }
+}
+
+/// Dead jobs (all, or the one with `id`) back to `pending`, due `now`, with no attempts.
+pub(super) fn retry_dead(backend: Backend, id: Option<Uuid>, now: Timestamp) -> Stmt {
+    let id_param = match backend {
+        Backend::Sqlite => "$1",
+        Backend::Postgres => "$1::uuid",
+    };
+    Stmt {
+        sql: format!(
+            "UPDATE email_outbox SET state = 'pending', due_at = $2, attempts = 0, updated_at = $2 \
+             WHERE state = 'dead' AND ({id_param} IS NULL OR id = $1)"
+        ),
+        args: vec![Arg::Uuid(id), time(now)],
+    }
+}
+
+#[cfg(test)]
+mod tests;
