@@ -66,7 +66,7 @@ impl std::str::FromStr for Outcome {
 }
 
 /// One signed delivery as kept in `webhook_deliveries`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Delivery {
     pub id: Uuid,
     pub received_at: Timestamp,

@@ -8,7 +8,7 @@ use std::time::Duration;
 pub struct StoreOptions {
     /// How long a SQLite writer waits for the file lock before the write fails.
     pub sqlite_busy_timeout: Duration,
-    /// `Full` (the default): [`Store::durability_barrier`] fsyncs the WAL before deliveries are
+    /// `Full` (the default): [`Store::durability_barrier`](super::Store::durability_barrier) fsyncs the WAL before deliveries are
     /// acknowledged. `Normal`: no fsync before the answer; a power cut may lose the last second
     /// of commits, an application crash loses nothing.
     pub sqlite_synchronous: SqliteSync,

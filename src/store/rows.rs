@@ -5,7 +5,7 @@
 //! one list drives every statement text: the `SELECT` list, the `INSERT` column list, the
 //! placeholders (one bind per column, in the same order, by construction) and, for bookings, the
 //! `ON CONFLICT … DO UPDATE SET` list. The decoders read columns by name through
-//! [`ReadRow`](super::value::ReadRow), so they too are written once for both backends; a field
+//! [`ReadRow`], so they too are written once for both backends; a field
 //! added to a row type is a compile error in its decoder until it is read.
 //!
 //! Adding a booking column: a migration per backend, the field on [`Booking`] (and where
