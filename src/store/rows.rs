@@ -206,7 +206,8 @@ pub(super) fn delivery(r: &impl ReadRow) -> Result<Delivery> {
 }
 
 /// The order deliveries are listed in, newest first: `(received_at, id)` is a total order on both
-/// backends (`id` is unique), so both list the same rows in the same order.
+/// backends (`id` is unique), so both list the same rows in the same order; an index on
+/// `(received_at, id)` (migration 0006) serves it on both.
 pub(super) const DELIVERIES_NEWEST_FIRST: &str = " ORDER BY received_at DESC, id DESC";
 /// The same order, oldest first.
 pub(super) const DELIVERIES_OLDEST_FIRST: &str = " ORDER BY received_at, id";
