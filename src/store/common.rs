@@ -60,7 +60,7 @@ fn insert_chunk<DB: Db, T>(
 }
 
 /// Inserts `list` in chunks; [`StoreError::Conflict`] if `tail`'s conflict clause skipped a row.
-async fn insert<DB: Db, T: Sync>(
+pub(super) async fn insert<DB: Db, T: Sync>(
     conn: &mut DB::Connection,
     table: &Table<T>,
     sql: &Statements,
@@ -207,6 +207,25 @@ pub(super) async fn deliveries_of_booking<'e, DB: Db>(
     );
     let args = [Value::Uuid(Some(booking_id))];
     fetch_all(e, sql, &args, rows::delivery).await
+}
+
+/// Executes one statement on a connection; returns the number of rows it affected.
+pub(super) async fn execute<DB: Db>(
+    conn: &mut DB::Connection,
+    sql: &'static str,
+    args: &[Value<'_>],
+) -> Result<u64> {
+    DB::execute(conn, query::<DB>(sql.to_owned(), args)).await
+}
+
+/// The single integer a `SELECT count(*) AS n …` answers.
+pub(super) async fn count<'e, DB: Db>(
+    e: impl Executor<'e, Database = DB>,
+    sql: &'static str,
+    args: &[Value<'_>],
+) -> Result<i64> {
+    let row = query::<DB>(sql.to_owned(), args).fetch_one(e).await?;
+    row.int("n")
 }
 
 /// Decodes bookings read by a backend's own statement (the row locks, the uid lists).

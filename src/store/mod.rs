@@ -50,6 +50,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use crate::booking::{Booking, HistoryEntry};
+use value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -312,6 +313,14 @@ impl Tx<'_> {
         match self {
             Tx::Sqlite(tx) => common::insert_deliveries::<Sqlite>(tx, list).await,
             Tx::Postgres(tx) => common::insert_deliveries::<Postgres>(tx, list).await,
+        }
+    }
+
+    /// Executes one statement of this transaction; returns the number of rows it affected.
+    async fn execute(&mut self, sql: &'static str, args: &[Value<'_>]) -> Result<u64> {
+        match self {
+            Tx::Sqlite(tx) => common::execute::<Sqlite>(tx, sql, args).await,
+            Tx::Postgres(tx) => common::execute::<Postgres>(tx, sql, args).await,
         }
     }
 
