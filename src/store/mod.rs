@@ -12,7 +12,6 @@
 //!
 //! Failure modes: an unreachable or locked database is [`StoreError::Unavailable`] (the webhook
 //! answers 503 and the sender may retry); anything else is [`StoreError::Database`].
-
 //!
 //! Layout: `error` (how database failures map to what callers do), `delivery` and `options`
 //! (types), `rows` and `value` (the row codec: each table's columns declared once, and the few

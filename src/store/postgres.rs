@@ -1,6 +1,5 @@
 //! PostgreSQL backend. Rows an event touches are locked with `FOR UPDATE` (in uid order); an
 //! insert that loses a race to another instance returns [`StoreError::Conflict`].
-
 //!
 //! Only what is PostgreSQL's own lives here: connecting, and the statements that lock rows or take
 //! a list of uids or digests as one array parameter (`= ANY($1)`). Every other statement is shared

@@ -1,6 +1,5 @@
 //! SQLite backend. One writer at a time (`BEGIN IMMEDIATE`), WAL journal, explicit
 //! `synchronous`, `busy_timeout` and `foreign_keys` on every connection.
-
 //!
 //! Only what is SQLite's own lives here: connecting, the writer's tuning, checkpoints, and lists
 //! of uids or digests passed as one JSON array (`json_each`). Every other statement is shared
