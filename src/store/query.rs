@@ -2,7 +2,7 @@
 //!
 //! One [`BookingFilter`] describes a listing for the CLI, the admin dashboard and the bookings API.
 //! The SQL is built here once for both backends, with numbered parameters only (no value is ever
-//! spliced into the text), and each backend binds the [`Arg`]s in its own types.
+//! spliced into the text), and each backend binds the [`Arg`]s in its own types (see `value`).
 //!
 //! Guarantees:
 //! * results are ordered by `(starts_at, id)`, a total order, so a [`Cursor`] taken from the last
@@ -213,6 +213,19 @@ pub(super) enum Arg {
     Uuid(Uuid),
     Time(Timestamp),
     Int(i64),
+}
+
+impl Arg {
+    /// The value to bind (each backend encodes it in its own types, see `value`).
+    pub(super) fn value(&self) -> super::value::Value<'_> {
+        use super::value::Value;
+        match self {
+            Arg::Text(s) => Value::text(s),
+            Arg::Uuid(u) => Value::Uuid(Some(*u)),
+            Arg::Time(t) => Value::Time(Some(*t)),
+            Arg::Int(i) => Value::Int(Some(*i)),
+        }
+    }
 }
 
 /// The `WHERE … ORDER BY … LIMIT …` tail of a listing on `backend`, with its arguments in

@@ -13,8 +13,9 @@
 
 use jiff::Timestamp;
 
+use super::common;
+use super::value::Value;
 use super::{Result, Store};
-use crate::time::{to_chrono, to_db_text};
 
 impl Store {
     /// Records that the session whose nonce hashes to `nonce_hash` is signed out until
@@ -28,53 +29,20 @@ impl Store {
         const INSERT: &str = "INSERT INTO revoked_sessions (nonce_hash, expires_at) VALUES ($1, $2) \
              ON CONFLICT (nonce_hash) DO NOTHING";
         const PRUNE: &str = "DELETE FROM revoked_sessions WHERE expires_at <= $1";
-        match self {
-            Store::Sqlite(s) => {
-                let mut tx = s.pool.begin_with("BEGIN IMMEDIATE").await?;
-                sqlx::query(INSERT)
-                    .bind(nonce_hash)
-                    .bind(to_db_text(expires_at))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(PRUNE)
-                    .bind(to_db_text(now))
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            }
-            Store::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                sqlx::query(INSERT)
-                    .bind(nonce_hash)
-                    .bind(to_chrono(expires_at))
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(PRUNE)
-                    .bind(to_chrono(now))
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-            }
-        }
-        Ok(())
+        let mut tx = self.begin().await?;
+        let revoked = [Value::text(nonce_hash), Value::Time(Some(expires_at))];
+        tx.execute(INSERT, &revoked).await?;
+        tx.execute(PRUNE, &[Value::Time(Some(now))]).await?;
+        tx.commit().await
     }
 
     /// Whether the session whose nonce hashes to `nonce_hash` was signed out.
     pub async fn session_revoked(&self, nonce_hash: &str) -> Result<bool> {
-        const SQL: &str = "SELECT count(*) FROM revoked_sessions WHERE nonce_hash = $1";
-        let n: i64 = match self {
-            Store::Sqlite(s) => {
-                sqlx::query_scalar(SQL)
-                    .bind(nonce_hash)
-                    .fetch_one(&s.pool)
-                    .await?
-            }
-            Store::Postgres(p) => {
-                sqlx::query_scalar(SQL)
-                    .bind(nonce_hash)
-                    .fetch_one(p)
-                    .await?
-            }
+        const SQL: &str = "SELECT count(*) AS n FROM revoked_sessions WHERE nonce_hash = $1";
+        let args = [Value::text(nonce_hash)];
+        let n = match self {
+            Store::Sqlite(s) => common::count(&s.pool, SQL, &args).await?,
+            Store::Postgres(p) => common::count(p, SQL, &args).await?,
         };
         Ok(n > 0)
     }

@@ -17,4 +17,5 @@ mod refusals;
 mod rls;
 mod security;
 mod sessions;
+mod store_contract;
 mod web;

@@ -1,0 +1,64 @@
+//! SQLite durability and upkeep: the WAL fsync before a delivery is acknowledged
+//! ([`Store::durability_barrier`]) and the background checkpoint task ([`Store::start_upkeep`]).
+//! On PostgreSQL both are no-ops: its commit is durable by itself and it checkpoints on its own.
+//!
+//! Failure modes: a failed fsync is [`StoreError::Unavailable`] (the delivery is not
+//! acknowledged, so the sender retries); a failed checkpoint is logged and retried a second later.
+
+use std::time::Duration;
+
+use super::{Result, SqliteSync, Store, StoreError, sqlite};
+
+impl Store {
+    /// Returns once the transactions this process has committed are on disk.
+    ///
+    /// SQLite commits with `synchronous=NORMAL`: the commit writes the write-ahead log but does not
+    /// wait for the disk, so the write lock is free for the next batch at once. With
+    /// [`SqliteSync::Full`] this barrier then fsyncs the WAL (outside the lock); a webhook is
+    /// answered only after it. A WAL file that no longer exists was checkpointed into the database
+    /// file, and a checkpoint syncs both files. PostgreSQL's commit is durable by itself.
+    pub async fn durability_barrier(&self) -> Result<()> {
+        let Store::Sqlite(s) = self else {
+            return Ok(());
+        };
+        if s.sync == SqliteSync::Normal {
+            return Ok(());
+        }
+        let path = s.wal_path.clone();
+        let synced = tokio::task::spawn_blocking(move || match std::fs::File::open(&path) {
+            Ok(f) => f.sync_data(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await;
+        match synced {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(sqlx::Error::Io(e))),
+            Err(join) => Err(StoreError::Unavailable(sqlx::Error::Io(
+                std::io::Error::other(join),
+            ))),
+        }
+    }
+
+    /// Starts the store's background upkeep, if it has any: on SQLite a checkpoint every second
+    /// (commits never wait for one; with no checkpoint the WAL would grow without bound).
+    pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let Store::Sqlite(s) = self else {
+            return None;
+        };
+        let pool = s.pool.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(1000));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if pool.is_closed() {
+                    break;
+                }
+                if let Err(e) = sqlite::checkpoint(&pool).await {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                }
+            }
+        }))
+    }
+}
