@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::postgres_server;
 
-/// The secret the sample signatures were made with (`fixtures/calcom/signatures.json`).
+/// The secret the sample signatures were made with (`samples/calcom/signatures.json`).
 pub const SAMPLE_SECRET: &str = "whsec_test_calcom_samples_2026";
 
 /// The admin token every test server is given.
@@ -49,10 +49,7 @@ macro_rules! on_both_backends {
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/calcom/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/samples/calcom/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
