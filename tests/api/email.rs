@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use calbook::outbox::JobState;
 use calbook::outbox::worker::Worker;
 use jiff::{SignedDuration, Timestamp};
+use reqwest::StatusCode;
 use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -18,6 +19,7 @@ on_both_backends!(
     a_new_booking_gets_one_confirmation_through_resend_with_its_idempotency_key,
     a_booking_cancelled_before_its_emails_went_out_gets_only_the_cancellation,
     resend_rate_limits_are_retried_after_retry_after_and_validation_errors_dead_letter,
+    a_confirmation_goes_out_through_an_smtp_relay,
 );
 
 /// The created sample for booking `uid`, starting `hours` from now.
@@ -495,4 +497,28 @@ async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
         "10 emails at 20/s took only {:?}",
         last.duration_since(started)
     );
+}
+
+/// The same confirmation through SMTP: one message, to the attendee alone, with the invite.
+async fn a_confirmation_goes_out_through_an_smtp_relay(backend: Backend) {
+    let (app, sink) = TestApp::spawn_with_smtp(backend).await;
+    let (status, _) = app
+        .deliver(&future_created("EmailUid00000000000009", 30))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain_outbox().await;
+
+    assert_eq!(sink.recipients(), ["marco.rossi@example.com"]);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one confirmation");
+    let message = &messages[0];
+    assert!(
+        message.contains("From: \"Acme Bookings\" <bookings@acme.example>"),
+        "{message}"
+    );
+    assert!(message.contains("Intro Call"), "{message}");
+    assert!(message.contains("invite.ics"), "{message}");
+    let sent = app.store.outbox(Some(JobState::Sent), 10).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, "confirmation");
 }

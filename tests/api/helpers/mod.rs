@@ -10,6 +10,7 @@
 //!   does not follow redirects.
 //! - [`supabase`]: Supabase-shaped access tokens and an app that accepts them.
 //! - [`email`]: a Resend stand-in app and driving the outbox by hand.
+//! - [`smtp`]: an SMTP sink standing in for a mail relay.
 //! - [`api`]: the bookings API as a client sees it.
 
 pub mod admin;
@@ -17,6 +18,7 @@ pub mod api;
 pub mod app;
 pub mod email;
 pub mod samples;
+pub mod smtp;
 pub mod supabase;
 
 pub use admin::*;
