@@ -44,12 +44,11 @@ pub struct TriggerArgs {
     pub from: Option<String>,
 }
 
-const CREATED: &str = include_str!("../../tests/fixtures/calcom/compact/created.json");
-const REQUESTED: &str = include_str!("../../tests/fixtures/calcom/compact/requested.json");
-const CANCELLED: &str = include_str!("../../tests/fixtures/calcom/compact/cancelled.json");
-const PING: &str = include_str!("../../tests/fixtures/calcom/compact/ping.json");
-const MEETING: &str =
-    include_str!("../../tests/fixtures/calcom/compact/meeting_ended_wrapped.json");
+const CREATED: &str = include_str!("../../samples/calcom/compact/created.json");
+const REQUESTED: &str = include_str!("../../samples/calcom/compact/requested.json");
+const CANCELLED: &str = include_str!("../../samples/calcom/compact/cancelled.json");
+const PING: &str = include_str!("../../samples/calcom/compact/ping.json");
+const MEETING: &str = include_str!("../../samples/calcom/compact/meeting_ended_wrapped.json");
 
 pub async fn run(settings: &Settings, args: TriggerArgs) -> anyhow::Result<ExitCode> {
     let secrets = match &args.secret {

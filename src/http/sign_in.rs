@@ -175,16 +175,19 @@ fn authorization_token(headers: &HeaderMap) -> Result<Option<&str>, SignInError>
     }
 }
 
-/// The value of the first cookie called `name` (empty values count as absent).
+/// The value of the first cookie called `name` in the `Cookie` headers (parsed with the `cookie`
+/// crate; a malformed pair is skipped, surrounding double quotes are removed, an empty value
+/// counts as absent).
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim().trim_matches('"'))
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
+        .map(|v| v.trim_matches('"'))
         .filter(|v| !v.is_empty())
 }
 

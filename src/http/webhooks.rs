@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -46,13 +47,14 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         metrics::counter!("calbook_webhook_refused_total", "reason" => "too_large").increment(1);
         return Err(too_large());
     }
-    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+    // `Limited` is the body wrapper tower-http's `RequestBodyLimit` uses; it is applied here
+    // rather than as a route layer so that the 413 carries this API's JSON error and counts a
+    // refusal. Its limit error is a type, not a message to match.
+    let body = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
         .await
         .map_err(|e| {
-            let limit = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
-            if limit {
+            if e.is::<LengthLimitError>() {
                 metrics::counter!("calbook_webhook_refused_total", "reason" => "too_large")
                     .increment(1);
                 too_large()
@@ -63,7 +65,8 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
                     "the request body could not be read",
                 )
             }
-        })?;
+        })?
+        .to_bytes();
 
     let signature = headers.get("x-cal-signature-256").map(|v| v.as_bytes());
     let digest = body_sha256(&body);

@@ -17,8 +17,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::email::{manual_worker, resend_app};
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, booked_by, sample};
+use crate::helpers::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -424,7 +423,7 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
         ))
         .mount(&resend)
         .await;
-    let app = resend_app(Backend::Sqlite, &resend, false).await;
+    let app = TestApp::spawn_with_resend(Backend::Sqlite, &resend, false).await;
     let script_name = "<script>alert(1)</script>";
     let (status, body) = app
         .deliver(&booked_by(
@@ -444,10 +443,7 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
     );
     app.deliver(&sample("created")).await;
     app.deliver(&sample("rescheduled")).await;
-    manual_worker(&app)
-        .run_once(jiff::Timestamp::now())
-        .await
-        .unwrap();
+    app.drain_outbox().await;
     let dead = app.store.outbox(Some(JobState::Dead), 50).await.unwrap();
     assert!(!dead.is_empty(), "a dead-lettered email to retry");
 
@@ -487,10 +483,10 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
         .await
         .unwrap();
     browser
-        .click("a[href='/admin/bookings/Fh8cW1nRzq5TgK2mXy7Ud4']")
+        .click(&format!("a[href='/admin/bookings/{RESCHEDULED_UID}']"))
         .await;
     browser
-        .wait_for_path("/admin/bookings/Fh8cW1nRzq5TgK2mXy7Ud4")
+        .wait_for_path(&format!("/admin/bookings/{RESCHEDULED_UID}"))
         .await;
     let chain = browser.text("#reschedule-chain").await;
     assert!(chain.contains("this booking"), "{chain}");
@@ -504,7 +500,7 @@ async fn the_dashboard_shows_bookings_history_and_chain_and_retries_a_dead_email
     assert!(history.contains("created"), "{history}");
     browser
         .client
-        .goto(&app.url("/admin/bookings/7kQm2xVbN4pLr9sTzY3wHc"))
+        .goto(&app.url(&format!("/admin/bookings/{CREATED_UID}")))
         .await
         .unwrap();
     let history = browser.text("#history").await;

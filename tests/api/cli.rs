@@ -43,14 +43,11 @@ async fn bookings_and_deliveries_are_listed_and_shown_as_json(backend: Backend) 
     let list = json_of(&calbook(&app, &["bookings", "list", "--json"]));
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert_eq!(
-        list[0]["uid"], "Fh8cW1nRzq5TgK2mXy7Ud4",
-        "newest start first"
-    );
+    assert_eq!(list[0]["uid"], RESCHEDULED_UID, "newest start first");
     assert_eq!(list[0]["starts_at"], "2026-03-12T15:00:00Z");
     assert_eq!(list[0]["ends_at"], "2026-03-12T15:30:00Z");
     assert_eq!(list[0]["attendee_email"], "marco.rossi@example.com");
-    assert_eq!(list[0]["rescheduled_from"], "7kQm2xVbN4pLr9sTzY3wHc");
+    assert_eq!(list[0]["rescheduled_from"], CREATED_UID);
     assert_eq!(list[1]["status"], "rescheduled");
 
     let only = json_of(&calbook(
@@ -59,23 +56,20 @@ async fn bookings_and_deliveries_are_listed_and_shown_as_json(backend: Backend) 
     ));
     assert_eq!(only.as_array().unwrap().len(), 1);
 
-    let shown = json_of(&calbook(
-        &app,
-        &["bookings", "show", "7kQm2xVbN4pLr9sTzY3wHc", "--json"],
-    ));
+    let shown = json_of(&calbook(&app, &["bookings", "show", CREATED_UID, "--json"]));
     assert_eq!(shown["status"], "rescheduled");
     assert_eq!(
         shown["title"],
         "Intro Call between Dana Whitfield and Marco Rossi"
     );
-    assert_eq!(shown["rescheduled_to"], "Fh8cW1nRzq5TgK2mXy7Ud4");
+    assert_eq!(shown["rescheduled_to"], RESCHEDULED_UID);
     let history = shown["history"].as_array().unwrap();
     assert_eq!(history.len(), 2);
     assert_eq!(history[0]["action"], "created");
     assert_eq!(history[1]["action"], "rescheduled");
     assert!(history[1]["created_at"].as_str().unwrap().ends_with('Z'));
 
-    let text = calbook(&app, &["bookings", "show", "7kQm2xVbN4pLr9sTzY3wHc"]);
+    let text = calbook(&app, &["bookings", "show", CREATED_UID]);
     assert!(
         String::from_utf8_lossy(&text.stdout).contains("rescheduled_to    Fh8cW1nRzq5TgK2mXy7Ud4")
     );
@@ -340,13 +334,7 @@ async fn mail_preview_renders_a_stored_booking_and_mail_test_sends_through_the_t
 
     let out = calbook(
         &app,
-        &[
-            "mail",
-            "preview",
-            "confirmation",
-            "--booking",
-            "7kQm2xVbN4pLr9sTzY3wHc",
-        ],
+        &["mail", "preview", "confirmation", "--booking", CREATED_UID],
     );
     assert!(
         out.status.success(),
@@ -364,7 +352,7 @@ async fn mail_preview_renders_a_stored_booking_and_mail_test_sends_through_the_t
             "preview",
             "reminder",
             "--booking",
-            "7kQm2xVbN4pLr9sTzY3wHc",
+            CREATED_UID,
             "--host",
         ],
     );

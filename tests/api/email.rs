@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use calbook::outbox::worker::Worker;
 use calbook::outbox::{EmailKind, JobState};
 use jiff::{SignedDuration, Timestamp};
+use reqwest::StatusCode;
 use serde_json::Value;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -18,31 +19,12 @@ on_both_backends!(
     a_new_booking_gets_one_confirmation_through_resend_with_its_idempotency_key,
     a_booking_cancelled_before_its_emails_went_out_gets_only_the_cancellation,
     resend_rate_limits_are_retried_after_retry_after_and_validation_errors_dead_letter,
+    a_confirmation_goes_out_through_an_smtp_relay,
 );
 
 /// The created sample for booking `uid`, starting `hours` from now.
 fn future_created(uid: &str, hours: i64) -> Vec<u8> {
     created_at(hours_from_now(hours), uid)
-}
-
-pub(crate) async fn resend_app(backend: Backend, server: &MockServer, worker: bool) -> TestApp {
-    resend_app_with(backend, server, move |s| s.run_outbox_worker = worker).await
-}
-
-/// calbook sending through the Resend stand-in, after `configure` had its say.
-async fn resend_app_with(
-    backend: Backend,
-    server: &MockServer,
-    configure: impl FnOnce(&mut calbook::config::Settings) + Send + 'static,
-) -> TestApp {
-    let uri = server.uri();
-    TestApp::spawn_with(backend, move |s| {
-        s.email.resend_api_key = Some("re_test_key".into());
-        s.email.resend_base_url = Some(uri);
-        s.email.from = Some("Acme Bookings <bookings@acme.example>".into());
-        configure(s);
-    })
-    .await
 }
 
 /// Waits (at most 10 s) until `check` holds.
@@ -58,17 +40,6 @@ where
     }
 }
 
-/// A worker driven by hand, with the app's own email settings.
-pub(crate) fn manual_worker(app: &TestApp) -> Worker {
-    let pipeline = app.settings.email.build(&app.settings.data_dir).unwrap();
-    Worker::new(
-        app.store.clone(),
-        pipeline.mailer,
-        pipeline.renderer,
-        pipeline.worker,
-    )
-}
-
 async fn a_new_booking_gets_one_confirmation_through_resend_with_its_idempotency_key(
     backend: Backend,
 ) {
@@ -81,7 +52,7 @@ async fn a_new_booking_gets_one_confirmation_through_resend_with_its_idempotency
         )
         .mount(&server)
         .await;
-    let app = resend_app(backend, &server, true).await;
+    let app = TestApp::spawn_with_resend(backend, &server, true).await;
     let body = future_created("EmailUid00000000000001", 30);
 
     app.deliver(&body).await;
@@ -147,7 +118,7 @@ async fn a_booking_cancelled_before_its_emails_went_out_gets_only_the_cancellati
     app.deliver(cancelled.as_bytes()).await;
 
     // Run the worker as if the reminders were due too.
-    let worker = manual_worker(&app);
+    let worker = app.worker();
     let later = Timestamp::now()
         .checked_add(SignedDuration::from_hours(29))
         .unwrap();
@@ -203,10 +174,10 @@ async fn resend_rate_limits_are_retried_after_retry_after_and_validation_errors_
         ))
         .mount(&server)
         .await;
-    let app = resend_app(backend, &server, false).await;
+    let app = TestApp::spawn_with_resend(backend, &server, false).await;
     app.deliver(&future_created("EmailUid00000000000003", 30))
         .await;
-    let worker = manual_worker(&app);
+    let worker = app.worker();
 
     let t0 = Timestamp::now();
     worker.run_once(t0).await.unwrap();
@@ -270,12 +241,12 @@ async fn a_blocked_account_parks_the_queue_without_spending_attempts(backend: Ba
         ))
         .mount(&server)
         .await;
-    let app = resend_app(backend, &server, false).await;
+    let app = TestApp::spawn_with_resend(backend, &server, false).await;
     for i in 0..3 {
         app.deliver(&future_created(&format!("EmailUidQuota00000000{i}"), 30))
             .await;
     }
-    let worker = manual_worker(&app);
+    let worker = app.worker();
 
     let t0 = Timestamp::now();
     let (claimed, parked) = worker.run_once(t0).await.unwrap();
@@ -318,7 +289,7 @@ async fn a_job_whose_worker_died_is_sent_after_its_lease_with_the_same_key(backe
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_2"})))
         .mount(&server)
         .await;
-    let app = resend_app(backend, &server, false).await;
+    let app = TestApp::spawn_with_resend(backend, &server, false).await;
     app.deliver(&future_created("EmailUidLease000000001", 30))
         .await;
 
@@ -336,7 +307,7 @@ async fn a_job_whose_worker_died_is_sent_after_its_lease_with_the_same_key(backe
         .await
         .unwrap();
     assert_eq!(held.len(), 1);
-    let worker = manual_worker(&app);
+    let worker = app.worker();
     assert_eq!(worker.run_once(t0).await.unwrap().0, 0, "still leased");
 
     // After the lease, another worker sends it, under the same idempotency key.
@@ -369,13 +340,13 @@ async fn two_workers_send_every_email_exactly_once(backend: Backend) {
         .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_x"})))
         .mount(&server)
         .await;
-    let app = resend_app(backend, &server, false).await;
+    let app = TestApp::spawn_with_resend(backend, &server, false).await;
     let bodies: Vec<Vec<u8>> = (0..100)
         .map(|i| future_created(&format!("EmailUidTwoWorkers{i:04}"), 30))
         .collect();
     futures::future::join_all(bodies.iter().map(|b| app.deliver(b))).await;
 
-    let (a, b) = (manual_worker(&app), manual_worker(&app));
+    let (a, b) = (app.worker(), app.worker());
     let now = Timestamp::now();
     let drain = |w: Worker| async move {
         let mut n = 0;
@@ -444,14 +415,14 @@ async fn failing_sends_back_off_then_dead_letter_and_an_operator_retry_sends_onc
         )
         .mount(&server)
         .await;
-    let app = resend_app_with(backend, &server, |s| {
+    let app = TestApp::spawn_with_resend_and(backend, &server, |s| {
         s.email.max_attempts = Some(3);
         s.email.policy.kinds = [EmailKind::Confirmation].into();
     })
     .await;
     app.deliver(&future_created("EmailUidRetries0000001", 30))
         .await;
-    let worker = manual_worker(&app);
+    let worker = app.worker();
 
     let mut now = Timestamp::now();
     let mut waits = Vec::new();
@@ -507,7 +478,7 @@ async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
         })
         .mount(&server)
         .await;
-    let app = resend_app_with(backend, &server, |s| {
+    let app = TestApp::spawn_with_resend_and(backend, &server, |s| {
         s.email.rate_per_second = Some(20.0);
         s.email.policy.kinds = [EmailKind::Confirmation].into();
     })
@@ -516,7 +487,7 @@ async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
         app.deliver(&future_created(&format!("EmailUidRate00000000{i:02}"), 30))
             .await;
     }
-    let worker = manual_worker(&app);
+    let worker = app.worker();
     let started = Instant::now();
     assert_eq!(worker.run_once(Timestamp::now()).await.unwrap().0, 10);
 
@@ -529,4 +500,28 @@ async fn the_configured_send_rate_is_never_exceeded(backend: Backend) {
         "10 emails at 20/s took only {:?}",
         last.duration_since(started)
     );
+}
+
+/// The same confirmation through SMTP: one message, to the attendee alone, with the invite.
+async fn a_confirmation_goes_out_through_an_smtp_relay(backend: Backend) {
+    let (app, sink) = TestApp::spawn_with_smtp(backend).await;
+    let (status, _) = app
+        .deliver(&future_created("EmailUid00000000000009", 30))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.drain_outbox().await;
+
+    assert_eq!(sink.recipients(), ["marco.rossi@example.com"]);
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one confirmation");
+    let message = &messages[0];
+    assert!(
+        message.contains("From: \"Acme Bookings\" <bookings@acme.example>"),
+        "{message}"
+    );
+    assert!(message.contains("Intro Call"), "{message}");
+    assert!(message.contains("invite.ics"), "{message}");
+    let sent = app.store.outbox(Some(JobState::Sent), 10).await.unwrap();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, "confirmation");
 }

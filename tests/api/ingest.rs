@@ -52,14 +52,11 @@ async fn two_instances_on_one_postgres_database_apply_each_delivery_once() {
     // Each body is applied once; the CREATED is `ignored` when the reschedule won the race.
     assert_eq!(firsts.len(), 2, "one first copy per body: {answers:?}");
     assert!(firsts.contains(&"applied"), "{answers:?}");
-    let a = first.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
-    let b = second.booking("Fh8cW1nRzq5TgK2mXy7Ud4").await;
+    let a = first.booking(CREATED_UID).await;
+    let b = second.booking(RESCHEDULED_UID).await;
     assert_eq!(a.status, Status::Rescheduled);
-    assert_eq!(a.rescheduled_to.as_deref(), Some("Fh8cW1nRzq5TgK2mXy7Ud4"));
-    assert_eq!(
-        b.rescheduled_from.as_deref(),
-        Some("7kQm2xVbN4pLr9sTzY3wHc")
-    );
+    assert_eq!(a.rescheduled_to.as_deref(), Some(RESCHEDULED_UID));
+    assert_eq!(b.rescheduled_from.as_deref(), Some(CREATED_UID));
     assert_eq!(first.count("bookings").await, 2);
     assert_eq!(first.count("webhook_deliveries").await, 20);
     let history = first.count("booking_history").await;
@@ -77,8 +74,8 @@ async fn created_sample_stores_a_confirmed_booking_with_one_history_entry(backen
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["outcome"], "applied");
     assert_eq!(body["duplicate"], false);
-    assert_eq!(body["booking_uid"], "7kQm2xVbN4pLr9sTzY3wHc");
-    let b = app.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
+    assert_eq!(body["booking_uid"], CREATED_UID);
+    let b = app.booking(CREATED_UID).await;
     assert_eq!(b.status, Status::Confirmed);
     assert_eq!(b.title, "Intro Call between Dana Whitfield and Marco Rossi");
     assert_eq!(b.starts_at.to_string(), "2026-03-10T14:00:00Z");
@@ -95,7 +92,7 @@ async fn created_sample_stores_a_confirmed_booking_with_one_history_entry(backen
     );
     assert_eq!(
         b.ical_uid.as_deref(),
-        Some("7kQm2xVbN4pLr9sTzY3wHc@Cal.com")
+        Some(format!("{CREATED_UID}@Cal.com").as_str())
     );
     assert_eq!(b.ical_sequence, 0);
     assert_eq!(b.calcom_id, Some(1101));
@@ -106,7 +103,7 @@ async fn created_sample_stores_a_confirmed_booking_with_one_history_entry(backen
         Some("https://video.example.com/kx2Rt9Lmq4Vz")
     );
     assert_eq!(b.metadata["lead_ref"], "LR-20417");
-    let history = app.history("7kQm2xVbN4pLr9sTzY3wHc").await;
+    let history = app.history(CREATED_UID).await;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].action, "created");
     assert!(history[0].old_values.is_none());
@@ -149,14 +146,14 @@ async fn every_sample_is_accepted_with_its_published_signature(backend: Backend)
 async fn byte_identical_redelivery_is_a_duplicate_and_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.deliver_sample("created").await;
-    let before = app.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
+    let before = app.booking(CREATED_UID).await;
 
     let (status, body) = app.deliver_sample("created").await;
 
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["duplicate"], true);
     assert_eq!(body["outcome"], "duplicate");
-    assert_eq!(app.booking("7kQm2xVbN4pLr9sTzY3wHc").await, before);
+    assert_eq!(app.booking(CREATED_UID).await, before);
     assert_eq!(
         app.counts().await,
         (1, 1, 2),
@@ -190,23 +187,17 @@ async fn reschedule_creates_the_new_uid_and_marks_the_old_one(backend: Backend) 
     let (status, _) = app.deliver_sample("rescheduled").await;
 
     assert_eq!(status, StatusCode::OK);
-    let old = app.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
-    let new = app.booking("Fh8cW1nRzq5TgK2mXy7Ud4").await;
+    let old = app.booking(CREATED_UID).await;
+    let new = app.booking(RESCHEDULED_UID).await;
     assert_eq!(old.status, Status::Rescheduled);
-    assert_eq!(
-        old.rescheduled_to.as_deref(),
-        Some("Fh8cW1nRzq5TgK2mXy7Ud4")
-    );
+    assert_eq!(old.rescheduled_to.as_deref(), Some(RESCHEDULED_UID));
     assert_eq!(
         old.starts_at.to_string(),
         "2026-03-10T14:00:00Z",
         "the old booking keeps its time"
     );
     assert_eq!(new.status, Status::Confirmed);
-    assert_eq!(
-        new.rescheduled_from.as_deref(),
-        Some("7kQm2xVbN4pLr9sTzY3wHc")
-    );
+    assert_eq!(new.rescheduled_from.as_deref(), Some(CREATED_UID));
     assert_eq!(new.starts_at.to_string(), "2026-03-12T15:00:00Z");
     assert_eq!(
         new.ical_uid, old.ical_uid,
@@ -214,16 +205,13 @@ async fn reschedule_creates_the_new_uid_and_marks_the_old_one(backend: Backend) 
     );
     assert_eq!(new.ical_sequence, 1);
     assert_eq!(
-        app.history_actions("7kQm2xVbN4pLr9sTzY3wHc").await,
+        app.history_actions(CREATED_UID).await,
         ["created", "rescheduled"]
     );
-    assert_eq!(
-        app.history_actions("Fh8cW1nRzq5TgK2mXy7Ud4").await,
-        ["created"]
-    );
+    assert_eq!(app.history_actions(RESCHEDULED_UID).await, ["created"]);
 
     let (_, _) = app.deliver_sample("cancelled").await;
-    let new = app.booking("Fh8cW1nRzq5TgK2mXy7Ud4").await;
+    let new = app.booking(RESCHEDULED_UID).await;
     assert_eq!(new.status, Status::Cancelled);
     assert_eq!(
         new.cancellation_reason.as_deref(),
@@ -239,23 +227,23 @@ async fn request_reschedule_is_not_a_final_cancellation(backend: Backend) {
 
     app.deliver_sample("cancelled_request_reschedule").await;
 
-    let a = app.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
+    let a = app.booking(CREATED_UID).await;
     assert_eq!(a.status, Status::RescheduleRequested);
     assert_eq!(a.cancelled_by.as_deref(), Some("dana@example.com"));
     // The attendee then picks a new time: the later RESCHEDULED links the two.
     app.deliver_sample("rescheduled").await;
-    let a = app.booking("7kQm2xVbN4pLr9sTzY3wHc").await;
+    let a = app.booking(CREATED_UID).await;
     assert_eq!(a.status, Status::Rescheduled);
-    assert_eq!(a.rescheduled_to.as_deref(), Some("Fh8cW1nRzq5TgK2mXy7Ud4"));
+    assert_eq!(a.rescheduled_to.as_deref(), Some(RESCHEDULED_UID));
     assert_eq!(
-        app.history_actions("7kQm2xVbN4pLr9sTzY3wHc").await,
+        app.history_actions(CREATED_UID).await,
         ["created", "reschedule_requested", "rescheduled"]
     );
 }
 
 async fn requested_then_created_confirms_and_rejected_stays_rejected(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let uid = "Qa3Zp8MmVt6Rk1NyWc5Xe2";
+    let uid = REQUESTED_UID;
     app.deliver_sample("requested").await;
     let d = app.booking(uid).await;
     assert_eq!(d.status, Status::Pending);
@@ -291,7 +279,7 @@ async fn requested_then_created_confirms_and_rejected_stays_rejected(backend: Ba
 
 async fn meeting_events_in_both_forms_add_one_history_entry(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let uid = "Qa3Zp8MmVt6Rk1NyWc5Xe2";
+    let uid = REQUESTED_UID;
     app.deliver_sample("requested").await;
 
     let (status, body) = app.deliver_sample("meeting_ended").await;
@@ -410,7 +398,7 @@ async fn a_client_id_counts_only_with_a_valid_ownership_proof(backend: Backend) 
             format!("\"client_id\":\"{claimed}\",\"client_proof\":\"{proof}\"")
         };
         let body = template
-            .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
+            .replace(CREATED_UID, uid)
             .replace("\"lead_ref\":\"LR-20417\"", &metadata);
         let (status, answer) = app.deliver(body.as_bytes()).await;
         assert_eq!(status, StatusCode::OK, "{uid}: {answer}");
@@ -457,7 +445,7 @@ async fn many_concurrent_distinct_bookings_all_land(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let template = String::from_utf8(sample("created")).unwrap();
     let bodies: Vec<String> = (0..200)
-        .map(|i| template.replace("7kQm2xVbN4pLr9sTzY3wHc", &format!("ConcurrentUid{i:09}")))
+        .map(|i| template.replace(CREATED_UID, &format!("ConcurrentUid{i:09}")))
         .collect();
     let answers = futures_join_all(bodies.iter().map(|b| app.deliver(b.as_bytes()))).await;
     assert!(

@@ -6,7 +6,6 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 
-use crate::bookings_api::{CLIENT_1, admin_claims, claims, hs256, spawn_hs256};
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -22,7 +21,7 @@ async fn get(app: &TestApp, url: String, token: Option<&str>) -> reqwest::Respon
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_need_the_admin_token_on_the_main_listener() {
-    let app = spawn_hs256(Backend::Sqlite).await;
+    let app = TestApp::spawn_with_supabase(Backend::Sqlite).await;
     app.deliver(b"{not json").await;
     assert!(
         app.metrics_addr.is_none(),

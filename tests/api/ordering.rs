@@ -12,8 +12,8 @@ on_both_backends!(
     every_order_of_created_rescheduled_cancelled_ends_the_same,
 );
 
-const A: &str = "7kQm2xVbN4pLr9sTzY3wHc";
-const B: &str = "Fh8cW1nRzq5TgK2mXy7Ud4";
+const A: &str = CREATED_UID;
+const B: &str = RESCHEDULED_UID;
 
 async fn cancel_before_create_leaves_a_cancelled_booking_the_late_create_does_not_revive(
     backend: Backend,

@@ -9,7 +9,6 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::bookings_api::{CLIENT_1, CLIENT_2, book, claims, get, hs256, spawn_hs256, uids};
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -23,7 +22,7 @@ on_both_backends!(
 const KELVIN_KIM: &str = "\u{212A}im@example.com";
 
 async fn a_kelvin_sign_is_not_a_k(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(&app, "kims", hours_from_now(24), "Kim@Example.com", None).await;
     book(&app, "kelvins", hours_from_now(48), KELVIN_KIM, None).await;
 
@@ -58,7 +57,7 @@ async fn a_kelvin_sign_is_not_a_k(backend: Backend) {
 /// Adopted rows may have an empty attendee email; a client with an empty email (a phone
 /// sign-in) must not own them.
 async fn an_empty_email_owns_nothing(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(&app, "template", hours_from_now(24), "x@example.com", None).await;
     let template = app.booking("template").await;
     let blank = stored_copy(&app, &template, "blank", "").await;

@@ -272,7 +272,7 @@ async fn database_unavailable_is_503_and_the_redelivery_applies_once(backend: Ba
         (1, 1, 1),
         "nothing of the failed delivery was written"
     );
-    assert!(app.maybe_booking("Fh8cW1nRzq5TgK2mXy7Ud4").await.is_none());
+    assert!(app.maybe_booking(RESCHEDULED_UID).await.is_none());
     // Cal.com (or an operator) redelivers: applied exactly once.
     let (status, json) = app.deliver_sample("rescheduled").await;
     assert_eq!(
@@ -330,10 +330,7 @@ async fn slow_or_silent_clients_are_disconnected_and_others_are_served() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_paths_and_methods_are_json_errors() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = no_redirects();
     let r = http
         .get(app.url("/nope?email=a%40b.c"))
         .send()

@@ -5,11 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::bookings_api::{claims, hs256, spawn_hs256};
-use crate::email::manual_worker;
 use crate::helpers::*;
 use crate::on_both_backends;
-use crate::web::{no_redirects, sign_in};
 
 on_both_backends!(
     a_booker_set_meeting_link_is_never_a_link,
@@ -35,10 +32,7 @@ async fn a_booker_set_meeting_link_is_never_a_link(backend: Backend) {
         p["metadata"]["videoCallUrl"] = json!("https://evil.example/join");
     });
     assert_eq!(app.deliver(&body).await.0, StatusCode::OK);
-    manual_worker(&app)
-        .run_once(calbook::time::now())
-        .await
-        .unwrap();
+    app.drain_outbox().await;
     let mail_dir = app.settings.data_dir.join("mail");
     let emails: Vec<String> = std::fs::read_dir(&mail_dir)
         .unwrap()
@@ -53,7 +47,7 @@ async fn a_booker_set_meeting_link_is_never_a_link(backend: Backend) {
         assert!(eml.contains("hxxps://evil[.]example/join"), "{eml}");
     }
 
-    let admin = sign_in(&app).await;
+    let admin = app.sign_in_as_admin().await;
     let page = no_redirects()
         .get(app.url(&format!("/admin/bookings/{uid}")))
         .header("cookie", &admin.cookie)
@@ -125,8 +119,8 @@ async fn status_of(req: reqwest::RequestBuilder) -> (StatusCode, Option<String>)
 /// real owner out. Now every token check counts against the client's address; a browser with a
 /// session is not affected; another client is not affected.
 async fn token_guessing_is_throttled_per_client_on_every_sign_in_path(backend: Backend) {
-    let app = spawn_hs256(backend).await;
-    let session = sign_in(&app).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
+    let session = app.sign_in_as_admin().await;
     let http = no_redirects();
     for i in 0..10 {
         let (status, _) = status_of(
@@ -137,7 +131,7 @@ async fn token_guessing_is_throttled_per_client_on_every_sign_in_path(backend: B
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // The eleventh check from this address is refused before it is made, even a right token.
-    let good = hs256(&claims(crate::bookings_api::CLIENT_1, "ann@example.com"));
+    let good = hs256(&claims(CLIENT_1, "ann@example.com"));
     let (status, retry) = status_of(http.get(app.url("/api/bookings")).bearer_auth(&good)).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
@@ -218,10 +212,7 @@ async fn data_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.deliver_sample("created").await;
-    manual_worker(&app)
-        .run_once(calbook::time::now())
-        .await
-        .unwrap();
+    app.drain_outbox().await;
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     let data = &app.settings.data_dir;
     assert_eq!(mode(data), 0o700, "data dir");

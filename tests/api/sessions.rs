@@ -7,7 +7,6 @@ use reqwest::header::{CACHE_CONTROL, LOCATION};
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use crate::web::{no_redirects, set_cookie, sign_in};
 
 on_both_backends!(signing_out_revokes_the_session_on_every_instance);
 
@@ -21,7 +20,7 @@ async fn signing_out_revokes_the_session_on_every_instance(backend: Backend) {
         .await
         .unwrap();
 
-    let session = sign_in(&app).await;
+    let session = app.sign_in_as_admin().await;
     let copy = session.cookie.clone();
     for instance in [&app, &sibling] {
         let (status, _) = session.get(instance, "/admin/bookings").await;
@@ -98,7 +97,7 @@ async fn signing_out_revokes_the_session_on_every_instance(backend: Backend) {
     assert!(!copy.contains(&stored) && !stored.contains(nonce));
 
     // Signing in again gives a new session that works.
-    let again = sign_in(&app).await;
+    let again = app.sign_in_as_admin().await;
     let (status, _) = again.get(&sibling, "/admin/emails").await;
     assert_eq!(status, StatusCode::OK);
 

@@ -3,98 +3,16 @@
 //! in `browser.rs` show the same pages working in Chromium.)
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION};
 use serde_json::Value;
 
-use crate::bookings_api::{CLIENT_1, claims, hs256, spawn_hs256};
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, booked_by};
+use crate::helpers::*;
 use crate::on_both_backends;
 
 on_both_backends!(
     the_dashboard_lists_filters_and_pages_through_bookings,
     admin_forms_refuse_a_missing_or_wrong_csrf_token,
 );
-
-pub(crate) fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The `name=value` of a `Set-Cookie` header named `name`.
-pub(crate) fn set_cookie(r: &reqwest::Response, name: &str) -> Option<String> {
-    r.headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(|v| v.to_owned())
-}
-
-pub(crate) fn hidden(html: &str, name: &str) -> String {
-    let needle = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {name} field"))
-        + needle.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
-/// An admin signed in through the login form: the session cookie and the page's CSRF token.
-pub(crate) struct AdminSession {
-    pub(crate) cookie: String,
-    pub(crate) csrf: String,
-}
-
-pub(crate) async fn sign_in(app: &TestApp) -> AdminSession {
-    let http = no_redirects();
-    let form = http.get(app.url("/admin/login")).send().await.unwrap();
-    let login_cookie = set_cookie(&form, "calbook_login").unwrap();
-    let nonce = hidden(&form.text().await.unwrap(), "csrf");
-    let r = http
-        .post(app.url("/admin/login"))
-        .header("cookie", login_cookie.split(';').next().unwrap())
-        .form(&[
-            ("csrf", nonce.as_str()),
-            ("token", ADMIN_TOKEN),
-            ("next", "/admin/emails"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()[LOCATION], "/admin/emails");
-    let line = set_cookie(&r, "calbook_admin").unwrap();
-    assert!(
-        line.contains("HttpOnly")
-            && line.contains("SameSite=Strict")
-            && line.contains("Path=/admin"),
-        "{line}"
-    );
-    let cookie = line.split(';').next().unwrap().to_owned();
-    let page = http
-        .get(app.url("/admin/emails"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let csrf = hidden(&page.text().await.unwrap(), "csrf");
-    AdminSession { cookie, csrf }
-}
-
-impl AdminSession {
-    pub(crate) async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
-        let r = no_redirects()
-            .get(app.url(path))
-            .header("cookie", &self.cookie)
-            .send()
-            .await
-            .unwrap();
-        (r.status(), r.text().await.unwrap())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_needs_a_session_and_the_right_token() {
@@ -150,7 +68,7 @@ async fn the_dashboard_needs_a_session_and_the_right_token() {
     assert!(set_cookie(&r, "calbook_admin").is_none());
     assert!(r.text().await.unwrap().contains("not right"));
     // The session survives nowhere but in its cookie: sign in works, and a POST needs it.
-    let session = sign_in(&app).await;
+    let session = app.sign_in_as_admin().await;
     let r = http
         .post(app.url("/admin/logout"))
         .form(&[("csrf", session.csrf.as_str())])
@@ -166,7 +84,7 @@ async fn the_dashboard_needs_a_session_and_the_right_token() {
 
 async fn admin_forms_refuse_a_missing_or_wrong_csrf_token(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let session = sign_in(&app).await;
+    let session = app.sign_in_as_admin().await;
     let http = no_redirects();
     let post = |path: &'static str, form: Vec<(&'static str, String)>| {
         http.post(app.url(path))
@@ -232,7 +150,7 @@ async fn the_dashboard_lists_filters_and_pages_through_bookings(backend: Backend
         "e@example.com",
     ))
     .await;
-    let session = sign_in(&app).await;
+    let session = app.sign_in_as_admin().await;
 
     // Upcoming, earliest first, 50 to a page, then the rest.
     let (status, page1) = session.get(&app, "/admin/bookings").await;
@@ -340,8 +258,8 @@ fn embed_config(html: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_site() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.auth.jwt_secret = Some(crate::bookings_api::JWT_SECRET.to_owned());
-        s.auth.issuer = Some(crate::bookings_api::ISSUER.to_owned());
+        s.auth.jwt_secret = Some(JWT_SECRET.to_owned());
+        s.auth.issuer = Some(ISSUER.to_owned());
         s.web.calcom_link = Some("acme/intro-call".into());
         s.web.embed_origin = Some("https://cal.acme.example".into());
     })
@@ -398,7 +316,7 @@ async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_sit
             "{how}"
         );
         assert_eq!(cfg["link"], "acme/intro-call");
-        assert!(!html.contains(crate::bookings_api::JWT_SECRET) && !html.contains(&token));
+        assert!(!html.contains(JWT_SECRET) && !html.contains(&token));
     }
 
     // A bad token is no sign-in: the page still works, with the query's prefill only.
@@ -458,7 +376,7 @@ async fn the_booking_page_prefills_a_signed_in_client_and_keeps_redirects_on_sit
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unconfigured_booking_page_explains_the_setup_and_loads_no_script() {
-    let app = spawn_hs256(Backend::Sqlite).await;
+    let app = TestApp::spawn_with_supabase(Backend::Sqlite).await;
     let r = reqwest::get(app.url("/book")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let csp = r.headers()[CONTENT_SECURITY_POLICY]
@@ -511,7 +429,7 @@ async fn repeated_wrong_tokens_close_sign_in_for_a_while() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supabase_admin_uses_the_dashboard_with_its_access_token() {
-    let app = spawn_hs256(Backend::Sqlite).await;
+    let app = TestApp::spawn_with_supabase(Backend::Sqlite).await;
     let http = no_redirects();
     let mut admin = claims("99999999-9999-4999-8999-999999999999", "owner@acme.example");
     admin["app_metadata"] = serde_json::json!({"provider": "email", "role": "admin"});

@@ -21,6 +21,7 @@ use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use cookie::{Cookie, SameSite};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde::Deserialize;
@@ -192,9 +193,17 @@ fn secure(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("https"))
 }
 
+/// A `Set-Cookie` value: `HttpOnly`, `SameSite=Strict`, `Secure` when asked, for `path`, kept for
+/// `max_age` seconds (0 removes the cookie).
 fn cookie_line(name: &str, value: &str, path: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .path(path)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build()
+        .to_string()
 }
 
 fn set_cookie(r: &mut Response, line: &str) {
@@ -253,7 +262,7 @@ mod tests {
         let line = cookie_line(SESSION_COOKIE, "v", "/admin", 60, true);
         assert_eq!(
             line,
-            "calbook_admin=v; Path=/admin; Max-Age=60; HttpOnly; SameSite=Strict; Secure"
+            "calbook_admin=v; HttpOnly; SameSite=Strict; Secure; Path=/admin; Max-Age=60"
         );
     }
 }

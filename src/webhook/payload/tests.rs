@@ -3,7 +3,7 @@ use crate::booking::BookingEvent;
 
 fn sample(name: &str) -> Vec<u8> {
     let path = format!(
-        "{}/tests/fixtures/calcom/compact/{name}",
+        "{}/samples/calcom/compact/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))

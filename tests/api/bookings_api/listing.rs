@@ -6,7 +6,6 @@ use std::collections::HashSet;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::*;
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -18,7 +17,7 @@ on_both_backends!(
 );
 
 async fn a_client_sees_only_its_bookings_an_admin_sees_all(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(
         &app,
         "c1-by-id",
@@ -130,7 +129,7 @@ async fn pages_neither_repeat_nor_skip_when_bookings_arrive_between_them(backend
         ),
     ];
     for (order, first, before, after, rest) in cases {
-        let app = spawn_hs256(backend).await;
+        let app = TestApp::spawn_with_supabase(backend).await;
         let token = hs256(&claims(CLIENT_1, "ann@example.com"));
         let mine = async |h: i64| {
             book(
@@ -199,7 +198,7 @@ async fn pages_neither_repeat_nor_skip_when_bookings_arrive_between_them(backend
 }
 
 async fn filters_narrow_the_listing_and_bad_values_are_400(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(
         &app,
         "early",
@@ -226,7 +225,7 @@ async fn filters_narrow_the_listing_and_bad_values_are_400(backend: Backend) {
     .await;
     let cancel = String::from_utf8(sample("cancelled"))
         .unwrap()
-        .replace("Fh8cW1nRzq5TgK2mXy7Ud4", "mid");
+        .replace(RESCHEDULED_UID, "mid");
     let (status, _) = app.deliver(cancel.as_bytes()).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -272,9 +271,9 @@ async fn filters_narrow_the_listing_and_bad_values_are_400(backend: Backend) {
 }
 
 async fn reschedule_chain_and_history_follow_the_callers_rights(backend: Backend) {
-    const A: &str = "7kQm2xVbN4pLr9sTzY3wHc";
-    const B: &str = "Fh8cW1nRzq5TgK2mXy7Ud4";
-    let app = spawn_hs256(backend).await;
+    const A: &str = CREATED_UID;
+    const B: &str = RESCHEDULED_UID;
+    let app = TestApp::spawn_with_supabase(backend).await;
     // A was booked by client 1 through the embed; the reschedule to B carries no client id,
     // so B belongs to whoever has the attendee's verified email.
     let proof = app.ownership_proof(CLIENT_1, "marco.rossi@example.com");

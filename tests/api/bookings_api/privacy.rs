@@ -6,7 +6,6 @@ use reqwest::StatusCode;
 use reqwest::header::CACHE_CONTROL;
 use serde_json::Value;
 
-use super::*;
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -19,8 +18,8 @@ on_both_backends!(
 const ANN: &str = "ann@example.com";
 const MARCO: &str = "marco.rossi@example.com";
 /// The `created` and `rescheduled` samples' uids: A is rescheduled to B.
-const A: &str = "7kQm2xVbN4pLr9sTzY3wHc";
-const B: &str = "Fh8cW1nRzq5TgK2mXy7Ud4";
+const A: &str = CREATED_UID;
+const B: &str = RESCHEDULED_UID;
 
 /// Status, the headers a client could tell apart, and the raw body.
 async fn raw(
@@ -47,7 +46,7 @@ async fn raw(
 }
 
 async fn another_clients_booking_answers_exactly_like_an_unknown_uid(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(&app, "anns", hours_from_now(24), ANN, None).await;
     book(&app, "bobs", hours_from_now(48), "bob@example.com", None).await;
     let ann = hs256(&claims(CLIENT_1, ANN));
@@ -72,7 +71,7 @@ async fn another_clients_booking_answers_exactly_like_an_unknown_uid(backend: Ba
 }
 
 async fn links_to_bookings_the_caller_may_not_see_are_null(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     // Ann booked A; the reschedule to B was made for Marco (the sample's attendee).
     book(&app, A, hours_from_now(24), ANN, None).await;
     app.deliver_sample("rescheduled").await;
@@ -153,7 +152,7 @@ async fn links_to_bookings_the_caller_may_not_see_are_null(backend: Backend) {
 }
 
 async fn every_api_answer_is_no_store(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(&app, "anns", hours_from_now(24), ANN, None).await;
     let ann = hs256(&claims(CLIENT_1, ANN));
     let http = &app.client;

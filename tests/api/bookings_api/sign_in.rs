@@ -2,13 +2,13 @@
 
 use std::time::Duration;
 
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp};
 use reqwest::StatusCode;
-use reqwest::header::WWW_AUTHENTICATE;
+use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::*;
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -19,7 +19,7 @@ on_both_backends!(
 );
 
 async fn missing_expired_and_unsigned_tokens_are_refused_with_a_challenge(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book(
         &app,
         "mine",
@@ -116,7 +116,7 @@ async fn missing_expired_and_unsigned_tokens_are_refused_with_a_challenge(backen
 }
 
 async fn user_metadata_admin_grants_nothing(backend: Backend) {
-    let app = spawn_hs256(backend).await;
+    let app = TestApp::spawn_with_supabase(backend).await;
     book_mine_and_theirs(&app).await;
 
     let mut c = claims(CLIENT_1, "ann@example.com");

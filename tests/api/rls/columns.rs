@@ -8,7 +8,6 @@ use calbook::store::Store;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 
-use crate::bookings_api::{CLIENT_1, book, claims, get, hs256, spawn_hs256};
 use crate::helpers::*;
 
 /// Columns whose API field has another name.
@@ -68,7 +67,7 @@ async fn compare(pool: &PgPool, client_view: &BTreeSet<String>) -> Result<(), St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn column_grants_are_the_apis_client_view() {
-    let app = spawn_hs256(Backend::Postgres).await;
+    let app = TestApp::spawn_with_supabase(Backend::Postgres).await;
     book(&app, "own", hours_from_now(24), "ann@example.com", None).await;
     let token = hs256(&claims(CLIENT_1, "ann@example.com"));
 

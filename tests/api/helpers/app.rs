@@ -1,5 +1,4 @@
-//! The test harness: a real calbook server on port 0 over a real database (a SQLite file, or a
-//! fresh database on the throwaway PostgreSQL server), and helpers that read like the story.
+//! [`TestApp`]: calbook on port 0 over a real database, with the helpers every test needs.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,71 +8,12 @@ use calbook::booking::{Booking, HistoryEntry};
 use calbook::config::Settings;
 use calbook::store::{Store, StoreOptions};
 use calbook::webhook::sign;
-use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use super::{ADMIN_TOKEN, Backend, OWNERSHIP_KEY, SAMPLE_SECRET, sample};
 use crate::postgres_server;
-
-/// The secret the sample signatures were made with (`fixtures/calcom/signatures.json`).
-pub const SAMPLE_SECRET: &str = "whsec_test_calcom_samples_2026";
-
-/// The admin token every test server is given.
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
-/// Signs the booking page's ownership proofs in every test app (instances of one business share it).
-pub const OWNERSHIP_KEY: &str = "test-ownership-key-0123456789abcdef";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each named scenario `async fn name(backend: Backend)` twice: `name::sqlite` and
-/// `name::postgres`.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name($crate::helpers::Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$name($crate::helpers::Backend::Postgres).await
-            }
-        }
-    )*};
-}
-
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/calcom/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-/// A compact (byte-exact) sample body.
-pub fn sample(name: &str) -> Vec<u8> {
-    fixture(&format!("compact/{name}.json"))
-}
-
-/// The signature `signatures.json` gives for a fixture file.
-pub fn sample_vector(file: &str) -> String {
-    let v: Value = serde_json::from_slice(&fixture("signatures.json")).unwrap();
-    v["vectors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["file"] == file)
-        .unwrap_or_else(|| panic!("no vector for {file}"))["x_cal_signature_256"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 pub struct TestDb {
     pub url: String,
@@ -332,35 +272,4 @@ impl Drop for TestApp {
             let _ = tx.send(());
         }
     }
-}
-
-/// The created sample moved to `start` (and 30 minutes on).
-pub fn created_at(start: Timestamp, uid: &str) -> Vec<u8> {
-    let end = start.checked_add(SignedDuration::from_mins(30)).unwrap();
-    String::from_utf8(sample("created"))
-        .unwrap()
-        .replace(
-            "2026-03-10T14:00:00Z",
-            &start.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-        .replace(
-            "2026-03-10T14:30:00Z",
-            &end.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        )
-        .replace("7kQm2xVbN4pLr9sTzY3wHc", uid)
-        .into_bytes()
-}
-
-/// The created sample for `uid`, `hours` from now, booked by `name` <`email`>.
-pub fn booked_by(uid: &str, hours: i64, name: &str, email: &str) -> Vec<u8> {
-    String::from_utf8(created_at(hours_from_now(hours), uid))
-        .unwrap()
-        .replace("Marco Rossi", name)
-        .replace("marco.rossi@example.com", email)
-        .into_bytes()
-}
-
-pub fn hours_from_now(h: i64) -> Timestamp {
-    let now = Timestamp::now().as_second();
-    Timestamp::from_second(now - now % 60 + h * 3600).unwrap()
 }
