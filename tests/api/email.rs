@@ -523,5 +523,5 @@ async fn a_confirmation_goes_out_through_an_smtp_relay(backend: Backend) {
     assert!(message.contains("invite.ics"), "{message}");
     let sent = app.store.outbox(Some(JobState::Sent), 10).await.unwrap();
     assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].kind, "confirmation");
+    assert_eq!(sent[0].kind, EmailKind::Confirmation);
 }
