@@ -92,9 +92,8 @@ impl App {
         }
         let mut ingest_options = settings.ingest.clone();
         ingest_options.email = Some(Arc::new(settings.email.policy.clone()));
-        ingest_options.wake_outbox = Some(worker.waker());
         ingest_options.admission.ownership = Some(ownership_key);
-        let (ingest, writers) = Ingest::start(store.clone(), &ingest_options);
+        let (ingest, writers) = Ingest::start(store.clone(), &ingest_options, Some(worker.waker()));
         store.start_upkeep();
         let listener = TcpListener::bind(settings.bind)
             .await

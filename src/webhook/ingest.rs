@@ -79,8 +79,6 @@ pub struct IngestOptions {
     /// Which emails booking changes plan into the outbox (in the same transaction). `None`
     /// plans none.
     pub email: Option<std::sync::Arc<EmailPolicy>>,
-    /// Woken once planned emails are durable, so the outbox worker sends them at once.
-    pub wake_outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// The attendee limit and the ownership proof key.
     pub admission: Admission,
 }
@@ -91,7 +89,6 @@ impl Default for IngestOptions {
             writers: None,
             max_batch: 256,
             email: None,
-            wake_outbox: None,
             admission: Admission::default(),
         }
     }
@@ -112,7 +109,13 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the writer tasks. They stop once every handle is dropped and their queues drained.
-    pub fn start(store: Store, options: &IngestOptions) -> (Ingest, Vec<JoinHandle<()>>) {
+    /// `wake_outbox` (a runtime handle, not configuration) is woken once planned emails are
+    /// durable, so the outbox worker sends them at once.
+    pub fn start(
+        store: Store,
+        options: &IngestOptions,
+        wake_outbox: Option<std::sync::Arc<tokio::sync::Notify>>,
+    ) -> (Ingest, Vec<JoinHandle<()>>) {
         let n = match store.backend() {
             crate::store::Backend::Sqlite => 1,
             crate::store::Backend::Postgres => options.writers.unwrap_or(2).max(1),
@@ -125,7 +128,7 @@ impl Ingest {
             let store = store.clone();
             let max_batch = options.max_batch.max(1);
             let email = options.email.clone();
-            let wake = options.wake_outbox.clone();
+            let wake = wake_outbox.clone();
             tasks.push(tokio::spawn(
                 writer(store, rx, max_batch, email, wake)
                     .instrument(info_span!("ingest_writer", index)),
