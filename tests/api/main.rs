@@ -11,6 +11,7 @@ mod logs;
 mod ordering;
 mod outbox;
 mod postgres_server;
+mod postgres_tls;
 mod refusals;
 mod rls;
 mod web;
