@@ -5,6 +5,7 @@ mod bookings_api;
 mod browser;
 mod cli;
 mod email;
+mod email_batch;
 mod helpers;
 mod ingest;
 mod logs;

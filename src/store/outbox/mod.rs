@@ -87,6 +87,23 @@ impl Store {
         }
     }
 
+    /// Several outcomes of jobs claimed with `lease`, in one transaction. For each: `false` when
+    /// the lease was lost and that job was left unchanged.
+    pub async fn finish_outbox_many(
+        &self,
+        lease: Uuid,
+        items: &[(Uuid, Finish)],
+        now: Timestamp,
+    ) -> Result<Vec<bool>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Store::Sqlite(s) => sqlite::finish_many(&s.pool, lease, items, now).await,
+            Store::Postgres(p) => postgres::finish_many(p, lease, items, now).await,
+        }
+    }
+
     /// Jobs, most recently changed first, optionally of one state.
     pub async fn outbox(&self, state: Option<JobState>, limit: u32) -> Result<Vec<OutboxJob>> {
         match self {

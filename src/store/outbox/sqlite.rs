@@ -57,11 +57,9 @@ pub(super) async fn claim(
     let sql = format!(
         "UPDATE email_outbox SET state = 'sending', attempts = attempts + 1, lease_token = $1, \
            leased_until = $2, updated_at = $3 \
-         WHERE id IN (SELECT id FROM email_outbox \
-           WHERE state IN ('pending', 'sending') \
-             AND ((state = 'pending' AND due_at <= $3) OR (state = 'sending' AND leased_until <= $3)) \
-           ORDER BY due_at LIMIT $4) \
-         RETURNING {COLUMNS}"
+         WHERE id IN ({DUE_IDS}) \
+         RETURNING {COLUMNS}",
+        DUE_IDS = due_ids("$3", "$4", "")
     );
     let mut tx = p
         .begin_with("BEGIN IMMEDIATE")
@@ -79,15 +77,31 @@ pub(super) async fn claim(
 }
 
 pub(super) async fn has_due(p: &SqlitePool, now: Timestamp) -> Result<bool> {
-    let due: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM email_outbox WHERE state IN ('pending', 'sending') \
-           AND ((state = 'pending' AND due_at <= $1) OR (state = 'sending' AND leased_until <= $1)) \
-         LIMIT 1",
-    )
-    .bind(to_db_text(now))
-    .fetch_optional(p)
-    .await?;
+    let sql = format!("SELECT 1 FROM ({}) due", due_ids("$1", "1", ""));
+    let due: Option<i32> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(to_db_text(now))
+        .fetch_optional(p)
+        .await?;
     Ok(due.is_some())
+}
+
+/// The ids of jobs due at `now` (at most `limit`, earliest first): pending ones whose time has
+/// come (a range of `email_outbox_due_idx`, which holds only pending and sending rows, up to
+/// `now`), then sending ones whose lease ran out (a range of `email_outbox_state_idx` on
+/// `state = 'sending'`: the jobs in flight). Two index ranges, so finding due jobs costs the same
+/// with 200,000 reminders planned for later as with none (one query with an `OR` across the
+/// two would walk the whole due index in order).
+fn due_ids(now: &str, limit: &str, lock: &str) -> String {
+    format!(
+        "SELECT id FROM (SELECT id FROM email_outbox \
+           WHERE state IN ('pending', 'sending') AND state = 'pending' AND due_at <= {now} \
+           ORDER BY due_at LIMIT {limit} {lock}) pending_due \
+         UNION ALL \
+         SELECT id FROM (SELECT id FROM email_outbox \
+           WHERE state = 'sending' AND leased_until <= {now} \
+           LIMIT {limit} {lock}) lease_expired \
+         LIMIT {limit}"
+    )
 }
 
 pub(super) async fn finish(
@@ -97,8 +111,41 @@ pub(super) async fn finish(
     finish: &Finish,
     now: Timestamp,
 ) -> Result<bool> {
+    Ok(finish_query(id, lease, finish, now)
+        .execute(p)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Several outcomes of one lease in one transaction (one commit for a whole batch of sends).
+pub(super) async fn finish_many(
+    p: &SqlitePool,
+    lease: Uuid,
+    items: &[(Uuid, Finish)],
+    now: Timestamp,
+) -> Result<Vec<bool>> {
+    let mut tx = p.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::Unavailable)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (id, finish) in items {
+        let done = finish_query(*id, lease, finish, now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        out.push(done == 1);
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+fn finish_query(
+    id: Uuid,
+    lease: Uuid,
+    finish: &Finish,
+    now: Timestamp,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
     let now_text = to_db_text(now);
-    let q = match finish {
+    match finish {
         Finish::Sent { provider_id } => sqlx::query(
             "UPDATE email_outbox SET state = 'sent', provider_id = $3, sent_at = $4, updated_at = $4, \
                last_error = NULL, lease_token = NULL, leased_until = NULL \
@@ -133,8 +180,7 @@ pub(super) async fn finish(
         .bind(if matches!(finish, Finish::Dead { .. }) { "dead" } else { "skipped" })
         .bind(text.clone())
         .bind(now_text),
-    };
-    Ok(q.execute(p).await?.rows_affected() == 1)
+    }
 }
 
 pub(super) async fn list(
