@@ -69,7 +69,10 @@ impl Opts {
             warmup: 0,
             mix: [1.0, 0.0, 0.0, 0.0],
             bad_signature: 0.0,
-            seed: 0x5eed_cafe_f00d,
+            // Like loadgen.py: a fresh uid prefix per run unless --seed is given.
+            seed: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0x5eed, |d| d.as_nanos() as u64),
             timeout: Duration::from_secs(30),
             verify_dsn: None,
             new_row: false,
