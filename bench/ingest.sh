@@ -12,6 +12,8 @@
 #   BACKENDS="postgres postgres-plain" RUNS=created64 bench/ingest.sh
 #   N=20000 WARMUP=2000 bench/ingest.sh
 #   GENERATORS=native bench/ingest.sh  # only the native generator (native python by default)
+#   EMAILS=on bench/ingest.sh          # calbook's default emails planned, the worker sending them
+#                                      # to ../shared/bench/seed-node/mock-resend (0 ms) meanwhile
 #
 # Needs: python3, and for PostgreSQL the server binaries (apt-get install -y postgresql).
 # Everything listens on 127.0.0.1 only; every run is bounded by N.
@@ -31,8 +33,18 @@ SECRET=bench-secret-$(date +%s)
 OUT=$ROOT/bench/out/ingest-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/calbook-bench.XXXXXX)
-# Ingest only: no emails are planned (the email benchmark measures those separately).
-export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=${RUST_LOG:-warn} EMAIL_KINDS= REMINDER_OFFSETS=
+# Ingest only by default: no emails are planned (EMAILS=on plans the default ones).
+EMAILS=${EMAILS:-off}
+export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=${RUST_LOG:-warn}
+if [ "$EMAILS" = on ]; then
+  rmdir "$OUT"; OUT=$OUT-emails; mkdir -p "$OUT"
+  MOCK_PID=""
+  RESEND_MOCK_PORT=$((PORT + 3)) node "$ROOT/../shared/bench/seed-node/mock-resend/server.mjs" >/dev/null 2>&1 &
+  MOCK_PID=$!
+  export RESEND_API_KEY=re_bench RESEND_BASE_URL=http://127.0.0.1:$((PORT + 3)) EMAIL_FROM="Bench <bench@example.com>"
+else
+  export EMAIL_KINDS= REMINDER_OFFSETS=
+fi
 BIN=$ROOT/target/release/calbook
 NATIVE=$ROOT/target/loadgen/release/calbook-loadgen
 PG_PID=""
@@ -42,6 +54,7 @@ TRIVIAL_PID=""
 cleanup() {
   [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
   [ -n "$TRIVIAL_PID" ] && kill "$TRIVIAL_PID" 2>/dev/null && wait "$TRIVIAL_PID" 2>/dev/null || true
+  [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
   stop_postgres
   rm -rf "$WORK"
 }

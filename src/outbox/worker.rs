@@ -128,9 +128,12 @@ impl JobOutcome {
     }
 }
 
+/// Outcomes decided but not yet written, by lease: (job id, how it ends, its outcome).
+type Decided = std::collections::HashMap<Uuid, Vec<(Uuid, Finish, JobOutcome)>>;
+
 pub struct Worker {
     /// Outcomes decided during `run_once`, by lease, written together at its end.
-    finished: std::sync::Mutex<std::collections::HashMap<Uuid, Vec<(Uuid, Finish, JobOutcome)>>>,
+    finished: std::sync::Mutex<Decided>,
     store: Store,
     mailer: Arc<Mailer>,
     renderer: Arc<Renderer>,
@@ -263,9 +266,9 @@ impl Worker {
                 match p {
                     Prepared::Done => {}
                     Prepared::Ready(email, now) if email.calendar.is_none() => {
-                        batchable.push((job, email, now))
+                        batchable.push((job, *email, now))
                     }
-                    Prepared::Ready(email, now) => single.push((job, email, now)),
+                    Prepared::Ready(email, now) => single.push((job, *email, now)),
                 }
             }
             batchable.sort_by(|a, b| a.1.idempotency_key.cmp(&b.1.idempotency_key));
@@ -418,7 +421,7 @@ impl Worker {
                     .await);
             }
         };
-        Ok(Prepared::Ready(email, now))
+        Ok(Prepared::Ready(Box::new(email), now))
     }
 
     /// Sends one email and records the outcome.
@@ -683,7 +686,7 @@ fn count(outcome: JobOutcome) {
 /// A job checked and rendered, or already finished.
 enum Prepared {
     Done,
-    Ready(crate::mail::Email, Timestamp),
+    Ready(Box<crate::mail::Email>, Timestamp),
 }
 
 fn after(t: Timestamp, d: Duration) -> Timestamp {

@@ -22,7 +22,9 @@ use crate::email::manual_worker;
 use crate::helpers::*;
 use crate::on_both_backends;
 
-on_both_backends!(a_thousand_reminders_due_together_go_out_in_batches_each_once_within_the_rate_limit);
+on_both_backends!(
+    a_thousand_reminders_due_together_go_out_in_batches_each_once_within_the_rate_limit
+);
 
 /// What the stand-in saw.
 #[derive(Default)]
@@ -79,6 +81,10 @@ type StandInState = (Arc<Mutex<Seen>>, usize);
 
 /// The rate limit and idempotency shared by both endpoints; `Ok(None)` to go on, `Ok(Some(r))`
 /// to answer `r` (a replay), `Err(r)` to refuse.
+#[allow(
+    clippy::result_large_err,
+    reason = "a test stand-in: the Err is the HTTP answer itself"
+)]
 fn admit(seen: &mut Seen, rate: usize, headers: &HeaderMap) -> Result<Option<Response>, Response> {
     let now = Instant::now();
     if seen.not_before.is_some_and(|t| now < t) {
@@ -116,6 +122,10 @@ fn admit(seen: &mut Seen, rate: usize, headers: &HeaderMap) -> Result<Option<Res
     Ok(None)
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "a test stand-in: the Err is the HTTP answer itself"
+)]
 fn count_email(seen: &mut Seen, e: &Value) -> Result<(), Response> {
     let to = e["to"][0].as_str().unwrap_or_default().to_owned();
     let subject = e["subject"].as_str().unwrap_or_default().to_owned();
@@ -126,7 +136,11 @@ fn count_email(seen: &mut Seen, e: &Value) -> Result<(), Response> {
     Ok(())
 }
 
-async fn batch(State((seen, rate)): State<StandInState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn batch(
+    State((seen, rate)): State<StandInState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut seen = seen.lock().unwrap();
     match admit(&mut seen, rate, &headers) {
         Err(r) => return r,
@@ -140,7 +154,11 @@ async fn batch(State((seen, rate)): State<StandInState>, headers: HeaderMap, bod
         return (StatusCode::UNPROCESSABLE_ENTITY, "1 to 100 emails").into_response();
     }
     if emails.iter().any(|e| e.get("attachments").is_some()) {
-        return (StatusCode::UNPROCESSABLE_ENTITY, "no attachments in a batch").into_response();
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no attachments in a batch",
+        )
+            .into_response();
     }
     for e in &emails {
         if let Err(r) = count_email(&mut seen, e) {
@@ -155,7 +173,11 @@ async fn batch(State((seen, rate)): State<StandInState>, headers: HeaderMap, bod
     (StatusCode::OK, json!({ "data": data }).to_string()).into_response()
 }
 
-async fn single(State((seen, rate)): State<StandInState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn single(
+    State((seen, rate)): State<StandInState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut seen = seen.lock().unwrap();
     match admit(&mut seen, rate, &headers) {
         Err(r) => return r,
@@ -197,7 +219,10 @@ async fn a_thousand_reminders_due_together_go_out_in_batches_each_once_within_th
             String::from_utf8(created_at(start, &format!("BurstUid{i:014}")))
                 .unwrap()
                 .replace("Marco Rossi", &format!("Guest {i}"))
-                .replace("marco.rossi@example.com", &format!("guest{i}@client.example"))
+                .replace(
+                    "marco.rossi@example.com",
+                    &format!("guest{i}@client.example"),
+                )
                 .into_bytes()
         })
         .collect();
@@ -206,9 +231,17 @@ async fn a_thousand_reminders_due_together_go_out_in_batches_each_once_within_th
         assert!(answers.iter().all(|(s, _)| s.is_success()), "{answers:?}");
     }
     let due = start.checked_sub(SignedDuration::from_hours(1)).unwrap();
-    let planned = app.store.outbox(Some(JobState::Pending), 10_000).await.unwrap();
+    let planned = app
+        .store
+        .outbox(Some(JobState::Pending), 10_000)
+        .await
+        .unwrap();
     assert_eq!(planned.len(), N, "one reminder per booking");
-    assert!(planned.iter().all(|j| j.kind == "reminder" && j.due_at == due));
+    assert!(
+        planned
+            .iter()
+            .all(|j| j.kind == "reminder" && j.due_at == due)
+    );
 
     // The worker, run by hand at the due time until the queue is empty.
     let worker = manual_worker(&app);
@@ -219,29 +252,41 @@ async fn a_thousand_reminders_due_together_go_out_in_batches_each_once_within_th
         assert!(rounds < 100, "the queue does not drain");
     }
 
-    let seen = standin.seen.lock().unwrap();
-    assert_eq!(seen.emails.len(), N, "every reminder accepted");
-    assert!(
-        seen.emails.values().all(|&n| n == 1),
-        "none accepted twice: {:?}",
-        seen.emails.iter().filter(|(_, n)| **n > 1).take(3).collect::<Vec<_>>()
-    );
-    assert_eq!(seen.singles, 0, "reminders carry no attachment: all went in batches");
-    assert!(
-        seen.batches.len() <= N.div_ceil(100) + 2,
-        "batches of up to 100: {} batch requests",
-        seen.batches.len()
-    );
-    assert!(seen.batches.values().all(|&n| n <= 100));
-    assert!(
-        seen.batches.keys().all(|k| k.starts_with("batch/")),
-        "deterministic batch keys"
-    );
-    assert!(seen.refused >= 1, "the burst met a 429");
-    assert_eq!(seen.too_early, 0, "Retry-After was honoured");
-    assert_eq!(seen.replays, 0);
-    drop(seen);
-    let sent = app.store.outbox(Some(JobState::Sent), 10_000).await.unwrap();
+    {
+        let seen = standin.seen.lock().unwrap();
+        assert_eq!(seen.emails.len(), N, "every reminder accepted");
+        assert!(
+            seen.emails.values().all(|&n| n == 1),
+            "none accepted twice: {:?}",
+            seen.emails
+                .iter()
+                .filter(|(_, n)| **n > 1)
+                .take(3)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            seen.singles, 0,
+            "reminders carry no attachment: all went in batches"
+        );
+        assert!(
+            seen.batches.len() <= N.div_ceil(100) + 2,
+            "batches of up to 100: {} batch requests",
+            seen.batches.len()
+        );
+        assert!(seen.batches.values().all(|&n| n <= 100));
+        assert!(
+            seen.batches.keys().all(|k| k.starts_with("batch/")),
+            "deterministic batch keys"
+        );
+        assert!(seen.refused >= 1, "the burst met a 429");
+        assert_eq!(seen.too_early, 0, "Retry-After was honoured");
+        assert_eq!(seen.replays, 0);
+    }
+    let sent = app
+        .store
+        .outbox(Some(JobState::Sent), 10_000)
+        .await
+        .unwrap();
     assert_eq!(sent.len(), N, "every reminder recorded as sent");
 }
 

@@ -155,10 +155,6 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-#[allow(
-    clippy::zombie_processes,
-    reason = "the watchdog outlives this process on purpose: it stops the server once we exit"
-)]
 /// Makes `ca.crt` (a throwaway CA), `server.crt`/`server.key` (issued by it, for `localhost`
 /// only) and `other-ca.crt` (an unrelated CA) in `dir`.
 fn make_certificates(dir: &Path) {
@@ -167,7 +163,9 @@ fn make_certificates(dir: &Path) {
             .args(args)
             .current_dir(dir)
             .output()
-            .unwrap_or_else(|e| panic!("running openssl (needed for the test server's TLS certificate): {e}"));
+            .unwrap_or_else(|e| {
+                panic!("running openssl (needed for the test server's TLS certificate): {e}")
+            });
         assert!(
             out.status.success(),
             "openssl {args:?} failed: {}",
@@ -176,15 +174,40 @@ fn make_certificates(dir: &Path) {
     };
     for ca in ["ca", "other-ca"] {
         openssl(&[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-days", "2", "-subj", &format!("/CN=calbook test {ca}"), "-keyout", &format!("{ca}.key"),
-            "-out", &format!("{ca}.crt"), "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=calbook test {ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
         ]);
     }
     openssl(&[
-        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
-        "/CN=localhost", "-keyout", "server.key", "-out", "server.csr",
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
     ]);
     std::fs::write(
         dir.join("server.ext"),
@@ -192,12 +215,28 @@ fn make_certificates(dir: &Path) {
     )
     .expect("write server.ext");
     openssl(&[
-        "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-        "-days", "2", "-extfile", "server.ext", "-out", "server.crt",
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
     ]);
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600))
-        .expect("chmod server.key");
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod server.key");
     // Only TLS over TCP; the Unix socket (for pg_isready) stays open.
     std::fs::write(
         dir.join("hba.conf"),
@@ -206,6 +245,10 @@ fn make_certificates(dir: &Path) {
     .expect("write hba.conf");
 }
 
+#[allow(
+    clippy::zombie_processes,
+    reason = "the watchdog outlives this process on purpose: it stops the server once we exit"
+)]
 fn start_throwaway_server() -> Server {
     let bin = bin_dir();
     let root = is_root();
@@ -287,14 +330,7 @@ fn start_throwaway_server() -> Server {
             let ready = Command::new(bin.join("pg_isready"))
                 .arg("-h")
                 .arg(&dir)
-                .args([
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    "calbook",
-                    "-d",
-                    "postgres",
-                ])
+                .args(["-p", &port.to_string(), "-U", "calbook", "-d", "postgres"])
                 .output()
                 .is_ok_and(|o| o.status.success());
             if ready {

@@ -32,19 +32,23 @@ async fn verify_full_with_the_servers_ca_connects_over_tls_and_other_settings_ar
         .expect("verify-full with the server's CA");
     assert!(matches!(store, Store::Postgres(_)));
     let mut conn = sqlx::PgConnection::connect(&good).await.unwrap();
-    let (ssl, version): (bool, String) = sqlx::query_as(
-        "SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let (ssl, version): (bool, String) =
+        sqlx::query_as("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert!(ssl, "the connection is encrypted");
     assert!(version.starts_with("TLS"), "{version}");
     conn.close().await.ok();
 
     // A CA that did not issue the server's certificate: the handshake fails.
-    let wrong = url(&format!("sslmode=verify-full&sslrootcert={}", other_ca.display()));
-    let err = Store::connect(&wrong, &options()).await.err().expect("a wrong CA is refused");
+    let wrong = url(&format!(
+        "sslmode=verify-full&sslrootcert={}",
+        other_ca.display()
+    ));
+    let Err(err) = Store::connect(&wrong, &options()).await else {
+        panic!("a wrong CA is refused")
+    };
     assert!(
         matches!(err, StoreError::Unavailable(_) | StoreError::Database(_)),
         "{err:?}"
@@ -61,10 +65,9 @@ async fn verify_full_with_the_servers_ca_connects_over_tls_and_other_settings_ar
                 ca.display()
             )
         };
-        let err = Store::connect(&by_ip("verify-full"), &options())
-            .await
-            .err()
-            .expect("a host name the certificate lacks is refused");
+        let Err(err) = Store::connect(&by_ip("verify-full"), &options()).await else {
+            panic!("a host name the certificate lacks is refused")
+        };
         let msg = format!("{err:?}").to_lowercase();
         assert!(msg.contains("tls") || msg.contains("certificate"), "{msg}");
         Store::connect(&by_ip("verify-ca"), &options())
@@ -74,6 +77,8 @@ async fn verify_full_with_the_servers_ca_connects_over_tls_and_other_settings_ar
 
     // No TLS: the server accepts TCP only over TLS.
     let plain = url("sslmode=disable");
-    let err = Store::connect(&plain, &options()).await.err().expect("plaintext is refused");
+    let Err(err) = Store::connect(&plain, &options()).await else {
+        panic!("plaintext is refused")
+    };
     assert!(format!("{err:?}").contains("pg_hba.conf"), "{err:?}");
 }

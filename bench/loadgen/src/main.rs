@@ -33,7 +33,9 @@ fn main() {
         Some("run") => run(Opts::parse(&args[1..])),
         Some("trivial") => trivial(&args[1..]),
         _ => {
-            eprintln!("usage: calbook-loadgen run --url URL --secret S [-n N] [-c C] ... | trivial --bind ADDR");
+            eprintln!(
+                "usage: calbook-loadgen run --url URL --secret S [-n N] [-c C] ... | trivial --bind ADDR"
+            );
             2
         }
     };
@@ -80,24 +82,42 @@ impl Opts {
             label: "timed".into(),
         };
         let mut i = 0;
-        let val = |i: usize| a.get(i + 1).cloned().unwrap_or_else(|| die(&format!("{} needs a value", a[i])));
+        let val = |i: usize| {
+            a.get(i + 1)
+                .cloned()
+                .unwrap_or_else(|| die(&format!("{} needs a value", a[i])))
+        };
         while i < a.len() {
             match a[i].as_str() {
                 "--url" => o.url = val(i),
                 "--secret" => o.secret = val(i),
                 "-n" | "--requests" => o.n = val(i).parse().unwrap_or_else(|_| die("-n: a number")),
-                "-c" | "--concurrency" => o.c = val(i).parse().unwrap_or_else(|_| die("-c: a number")),
-                "--warmup" => o.warmup = val(i).parse().unwrap_or_else(|_| die("--warmup: a number")),
+                "-c" | "--concurrency" => {
+                    o.c = val(i).parse().unwrap_or_else(|_| die("-c: a number"))
+                }
+                "--warmup" => {
+                    o.warmup = val(i).parse().unwrap_or_else(|_| die("--warmup: a number"))
+                }
                 "--mix" => o.mix = parse_mix(&val(i)),
-                "--bad-signature" => o.bad_signature = val(i).parse().unwrap_or_else(|_| die("--bad-signature: a fraction")),
+                "--bad-signature" => {
+                    o.bad_signature = val(i)
+                        .parse()
+                        .unwrap_or_else(|_| die("--bad-signature: a fraction"))
+                }
                 "--seed" => o.seed = val(i).parse().unwrap_or_else(|_| die("--seed: a number")),
-                "--timeout" => o.timeout = Duration::from_secs_f64(val(i).parse().unwrap_or_else(|_| die("--timeout: seconds"))),
+                "--timeout" => {
+                    o.timeout = Duration::from_secs_f64(
+                        val(i).parse().unwrap_or_else(|_| die("--timeout: seconds")),
+                    )
+                }
                 "--verify-dsn" => o.verify_dsn = Some(val(i)),
-                "--reschedule-model" => o.new_row = match val(i).as_str() {
-                    "new-row" => true,
-                    "update" => false,
-                    _ => die("--reschedule-model: update or new-row"),
-                },
+                "--reschedule-model" => {
+                    o.new_row = match val(i).as_str() {
+                        "new-row" => true,
+                        "update" => false,
+                        _ => die("--reschedule-model: update or new-row"),
+                    }
+                }
                 "--json-out" => o.json_out = Some(val(i)),
                 "--label" => o.label = val(i),
                 // Bookings start here (Unix seconds, or `+SECS` from now) instead of 2026-03-02
@@ -109,9 +129,12 @@ impl Opts {
                             let now = std::time::SystemTime::now()
                                 .duration_since(std::time::UNIX_EPOCH)
                                 .map_or(0, |d| d.as_secs() as i64);
-                            now - now % 60 + rel.parse::<i64>().unwrap_or_else(|_| die("--start +SECS"))
+                            now - now % 60
+                                + rel.parse::<i64>().unwrap_or_else(|_| die("--start +SECS"))
                         }
-                        None => v.parse().unwrap_or_else(|_| die("--start: Unix seconds or +SECS")),
+                        None => v
+                            .parse()
+                            .unwrap_or_else(|_| die("--start: Unix seconds or +SECS")),
                     };
                     EPOCH.store(secs, Ordering::Relaxed);
                 }
@@ -140,8 +163,13 @@ fn parse_mix(s: &str) -> [f64; 4] {
     let mut mix = [0.0; 4];
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (k, v) = part.split_once('=').unwrap_or((part, "1"));
-        let idx = KINDS.iter().position(|x| *x == k).unwrap_or_else(|| die(&format!("--mix: unknown kind {k}")));
-        mix[idx] = v.parse().unwrap_or_else(|_| die("--mix: weights are numbers"));
+        let idx = KINDS
+            .iter()
+            .position(|x| *x == k)
+            .unwrap_or_else(|| die(&format!("--mix: unknown kind {k}")));
+        mix[idx] = v
+            .parse()
+            .unwrap_or_else(|_| die("--mix: weights are numbers"));
     }
     if mix.iter().sum::<f64>() <= 0.0 {
         die("--mix: all weights are zero");
@@ -201,7 +229,12 @@ fn iso(minutes: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 fn payload(i: usize, uid: &str) -> Value {
@@ -257,7 +290,11 @@ impl Bodies {
             *d = ALPHABET[(n % 62) as usize];
             n /= 62;
         }
-        format!("{}{}", self.prefix, String::from_utf8(digits).expect("ascii"))
+        format!(
+            "{}{}",
+            self.prefix,
+            String::from_utf8(digits).expect("ascii")
+        )
     }
     fn created(&mut self, i: usize) -> (String, Vec<u8>) {
         let uid = self.uid();
@@ -310,10 +347,22 @@ struct Target {
 }
 
 fn target(url: &str) -> Target {
-    let rest = url.strip_prefix("http://").unwrap_or_else(|| die("only http:// URLs"));
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let addr = if host.contains(':') { host.to_owned() } else { format!("{host}:80") };
-    Target { addr, host_header: host.to_owned(), path }
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| die("only http:// URLs"));
+    let (host, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
+    let addr = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:80")
+    };
+    Target {
+        addr,
+        host_header: host.to_owned(),
+        path,
+    }
 }
 
 fn request(t: &Target, key: &[u8], body: &[u8]) -> Vec<u8> {
@@ -344,7 +393,11 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<
         }
     };
     let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| bad("head not utf-8"))?;
-    let status: u16 = head.split(' ').nth(1).and_then(|x| x.parse().ok()).ok_or_else(|| bad("status"))?;
+    let status: u16 = head
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .ok_or_else(|| bad("status"))?;
     let (mut len, mut chunked, mut close) = (None, false, false);
     for line in head.split("\r\n").skip(1) {
         if let Some((k, v)) = line.split_once(':') {
@@ -376,7 +429,12 @@ async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<
                 }
             };
             let size = usize::from_str_radix(
-                std::str::from_utf8(&buf[..line_end]).map_err(|_| bad("chunk"))?.split(';').next().unwrap_or("").trim(),
+                std::str::from_utf8(&buf[..line_end])
+                    .map_err(|_| bad("chunk"))?
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim(),
                 16,
             )
             .map_err(|_| bad("chunk size"))?;
@@ -415,12 +473,19 @@ struct Phase {
     wall: Duration,
 }
 
-async fn send_all(addr: &str, reqs: Arc<Vec<Req>>, order: Arc<Vec<usize>>, conns: usize, timeout: Duration) -> (Vec<u32>, Vec<u16>, HashMap<String, usize>, Duration) {
+async fn send_all(
+    addr: &str,
+    reqs: Arc<Vec<Req>>,
+    order: Arc<Vec<usize>>,
+    conns: usize,
+    timeout: Duration,
+) -> (Vec<u32>, Vec<u16>, HashMap<String, usize>, Duration) {
     let next = Arc::new(AtomicUsize::new(0));
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..conns.clamp(1, order.len().max(1)) {
-        let (reqs, order, next, addr) = (reqs.clone(), order.clone(), next.clone(), addr.to_owned());
+        let (reqs, order, next, addr) =
+            (reqs.clone(), order.clone(), next.clone(), addr.to_owned());
         tasks.push(tokio::task::spawn_local(async move {
             let mut out: Vec<(usize, u16, u32)> = Vec::new();
             let mut errs: HashMap<String, usize> = HashMap::new();
@@ -502,10 +567,18 @@ impl Phase {
                 *counts.entry(st.to_string()).or_default() += 1;
             }
         }
-        let ok = self.status.iter().filter(|s| (200..300).contains(*s)).count();
+        let ok = self
+            .status
+            .iter()
+            .filter(|s| (200..300).contains(*s))
+            .count();
         let answered = self.status.iter().filter(|s| **s != 0).count();
         let transport: usize = self.errors.values().sum();
-        let mean = if s.is_empty() { f64::NAN } else { s.iter().map(|&x| f64::from(x)).sum::<f64>() / s.len() as f64 / 1000.0 };
+        let mean = if s.is_empty() {
+            f64::NAN
+        } else {
+            s.iter().map(|&x| f64::from(x)).sum::<f64>() / s.len() as f64 / 1000.0
+        };
         json!({
             "phase": self.name, "requests": self.status.len(), "ok_2xx": ok, "non_2xx": answered - ok,
             "transport_errors": transport, "status_counts": counts, "error_kinds": self.errors,
@@ -534,17 +607,30 @@ fn cpu_seconds() -> f64 {
 /// Runs a query with psql or sqlite3 and returns its rows, fields separated by '|'.
 fn query(dsn: &str, sql: &str) -> Vec<Vec<String>> {
     let out = if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
-        std::process::Command::new("psql").args([dsn, "-X", "-qAt", "-F", "|", "-c", sql]).output()
+        std::process::Command::new("psql")
+            .args([dsn, "-X", "-qAt", "-F", "|", "-c", sql])
+            .output()
     } else {
         let path = dsn.trim_start_matches("sqlite://");
         let path = path.split('?').next().unwrap_or(path);
         std::process::Command::new("sqlite3")
-            .args(["-readonly", "-separator", "|", "-cmd", ".timeout 30000", path, sql])
+            .args([
+                "-readonly",
+                "-separator",
+                "|",
+                "-cmd",
+                ".timeout 30000",
+                path,
+                sql,
+            ])
             .output()
     }
     .unwrap_or_else(|e| die(&format!("running the database client: {e}")));
     if !out.status.success() {
-        die(&format!("database query failed: {}", String::from_utf8_lossy(&out.stderr)));
+        die(&format!(
+            "database query failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -560,7 +646,11 @@ fn db_counts(dsn: &str) -> [i64; 3] {
          (SELECT count(*) FROM bookings WHERE status = 'cancelled')",
     );
     let row = r.first().unwrap_or_else(|| die("no counts"));
-    let n = |i: usize| row.get(i).and_then(|x| x.parse().ok()).unwrap_or_else(|| die("bad count"));
+    let n = |i: usize| {
+        row.get(i)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| die("bad count"))
+    };
     [n(0), n(1), n(2)]
 }
 
@@ -572,7 +662,10 @@ fn run(o: Opts) -> i32 {
     let wrong_key = [key.as_slice(), b"-wrong"].concat();
     let mut rng = Rng(o.seed.max(1));
     let prefix: String = (0..8).map(|_| ALPHABET[rng.below(62)] as char).collect();
-    let mut b = Bodies { prefix: prefix.clone(), counter: 0 };
+    let mut b = Bodies {
+        prefix: prefix.clone(),
+        counter: 0,
+    };
     let counts = split_counts(o.n, o.mix);
     let n_prep = counts[1] + counts[2] + counts[3];
 
@@ -582,14 +675,26 @@ fn run(o: Opts) -> i32 {
     for _ in 0..o.warmup {
         let (uid, body) = b.created(i);
         i += 1;
-        warm.push(Req { bytes: request(&t, &key, &body), kind: Kind::Created, uid, old: None, bad: false });
+        warm.push(Req {
+            bytes: request(&t, &key, &body),
+            kind: Kind::Created,
+            uid,
+            old: None,
+            bad: false,
+        });
     }
     let mut prep = Vec::with_capacity(n_prep);
     let mut prep_bodies = Vec::with_capacity(n_prep);
     for _ in 0..n_prep {
         let (uid, body) = b.created(i);
         i += 1;
-        prep.push(Req { bytes: request(&t, &key, &body), kind: Kind::Created, uid, old: None, bad: false });
+        prep.push(Req {
+            bytes: request(&t, &key, &body),
+            kind: Kind::Created,
+            uid,
+            old: None,
+            bad: false,
+        });
         prep_bodies.push(body);
     }
     let mut timed: Vec<(Kind, String, Option<String>, Vec<u8>)> = Vec::with_capacity(o.n);
@@ -612,7 +717,12 @@ fn run(o: Opts) -> i32 {
         k += 1;
     }
     for _ in 0..counts[3] {
-        timed.push((Kind::Duplicate, prep[k].uid.clone(), None, prep_bodies[k].clone()));
+        timed.push((
+            Kind::Duplicate,
+            prep[k].uid.clone(),
+            None,
+            prep_bodies[k].clone(),
+        ));
         k += 1;
     }
     for j in (1..timed.len()).rev() {
@@ -631,16 +741,30 @@ fn run(o: Opts) -> i32 {
     let timed: Vec<Req> = timed
         .into_iter()
         .zip(&bad)
-        .map(|((kind, uid, old, body), &bad)| Req { bytes: request(&t, if bad { &wrong_key } else { &key }, &body), kind, uid, old, bad })
+        .map(|((kind, uid, old, body), &bad)| Req {
+            bytes: request(&t, if bad { &wrong_key } else { &key }, &body),
+            kind,
+            uid,
+            old,
+            bad,
+        })
         .collect();
-    let avg_body = timed.iter().map(|r| r.bytes.len()).sum::<usize>() as f64 / timed.len().max(1) as f64;
+    let avg_body =
+        timed.iter().map(|r| r.bytes.len()).sum::<usize>() as f64 / timed.len().max(1) as f64;
 
     let before = o.verify_dsn.as_deref().map(db_counts);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let local = tokio::task::LocalSet::new();
     let mut phases = Vec::new();
     let mut all: Vec<(String, Arc<Vec<Req>>, Vec<u16>)> = Vec::new();
-    for (name, reqs) in [("warmup", warm), ("prepare", prep), (o.label.as_str(), timed)] {
+    for (name, reqs) in [
+        ("warmup", warm),
+        ("prepare", prep),
+        (o.label.as_str(), timed),
+    ] {
         if reqs.is_empty() {
             continue;
         }
@@ -648,9 +772,16 @@ fn run(o: Opts) -> i32 {
         let order: Arc<Vec<usize>> = Arc::new((0..reqs.len()).collect());
         let timed_phase = name == o.label;
         let c0 = cpu_seconds();
-        let (lat_us, status, errors, wall) = local.block_on(&rt, send_all(&t.addr, reqs.clone(), order, o.c, o.timeout));
+        let (lat_us, status, errors, wall) =
+            local.block_on(&rt, send_all(&t.addr, reqs.clone(), order, o.c, o.timeout));
         let cpu = cpu_seconds() - c0;
-        let p = Phase { name: name.to_owned(), lat_us, status: status.clone(), errors, wall };
+        let p = Phase {
+            name: name.to_owned(),
+            lat_us,
+            status: status.clone(),
+            errors,
+            wall,
+        };
         let mut s = p.summary();
         s["client_cpu_s"] = json!(cpu);
         s["client_cpu_pct_of_core"] = json!((cpu / wall.as_secs_f64() * 1000.0).round() / 10.0);
@@ -666,11 +797,24 @@ fn run(o: Opts) -> i32 {
     let mut problems: Vec<String> = Vec::new();
     for (name, reqs, status) in &all {
         for (r, &st) in reqs.iter().zip(status) {
-            let good = if r.bad { st == 401 } else { (200..300).contains(&st) };
+            let good = if r.bad {
+                st == 401
+            } else {
+                (200..300).contains(&st)
+            };
             if !good {
                 ok = false;
                 if problems.len() < 10 {
-                    problems.push(format!("{name}: {:?} {} got {}", r.kind, r.uid, if st == 0 { "a transport error".into() } else { st.to_string() }));
+                    problems.push(format!(
+                        "{name}: {:?} {} got {}",
+                        r.kind,
+                        r.uid,
+                        if st == 0 {
+                            "a transport error".into()
+                        } else {
+                            st.to_string()
+                        }
+                    ));
                 }
             }
         }
@@ -686,15 +830,24 @@ fn run(o: Opts) -> i32 {
     if let (Some(dsn), Some(before)) = (o.verify_dsn.as_deref(), before) {
         // Row counts, as loadgen.py checks them.
         let after = db_counts(dsn);
-        let eff = |kind: Kind| all.iter().flat_map(|(_, r, _)| r.iter()).filter(|r| r.kind == kind && !r.bad).count() as i64;
-        let created_total = eff(Kind::Created) as i64;
+        let eff = |kind: Kind| {
+            all.iter()
+                .flat_map(|(_, r, _)| r.iter())
+                .filter(|r| r.kind == kind && !r.bad)
+                .count() as i64
+        };
+        let created_total = eff(Kind::Created);
         let (resch, canc) = (eff(Kind::Rescheduled), eff(Kind::Cancelled));
         let expected = [
             created_total + if o.new_row { resch } else { 0 },
             created_total + resch * if o.new_row { 2 } else { 1 } + canc,
             canc,
         ];
-        let delta = [after[0] - before[0], after[1] - before[1], after[2] - before[2]];
+        let delta = [
+            after[0] - before[0],
+            after[1] - before[1],
+            after[2] - before[2],
+        ];
         let counts_match = delta == expected;
         ok &= counts_match;
 
@@ -735,7 +888,8 @@ fn run(o: Opts) -> i32 {
             e.0 += 1;
             e.1 = r.get(1).and_then(|x| x.parse().ok()).unwrap_or(-1);
         }
-        let (mut missing, mut twice, mut wrong_history, mut unexpected) = (0usize, 0usize, 0usize, 0usize);
+        let (mut missing, mut twice, mut wrong_history, mut unexpected) =
+            (0usize, 0usize, 0usize, 0usize);
         for (uid, hist) in &want {
             match seen.get(uid) {
                 None => missing += 1,
@@ -765,19 +919,47 @@ fn run(o: Opts) -> i32 {
         let _ = writeln!(
             out,
             "[{}] {} req in {:.2}s = {} req/s | p50 {:.3} ms p90 {:.3} ms p99 {:.3} ms max {:.3} ms | errors {} (status {}, transport {}) | client CPU {}% of a core",
-            p["phase"].as_str().unwrap_or(""), p["requests"], p["wall_s"].as_f64().unwrap_or(0.0), p["throughput_rps"],
-            l["p50"].as_f64().unwrap_or(f64::NAN), l["p90"].as_f64().unwrap_or(f64::NAN), l["p99"].as_f64().unwrap_or(f64::NAN),
-            l["max"].as_f64().unwrap_or(f64::NAN), p["errors"], p["status_counts"], p["error_kinds"], p["client_cpu_pct_of_core"]
+            p["phase"].as_str().unwrap_or(""),
+            p["requests"],
+            p["wall_s"].as_f64().unwrap_or(0.0),
+            p["throughput_rps"],
+            l["p50"].as_f64().unwrap_or(f64::NAN),
+            l["p90"].as_f64().unwrap_or(f64::NAN),
+            l["p99"].as_f64().unwrap_or(f64::NAN),
+            l["max"].as_f64().unwrap_or(f64::NAN),
+            p["errors"],
+            p["status_counts"],
+            p["error_kinds"],
+            p["client_cpu_pct_of_core"]
         );
     }
-    let _ = writeln!(out, "mix {}, prepared {n_prep}, bad signatures {n_bad}, avg request {avg_body:.0} B, c={}", result["mix"], o.c);
+    let _ = writeln!(
+        out,
+        "mix {}, prepared {n_prep}, bad signatures {n_bad}, avg request {avg_body:.0} B, c={}",
+        result["mix"], o.c
+    );
     if let Some(d) = result.get("db") {
         let _ = writeln!(
             out,
             "db delta {} expected {} -> {}; uids: {} acknowledged, {} stored, missing {}, stored twice {}, wrong history {}, stored but never acknowledged {} -> {}",
-            d["delta"], d["expected_delta"], if d["match"] == json!(true) { "MATCH" } else { "MISMATCH" },
-            d["acknowledged_uids"], d["stored_uids"], d["missing"], d["stored_twice"], d["wrong_history"],
-            d["stored_but_never_acknowledged"], if d["uids_exactly_once"] == json!(true) { "EXACTLY ONCE" } else { "NOT EXACTLY ONCE" }
+            d["delta"],
+            d["expected_delta"],
+            if d["match"] == json!(true) {
+                "MATCH"
+            } else {
+                "MISMATCH"
+            },
+            d["acknowledged_uids"],
+            d["stored_uids"],
+            d["missing"],
+            d["stored_twice"],
+            d["wrong_history"],
+            d["stored_but_never_acknowledged"],
+            if d["uids_exactly_once"] == json!(true) {
+                "EXACTLY ONCE"
+            } else {
+                "NOT EXACTLY ONCE"
+            }
         );
     }
     for p in &problems {
@@ -785,7 +967,8 @@ fn run(o: Opts) -> i32 {
     }
     let _ = writeln!(out, "{}", if ok { "OK" } else { "FAILED" });
     if let Some(path) = &o.json_out {
-        std::fs::write(path, serde_json::to_vec_pretty(&result).expect("json")).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        std::fs::write(path, serde_json::to_vec_pretty(&result).expect("json"))
+            .unwrap_or_else(|e| die(&format!("{path}: {e}")));
     }
     if ok { 0 } else { 1 }
 }
@@ -800,12 +983,21 @@ fn trivial(a: &[String]) -> i32 {
     while i < a.len() {
         match a[i].as_str() {
             "--bind" => bind = a.get(i + 1).cloned().unwrap_or_else(|| die("--bind ADDR")),
-            "--threads" => threads = a.get(i + 1).and_then(|x| x.parse().ok()).unwrap_or_else(|| die("--threads N")),
+            "--threads" => {
+                threads = a
+                    .get(i + 1)
+                    .and_then(|x| x.parse().ok())
+                    .unwrap_or_else(|| die("--threads N"))
+            }
             o => die(&format!("unknown option {o}")),
         }
         i += 2;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let l = TcpListener::bind(&bind).await.unwrap_or_else(|e| die(&format!("{bind}: {e}")));
         loop {

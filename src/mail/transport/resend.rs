@@ -125,7 +125,9 @@ impl ResendMailer {
         let key = idempotency_key(&email.idempotency_key)?;
         let body = request_body(email)?;
         let bytes = self.post(&self.endpoint, &key, &body).await?;
-        let id = bytes.and_then(|b| serde_json::from_slice::<SendResponse>(&b).ok()).and_then(|r| r.id);
+        let id = bytes
+            .and_then(|b| serde_json::from_slice::<SendResponse>(&b).ok())
+            .and_then(|r| r.id);
         tracing::debug!(provider_id = ?id, "resend accepted the email");
         Ok(Sent { provider_id: id })
     }
@@ -158,7 +160,11 @@ impl ResendMailer {
             .and_then(|b| serde_json::from_slice::<BatchResponse>(&b).ok())
             .map(|r| r.data)
             .unwrap_or_default();
-        tracing::debug!(emails = emails.len(), ids = ids.len(), "resend accepted the batch");
+        tracing::debug!(
+            emails = emails.len(),
+            ids = ids.len(),
+            "resend accepted the batch"
+        );
         let mut ids = ids.into_iter().map(|r| r.id);
         Ok(emails
             .iter()
@@ -495,9 +501,10 @@ mod tests {
         Mock::given(method("POST"))
             .and(path("/emails/batch"))
             .and(header("authorization", format!("Bearer {KEY}").as_str()))
-            .respond_with(ResponseTemplate::new(200).set_body_json(
-                json!({"data": [{"id": "re-1"}, {"id": "re-2"}]}),
-            ))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": [{"id": "re-1"}, {"id": "re-2"}]})),
+            )
             .expect(2)
             .mount(&server)
             .await;
@@ -513,7 +520,12 @@ mod tests {
         m.send_batch(&emails).await.unwrap();
 
         let requests = server.received_requests().await.unwrap();
-        let key = |i: usize| requests[i].headers["idempotency-key"].to_str().unwrap().to_owned();
+        let key = |i: usize| {
+            requests[i].headers["idempotency-key"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
         assert_eq!(key(0), key(1), "the same batch carries the same key");
         assert_eq!(key(0), batch_key(&emails));
         assert!(key(0).starts_with("batch/") && key(0).len() <= 256);

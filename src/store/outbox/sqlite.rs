@@ -127,7 +127,10 @@ pub(super) async fn finish_many(
     items: &[(Uuid, Finish)],
     now: Timestamp,
 ) -> Result<Vec<bool>> {
-    let mut tx = p.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::Unavailable)?;
+    let mut tx = p
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(StoreError::Unavailable)?;
     let mut out = Vec::with_capacity(items.len());
     for (id, finish) in items {
         let done = finish_query(*id, lease, finish, now)
