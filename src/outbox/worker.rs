@@ -11,6 +11,14 @@
 //! job is dead, with its last error kept. A permanent one (validation) is dead at once. A blocked
 //! account (quota, bad API key) parks the queue: every claimed job goes back unchanged and the
 //! worker pauses, logging one error, instead of retrying every few seconds.
+//!
+//! Batches: with a transport that has a batch endpoint (Resend: up to 100 emails per request),
+//! the claimed emails without attachments (reminders, requested, declined) go out together, in
+//! groups ordered by their own idempotency keys, each request with a deterministic batch key
+//! ([`crate::mail::transport::batch_key`]). A rate-limited or failed batch is retried as the same
+//! batch, with the same key, within the lease (honouring `Retry-After`), so a burst of reminders
+//! costs one request per 100 emails against the provider's rate limit. A batch the provider
+//! refuses as invalid is sent again email by email, so one bad address does not fail the rest.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,7 +127,12 @@ impl JobOutcome {
     }
 }
 
+/// Outcomes decided but not yet written, by lease: (job id, how it ends, its outcome).
+type Decided = std::collections::HashMap<Uuid, Vec<(Uuid, Finish, JobOutcome)>>;
+
 pub struct Worker {
+    /// Outcomes decided during `run_once`, by lease, written together at its end.
+    finished: std::sync::Mutex<Decided>,
     store: Store,
     mailer: Arc<Mailer>,
     renderer: Arc<Renderer>,
@@ -140,6 +153,7 @@ impl Worker {
             .filter(|r| *r > 0.0)
             .map(RateLimiter::new);
         Worker {
+            finished: Default::default(),
             store,
             mailer,
             renderer,
@@ -205,22 +219,78 @@ impl Worker {
             }
             _ => self.config.batch,
         };
+        let batch_limit = self.mailer.batch_limit();
+        // One batch request carries up to `batch_limit` emails: claim at least that many.
+        let batch = if batch_limit > 1 {
+            batch.max(batch_limit as u32)
+        } else {
+            batch
+        };
         let jobs = self.store.claim_outbox(lease, now, until, batch).await?;
         let claimed = jobs.len();
         if claimed == 0 {
             return Ok((0, None));
         }
         let parked: Arc<Mutex<Option<Duration>>> = Arc::new(Mutex::new(None));
-        futures_util::stream::iter(jobs)
-            .for_each_concurrent(self.config.concurrency.max(1), |job| {
-                let parked = parked.clone();
-                async move {
-                    let outcome = self.process(&job, lease, parked).await;
-                    metrics::counter!("calbook_outbox_jobs_total", "outcome" => outcome.as_str())
-                        .increment(1);
+        if batch_limit <= 1 {
+            futures_util::stream::iter(jobs)
+                .for_each_concurrent(self.config.concurrency.max(1), |job| {
+                    let parked = parked.clone();
+                    async move {
+                        if let Prepared::Ready(email, now) =
+                            self.prepare(&job, lease, &parked).await
+                        {
+                            self.deliver(&job, lease, &email, now, &parked).await;
+                        }
+                    }
+                })
+                .await;
+        } else {
+            // Check and render everything first, then send the emails without attachments in
+            // batches and the rest one by one, both at once.
+            let prepared: Vec<(OutboxJob, Prepared)> = futures_util::stream::iter(jobs)
+                .map(|job| {
+                    let parked = parked.clone();
+                    async move {
+                        let p = self.prepare(&job, lease, &parked).await;
+                        (job, p)
+                    }
+                })
+                .buffer_unordered(self.config.concurrency.max(1))
+                .collect()
+                .await;
+            let mut batchable = Vec::new();
+            let mut single = Vec::new();
+            for (job, p) in prepared {
+                match p {
+                    Prepared::Done => {}
+                    Prepared::Ready(email, now) if email.calendar.is_none() => {
+                        batchable.push((job, *email, now))
+                    }
+                    Prepared::Ready(email, now) => single.push((job, *email, now)),
                 }
-            })
-            .await;
+            }
+            batchable.sort_by(|a, b| a.1.idempotency_key.cmp(&b.1.idempotency_key));
+            let batches = async {
+                for chunk in batchable.chunks(batch_limit) {
+                    self.deliver_batch(chunk, lease, &parked).await;
+                }
+            };
+            // Futures built in a loop, not in a closure over references: the latter trips
+            // rustc's `Send` inference for the spawned worker (rust-lang/rust#102211).
+            let mut sends = Vec::with_capacity(single.len());
+            for (job, email, now) in &single {
+                sends.push(self.deliver(job, lease, email, *now, &parked));
+            }
+            let singles = futures_util::stream::iter(sends)
+                .buffer_unordered(self.config.concurrency.max(1))
+                .for_each(|_| std::future::ready(()));
+            tokio::join!(batches, singles);
+        }
+        // Every outcome of this claim, in one transaction (one commit instead of one per email).
+        for outcome in self.flush(lease).await {
+            count(outcome);
+        }
         let parked = *parked.lock().await;
         if let Some(d) = parked {
             error!(
@@ -231,15 +301,29 @@ impl Worker {
         Ok((claimed, parked))
     }
 
-    async fn process(
+    /// Everything before the send: the parked check, the booking re-read, the send-time check
+    /// and rendering. Either the job is finished here or its email is ready.
+    async fn prepare(
         &self,
         job: &OutboxJob,
         lease: Uuid,
-        parked: Arc<Mutex<Option<Duration>>>,
-    ) -> JobOutcome {
+        parked: &Mutex<Option<Duration>>,
+    ) -> Prepared {
+        // A job finished here (skipped, dead, parked, retried) has its outcome recorded already.
+        self.prepare_inner(job, lease, parked)
+            .await
+            .unwrap_or(Prepared::Done)
+    }
+
+    async fn prepare_inner(
+        &self,
+        job: &OutboxJob,
+        lease: Uuid,
+        parked: &Mutex<Option<Duration>>,
+    ) -> Result<Prepared, JobOutcome> {
         let now = crate::time::now();
         if let Some(pause) = *parked.lock().await {
-            return self
+            return Err(self
                 .finish(
                     job,
                     lease,
@@ -250,12 +334,12 @@ impl Worker {
                     },
                     JobOutcome::Parked,
                 )
-                .await;
+                .await);
         }
         let booking = match self.store.booking_by_id(job.booking_id).await {
             Ok(Some(b)) => b,
             Ok(None) => {
-                return self
+                return Err(self
                     .finish(
                         job,
                         lease,
@@ -264,19 +348,19 @@ impl Worker {
                         },
                         JobOutcome::Skipped,
                     )
-                    .await;
+                    .await);
             }
             Err(e) => {
-                return self
+                return Err(self
                     .retry(job, lease, format!("reading the booking: {e}"), None)
-                    .await;
+                    .await);
             }
         };
         if let Verdict::Skip(reason) = send_time_check(job, &booking, now) {
             debug!(job_id = %job.id, booking_uid = %job.booking_uid, kind = %job.kind, %reason, "email skipped");
-            return self
+            return Err(self
                 .finish(job, lease, Finish::Skipped { reason }, JobOutcome::Skipped)
-                .await;
+                .await);
         }
         let kind = job.kind;
         let recipient = Recipient {
@@ -314,7 +398,7 @@ impl Worker {
         ) {
             Ok(e) => e,
             Err(e) => {
-                return self
+                return Err(self
                     .finish(
                         job,
                         lease,
@@ -323,13 +407,115 @@ impl Worker {
                         },
                         JobOutcome::Dead,
                     )
-                    .await;
+                    .await);
             }
         };
+        Ok(Prepared::Ready(Box::new(email), now))
+    }
+
+    /// Sends one email and records the outcome.
+    async fn deliver(
+        &self,
+        job: &OutboxJob,
+        lease: Uuid,
+        email: &crate::mail::Email,
+        now: Timestamp,
+        parked: &Mutex<Option<Duration>>,
+    ) -> JobOutcome {
         if let Some(l) = &self.limiter {
             l.acquire().await;
         }
-        match self.mailer.send(&email).await {
+        let result = self.mailer.send(email).await;
+        self.settle(job, lease, result, now, parked).await
+    }
+
+    /// Sends emails without attachments as one batch request, retrying the same batch (same
+    /// key) on a temporary failure within half the lease, and records every member's outcome.
+    async fn deliver_batch(
+        &self,
+        chunk: &[(OutboxJob, crate::mail::Email, Timestamp)],
+        lease: Uuid,
+        parked: &Mutex<Option<Duration>>,
+    ) -> Vec<JobOutcome> {
+        let emails: Vec<crate::mail::Email> = chunk.iter().map(|(_, e, _)| e.clone()).collect();
+        let deadline = tokio::time::Instant::now() + self.config.lease / 2;
+        let mut attempt: u32 = 0;
+        let result = loop {
+            let pause = *parked.lock().await;
+            if let Some(pause) = pause {
+                let mut out = Vec::with_capacity(chunk.len());
+                for (job, _, now) in chunk {
+                    let finish = Finish::Retry {
+                        due_at: after(*now, pause),
+                        error: "queue parked: the provider blocks sending".into(),
+                        count_attempt: false,
+                    };
+                    out.push(self.finish(job, lease, finish, JobOutcome::Parked).await);
+                }
+                return out;
+            }
+            if let Some(l) = &self.limiter {
+                l.acquire().await;
+            }
+            match self.mailer.send_batch(&emails).await {
+                Err(SendError::Retryable {
+                    reason,
+                    retry_after,
+                }) => {
+                    let wait = retry_after.unwrap_or_else(|| {
+                        Duration::from_millis(250u64 << attempt.min(5)).min(Duration::from_secs(5))
+                    });
+                    attempt += 1;
+                    if attempt > 20 || tokio::time::Instant::now() + wait > deadline {
+                        break Err(SendError::Retryable {
+                            reason,
+                            retry_after,
+                        });
+                    }
+                    debug!(emails = emails.len(), attempt, wait_ms = wait.as_millis() as u64, %reason, "email batch will be retried as the same batch");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(SendError::Permanent { reason }) => {
+                    // Nothing of the batch was sent; one email may be the cause. Send them
+                    // one by one, each with its own key, so only that one is dead-lettered.
+                    warn!(emails = emails.len(), %reason, "the provider refused an email batch; sending its emails one by one");
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for (job, email, now) in chunk {
+                        out.push(self.deliver(job, lease, email, *now, parked).await);
+                    }
+                    return out;
+                }
+                other => break other,
+            }
+        };
+        match result {
+            Ok(sent) => {
+                let mut out = Vec::with_capacity(chunk.len());
+                for ((job, _, now), sent) in chunk.iter().zip(sent) {
+                    out.push(self.settle(job, lease, Ok(sent), *now, parked).await);
+                }
+                out
+            }
+            Err(e) => {
+                let mut out = Vec::with_capacity(chunk.len());
+                for (job, _, now) in chunk {
+                    out.push(self.settle(job, lease, Err(e.clone()), *now, parked).await);
+                }
+                out
+            }
+        }
+    }
+
+    /// Records the outcome of a send.
+    async fn settle(
+        &self,
+        job: &OutboxJob,
+        lease: Uuid,
+        result: Result<crate::mail::Sent, SendError>,
+        now: Timestamp,
+        parked: &Mutex<Option<Duration>>,
+    ) -> JobOutcome {
+        match result {
             Ok(sent) => {
                 debug!(job_id = %job.id, booking_uid = %job.booking_uid, kind = %job.kind, "email sent");
                 self.finish(
@@ -356,7 +542,12 @@ impl Worker {
                 retry_after,
             }) => {
                 let pause = retry_after.unwrap_or(self.config.park_default);
-                *parked.lock().await = Some(pause);
+                {
+                    let mut p = parked.lock().await;
+                    if p.is_none() {
+                        *p = Some(pause);
+                    }
+                }
                 error!(%reason, pause_seconds = pause.as_secs(), "email provider blocks sending");
                 self.finish(
                     job,
@@ -408,6 +599,8 @@ impl Worker {
         .await
     }
 
+    /// Records `finish` for the job, to be written with the rest of the claim's outcomes at the
+    /// end of `run_once` (see `flush`). Returns the outcome it will have if the lease holds.
     async fn finish(
         &self,
         job: &OutboxJob,
@@ -415,33 +608,74 @@ impl Worker {
         finish: Finish,
         outcome: JobOutcome,
     ) -> JobOutcome {
-        // An email already handed to the provider must not be sent again because its outcome
-        // could not be written: a busy or briefly unavailable database is retried a few times.
+        self.finished
+            .lock()
+            .expect("outcome list")
+            .entry(lease)
+            .or_default()
+            .push((job.id, finish, outcome));
+        outcome
+    }
+
+    /// Writes the outcomes recorded for `lease` in one transaction and returns them; a job whose
+    /// lease was lost meanwhile is `Fenced`. An email already handed to the provider must not be
+    /// sent again because its outcome could not be written: a busy or briefly unavailable
+    /// database is retried a few times. If that fails, the leases expire and the jobs are claimed
+    /// again, with the same idempotency keys.
+    async fn flush(&self, lease: Uuid) -> Vec<JobOutcome> {
+        let items = self
+            .finished
+            .lock()
+            .expect("outcome list")
+            .remove(&lease)
+            .unwrap_or_default();
+        if items.is_empty() {
+            return Vec::new();
+        }
+        let writes: Vec<(Uuid, Finish)> = items.iter().map(|(id, f, _)| (*id, f.clone())).collect();
         let mut delay = Duration::from_millis(50);
         for attempt in 1..=5 {
             match self
                 .store
-                .finish_outbox(job.id, lease, &finish, crate::time::now())
+                .finish_outbox_many(lease, &writes, crate::time::now())
                 .await
             {
-                Ok(true) => return outcome,
-                Ok(false) => {
-                    warn!(job_id = %job.id, "lease lost before the outcome was recorded; the new owner decides");
-                    return JobOutcome::Fenced;
+                Ok(done) => {
+                    return items
+                        .iter()
+                        .zip(done)
+                        .map(|((id, _, outcome), held)| {
+                            if held {
+                                *outcome
+                            } else {
+                                warn!(job_id = %id, "lease lost before the outcome was recorded; the new owner decides");
+                                JobOutcome::Fenced
+                            }
+                        })
+                        .collect();
                 }
                 Err(e) if attempt < 5 => {
-                    debug!(job_id = %job.id, error = %e, attempt, "recording the email's outcome failed; retrying");
+                    debug!(error = %e, attempt, jobs = items.len(), "recording the emails' outcomes failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
                 }
                 Err(e) => {
-                    // The lease expires and the job is claimed again, with the same idempotency key.
-                    warn!(job_id = %job.id, error = %e, "could not record the email's outcome");
+                    warn!(error = %e, jobs = items.len(), "could not record the emails' outcomes");
                 }
             }
         }
-        JobOutcome::Fenced
+        vec![JobOutcome::Fenced; items.len()]
     }
+}
+
+fn count(outcome: JobOutcome) {
+    metrics::counter!("calbook_outbox_jobs_total", "outcome" => outcome.as_str()).increment(1);
+}
+
+/// A job checked and rendered, or already finished.
+enum Prepared {
+    Done,
+    Ready(Box<crate::mail::Email>, Timestamp),
 }
 
 fn after(t: Timestamp, d: Duration) -> Timestamp {

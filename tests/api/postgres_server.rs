@@ -2,6 +2,11 @@
 //! temporary directory and `postgres` on a free loopback port, watched by a shell loop that stops
 //! it (and removes its files) when the test process exits. `CALBOOK_TEST_POSTGRES_URL` points
 //! the tests at an existing server instead. Each test gets its own database.
+//!
+//! The throwaway server runs as managed PostgreSQL does: `ssl = on` with a certificate issued at
+//! start by a throwaway CA (made with the `openssl` CLI, which Debian's `postgresql` package pulls
+//! in), and `pg_hba.conf` accepting TCP connections only over TLS (`hostssl`). Every test connects
+//! with `sslmode=verify-full` and that CA, so the whole suite runs over verified TLS.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,13 +20,39 @@ PostgreSQL half of the suite. Install them with `apt-get install -y postgresql` 
 which does), or set CALBOOK_TEST_POSTGRES_URL=postgres://USER:PASS@HOST:PORT/DB to use a server \
 you run yourself (the user must be allowed to CREATE DATABASE).";
 
-/// The admin URL of the shared server (a database the tests may connect to for CREATE DATABASE).
-pub fn admin_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| match std::env::var("CALBOOK_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
+/// The shared server: its admin URL (a database the tests may connect to for CREATE DATABASE)
+/// and, for the throwaway server, the directory holding its CA (`ca.crt`) and a second,
+/// unrelated CA (`other-ca.crt`).
+struct Server {
+    url: String,
+    tls_dir: Option<PathBuf>,
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| match std::env::var("CALBOOK_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Server { url, tls_dir: None },
         _ => start_throwaway_server(),
     })
+}
+
+/// The admin URL of the shared server (a database the tests may connect to for CREATE DATABASE).
+pub fn admin_url() -> &'static str {
+    &server().url
+}
+
+/// For the throwaway server: (host, port, CA file that issued its certificate, an unrelated CA
+/// file). `None` with `CALBOOK_TEST_POSTGRES_URL`.
+pub fn tls_setup() -> Option<(String, u16, PathBuf, PathBuf)> {
+    let s = server();
+    let dir = s.tls_dir.as_ref()?;
+    let url = url::Url::parse(&s.url).ok()?;
+    Some((
+        url.host_str()?.to_owned(),
+        url.port()?,
+        dir.join("ca.crt"),
+        dir.join("other-ca.crt"),
+    ))
 }
 
 /// Creates a fresh database and returns its URL and name.
@@ -124,11 +155,101 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Makes `ca.crt` (a throwaway CA), `server.crt`/`server.key` (issued by it, for `localhost`
+/// only) and `other-ca.crt` (an unrelated CA) in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("running openssl (needed for the test server's TLS certificate): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for ca in ["ca", "other-ca"] {
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=calbook test {ca}"),
+            "-keyout",
+            &format!("{ca}.key"),
+            "-out",
+            &format!("{ca}.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+    }
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write server.ext");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.crt",
+    ]);
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .expect("chmod server.key");
+    // Only TLS over TCP; the Unix socket (for pg_isready) stays open.
+    std::fs::write(
+        dir.join("hba.conf"),
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n",
+    )
+    .expect("write hba.conf");
+}
+
 #[allow(
     clippy::zombie_processes,
     reason = "the watchdog outlives this process on purpose: it stops the server once we exit"
 )]
-fn start_throwaway_server() -> String {
+fn start_throwaway_server() -> Server {
     let bin = bin_dir();
     let root = is_root();
     let dir = std::env::temp_dir().join(format!(
@@ -138,6 +259,7 @@ fn start_throwaway_server() -> String {
     ));
     let data = dir.join("data");
     std::fs::create_dir_all(&dir).expect("temp dir for PostgreSQL");
+    make_certificates(&dir);
     if root {
         let ok = Command::new("chown")
             .args(["-R", "postgres:postgres"])
@@ -171,10 +293,11 @@ fn start_throwaway_server() -> String {
     let port = free_port();
     let postgres = bin.join("postgres");
     let server = format!(
-        "{} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        "{} -D {} -p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
+         -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key -c hba_file={d}/hba.conf",
         postgres.display(),
         data.display(),
-        dir.display()
+        d = dir.display()
     );
     let server = if root {
         format!("{AS_POSTGRES} {server}")
@@ -196,26 +319,25 @@ fn start_throwaway_server() -> String {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn the PostgreSQL watchdog");
-    let url = format!("postgres://calbook@127.0.0.1:{port}/postgres");
+    let url = format!(
+        "postgres://calbook@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={}",
+        dir.join("ca.crt").display()
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             // Accepting TCP; wait until it also accepts queries (startup may still be running).
             let ready = Command::new(bin.join("pg_isready"))
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    "calbook",
-                    "-d",
-                    "postgres",
-                ])
+                .arg("-h")
+                .arg(&dir)
+                .args(["-p", &port.to_string(), "-U", "calbook", "-d", "postgres"])
                 .output()
                 .is_ok_and(|o| o.status.success());
             if ready {
-                return url;
+                return Server {
+                    url,
+                    tls_dir: Some(dir),
+                };
             }
         }
         if Instant::now() > deadline {

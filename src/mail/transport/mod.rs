@@ -16,7 +16,7 @@ use std::time::Duration;
 
 pub use file::FileMailer;
 pub use mime::{IDEMPOTENCY_HEADER, mime_message};
-pub use resend::ResendMailer;
+pub use resend::{MAX_BATCH as RESEND_MAX_BATCH, ResendMailer, batch_key};
 pub use smtp::SmtpMailer;
 
 use crate::mail::{Email, SendError, Sent};
@@ -127,6 +127,26 @@ impl Mailer {
             Mailer::Resend(m) => m.send(email).await,
             Mailer::Smtp(m) => m.send(email).await,
             Mailer::File(m) => m.send(email).await,
+        }
+    }
+
+    /// How many emails without attachments one request can carry: Resend's batch endpoint takes
+    /// up to 100; the other transports send one at a time (1).
+    pub fn batch_limit(&self) -> usize {
+        match self {
+            Mailer::Resend(_) => resend::MAX_BATCH,
+            Mailer::Smtp(_) | Mailer::File(_) => 1,
+        }
+    }
+
+    /// Sends emails without attachments in one request (Resend's batch endpoint: all accepted
+    /// or none). Only for transports whose [`Mailer::batch_limit`] is above 1.
+    pub async fn send_batch(&self, emails: &[Email]) -> Result<Vec<Sent>, SendError> {
+        match self {
+            Mailer::Resend(m) => m.send_batch(emails).await,
+            Mailer::Smtp(_) | Mailer::File(_) => Err(SendError::Permanent {
+                reason: format!("the {} transport has no batch endpoint", self.kind()),
+            }),
         }
     }
 

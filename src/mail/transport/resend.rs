@@ -1,4 +1,5 @@
-//! Resend's HTTP API (`POST {base}/emails`), hand-written over reqwest.
+//! Resend's HTTP API (`POST {base}/emails`, and `POST {base}/emails/batch` for up to 100 emails
+//! without attachments in one request), hand-written over reqwest.
 
 use std::fmt;
 use std::time::Duration;
@@ -15,6 +16,8 @@ use crate::mail::{Email, SendError, Sent, header_safe};
 
 /// Resend accepts at most 50 recipients per email.
 const MAX_RECIPIENTS: usize = 50;
+/// Resend's batch endpoint takes at most 100 emails per request, none with attachments.
+pub const MAX_BATCH: usize = 100;
 /// Provider messages are kept in errors up to this many characters.
 const MAX_MESSAGE_CHARS: usize = 300;
 
@@ -25,6 +28,7 @@ const MAX_MESSAGE_CHARS: usize = 300;
 pub struct ResendMailer {
     client: reqwest::Client,
     endpoint: Url,
+    batch_endpoint: Url,
     api_key: String,
     timeout: Duration,
 }
@@ -64,6 +68,12 @@ struct SendResponse {
     id: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct BatchResponse {
+    #[serde(default)]
+    data: Vec<SendResponse>,
+}
+
 #[derive(Deserialize, Default)]
 struct ErrorBody {
     name: Option<String>,
@@ -89,7 +99,8 @@ impl ResendMailer {
                 reason: "it contains characters not allowed in an HTTP header".into(),
             });
         }
-        let endpoint = endpoint(base_url)?;
+        let endpoint = endpoint(base_url, "emails")?;
+        let batch_endpoint = endpoint_batch(base_url)?;
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -102,6 +113,7 @@ impl ResendMailer {
         Ok(ResendMailer {
             client,
             endpoint,
+            batch_endpoint,
             api_key,
             timeout,
         })
@@ -112,12 +124,70 @@ impl ResendMailer {
     pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
         let key = idempotency_key(&email.idempotency_key)?;
         let body = request_body(email)?;
+        let bytes = self.post(&self.endpoint, &key, &body).await?;
+        let id = bytes
+            .and_then(|b| serde_json::from_slice::<SendResponse>(&b).ok())
+            .and_then(|r| r.id);
+        tracing::debug!(provider_id = ?id, "resend accepted the email");
+        Ok(Sent { provider_id: id })
+    }
+
+    /// `POST /emails/batch`: up to [`MAX_BATCH`] emails without attachments in one request (one
+    /// request against Resend's rate limit), all accepted or none. The `Idempotency-Key` is
+    /// [`batch_key`] of the emails' own keys, so a retry of the same batch is recognised as such.
+    /// The result has one [`Sent`] per email, in order.
+    pub async fn send_batch(&self, emails: &[Email]) -> Result<Vec<Sent>, SendError> {
+        if emails.is_empty() {
+            return Ok(Vec::new());
+        }
+        if emails.len() > MAX_BATCH {
+            return Err(SendError::Permanent {
+                reason: format!("Resend's batch endpoint takes at most {MAX_BATCH} emails"),
+            });
+        }
+        if emails.iter().any(|e| e.calendar.is_some()) {
+            return Err(SendError::Permanent {
+                reason: "Resend's batch endpoint takes no attachments".into(),
+            });
+        }
+        let key = batch_key(emails);
+        let body = emails
+            .iter()
+            .map(request_body)
+            .collect::<Result<Vec<_>, _>>()?;
+        let bytes = self.post(&self.batch_endpoint, &key, &body).await?;
+        let ids = bytes
+            .and_then(|b| serde_json::from_slice::<BatchResponse>(&b).ok())
+            .map(|r| r.data)
+            .unwrap_or_default();
+        tracing::debug!(
+            emails = emails.len(),
+            ids = ids.len(),
+            "resend accepted the batch"
+        );
+        let mut ids = ids.into_iter().map(|r| r.id);
+        Ok(emails
+            .iter()
+            .map(|_| Sent {
+                provider_id: ids.next().flatten(),
+            })
+            .collect())
+    }
+
+    /// One POST with the key; `Ok(Some(body))` on 2xx, `Ok(None)` when accepted but the body was
+    /// lost, else the classified error.
+    async fn post(
+        &self,
+        url: &Url,
+        key: &str,
+        body: &impl Serialize,
+    ) -> Result<Option<bytes::Bytes>, SendError> {
         let response = self
             .client
-            .post(self.endpoint.clone())
+            .post(url.clone())
             .bearer_auth(&self.api_key)
-            .header("Idempotency-Key", &key)
-            .json(&body)
+            .header("Idempotency-Key", key)
+            .json(body)
             .send()
             .await;
         let response = match response {
@@ -144,16 +214,12 @@ impl ResendMailer {
             Err(e) if status.is_success() => {
                 // Accepted, but the id was lost: the same key on a retry returns it.
                 tracing::warn!(error = %error_chain(&e), "resend accepted the email; reading its id failed");
-                return Ok(Sent { provider_id: None });
+                return Ok(None);
             }
             Err(_) => Default::default(),
         };
         if status.is_success() {
-            let id = serde_json::from_slice::<SendResponse>(&bytes)
-                .ok()
-                .and_then(|r| r.id);
-            tracing::debug!(provider_id = ?id, "resend accepted the email");
-            return Ok(Sent { provider_id: id });
+            return Ok(Some(bytes));
         }
         let error = classify(status, &headers, &bytes);
         tracing::warn!(status = status.as_u16(), error = %error, "resend refused the email");
@@ -161,7 +227,25 @@ impl ResendMailer {
     }
 }
 
-fn endpoint(base_url: &str) -> Result<Url, TransportConfigError> {
+/// The `Idempotency-Key` of a batch: `batch/` and the SHA-256 of its emails' own keys, in order.
+/// The same emails in the same order always give the same key (the worker orders a batch by the
+/// emails' keys), so a batch retried after a lost answer is recognised by Resend and not sent
+/// twice; a different batch gets a different key.
+pub fn batch_key(emails: &[Email]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for e in emails {
+        h.update(e.idempotency_key.as_bytes());
+        h.update([0u8]);
+    }
+    format!("batch/{}", hex::encode(h.finalize()))
+}
+
+fn endpoint_batch(base_url: &str) -> Result<Url, TransportConfigError> {
+    endpoint(base_url, "emails/batch")
+}
+
+fn endpoint(base_url: &str, path: &str) -> Result<Url, TransportConfigError> {
     let invalid = |reason: String| TransportConfigError::InvalidResendBaseUrl { reason };
     let base = Url::parse(base_url.trim()).map_err(|e| invalid(e.to_string()))?;
     if !matches!(base.scheme(), "http" | "https") {
@@ -179,7 +263,7 @@ fn endpoint(base_url: &str) -> Result<Url, TransportConfigError> {
     if base.query().is_some() || base.fragment().is_some() {
         return Err(invalid("it must not have a query or fragment".into()));
     }
-    let joined = format!("{}/emails", base.as_str().trim_end_matches('/'));
+    let joined = format!("{}/{path}", base.as_str().trim_end_matches('/'));
     Url::parse(&joined).map_err(|e| invalid(e.to_string()))
 }
 
@@ -409,6 +493,54 @@ mod tests {
             .unwrap();
         assert!(body.get("attachments").is_none());
         assert!(body.get("reply_to").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_batch_posts_every_email_to_the_batch_endpoint_with_one_deterministic_key() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/emails/batch"))
+            .and(header("authorization", format!("Bearer {KEY}").as_str()))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"data": [{"id": "re-1"}, {"id": "re-2"}]})),
+            )
+            .expect(2)
+            .mount(&server)
+            .await;
+        let mut a = sample_email();
+        a.calendar = None;
+        let mut b = a.clone();
+        b.idempotency_key = "booking/uid-456/reminder/3600s/x/marco@client.example".into();
+        let emails = [a, b];
+        let m = mailer(&server, Duration::from_secs(5));
+        let sent = m.send_batch(&emails).await.unwrap();
+        let ids: Vec<_> = sent.iter().map(|s| s.provider_id.as_deref()).collect();
+        assert_eq!(ids, [Some("re-1"), Some("re-2")]);
+        m.send_batch(&emails).await.unwrap();
+
+        let requests = server.received_requests().await.unwrap();
+        let key = |i: usize| {
+            requests[i].headers["idempotency-key"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(key(0), key(1), "the same batch carries the same key");
+        assert_eq!(key(0), batch_key(&emails));
+        assert!(key(0).starts_with("batch/") && key(0).len() <= 256);
+        let body: Value = requests[0].body_json().unwrap();
+        let items = body.as_array().unwrap();
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(|e| e.get("attachments").is_none()));
+        assert_eq!(items[0]["subject"], "Confirmed: Intro call");
+
+        let mut with_invite = emails.to_vec();
+        with_invite[0] = sample_email();
+        assert!(matches!(
+            m.send_batch(&with_invite).await,
+            Err(SendError::Permanent { .. })
+        ));
     }
 
     #[tokio::test]

@@ -393,6 +393,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn consecutive_sends_reuse_one_pooled_connection() {
+        let (sink, port) = start_sink();
+        let mailer = SmtpMailer::from_url(
+            &format!("smtp://127.0.0.1:{port}?tls=none"),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        for _ in 0..10 {
+            mailer.send(&sample_email()).await.unwrap();
+        }
+        assert_eq!(sink.messages().len(), 10);
+        let greetings = sink
+            .commands()
+            .iter()
+            .filter(|c| c.starts_with("HELO"))
+            .count();
+        // lettre hands a used connection back to its pool in the background, so the second
+        // send may still open a second one; after that they are reused.
+        assert!(
+            (1..=2).contains(&greetings),
+            "10 emails over {greetings} SMTP sessions: pooled connections are reused"
+        );
+    }
+
+    #[tokio::test]
     async fn plain_smtp_delivers_the_full_mime_message() {
         let (sink, port) = start_sink();
         let mailer = SmtpMailer::from_url(

@@ -55,7 +55,7 @@ impl Store {
 
     /// Whether any job is due: a plain read, so an idle worker never takes SQLite's write lock.
     pub async fn outbox_has_due(&self, now: Timestamp) -> Result<bool> {
-        let stmt = row::has_due(now);
+        let stmt = row::has_due(self.backend(), now);
         match self {
             Store::Sqlite(s) => sqlite::any(&s.pool, stmt).await,
             Store::Postgres(p) => postgres::any(p, stmt).await,
@@ -75,6 +75,27 @@ impl Store {
             .outbox_execute(row::finish(id, lease, finish, now))
             .await?
             == 1)
+    }
+
+    /// Several outcomes of jobs claimed with `lease`, in one transaction (one commit for a whole
+    /// batch of sends). For each: `false` when the lease was lost and that job was left unchanged.
+    pub async fn finish_outbox_many(
+        &self,
+        lease: Uuid,
+        items: &[(Uuid, Finish)],
+        now: Timestamp,
+    ) -> Result<Vec<bool>> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stmts = items
+            .iter()
+            .map(|(id, finish)| row::finish(*id, lease, finish, now));
+        let affected = match self {
+            Store::Sqlite(s) => sqlite::execute_all(&s.pool, stmts).await?,
+            Store::Postgres(p) => postgres::execute_all(p, stmts).await?,
+        };
+        Ok(affected.into_iter().map(|n| n == 1).collect())
     }
 
     /// Jobs, most recently changed first, optionally of one state.

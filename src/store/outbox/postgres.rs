@@ -63,3 +63,17 @@ pub(super) async fn jobs<'c>(e: impl sqlx::PgExecutor<'c>, stmt: Stmt) -> Result
 pub(super) async fn any<'c>(e: impl sqlx::PgExecutor<'c>, stmt: Stmt) -> Result<bool> {
     Ok(query(stmt).fetch_optional(e).await?.is_some())
 }
+
+/// Runs `stmts` in one transaction; the rows each changed.
+pub(super) async fn execute_all(
+    p: &sqlx::PgPool,
+    stmts: impl Iterator<Item = Stmt>,
+) -> Result<Vec<u64>> {
+    let mut tx = p.begin().await?;
+    let mut affected = Vec::new();
+    for stmt in stmts {
+        affected.push(execute(&mut *tx, stmt).await?);
+    }
+    tx.commit().await?;
+    Ok(affected)
+}

@@ -79,3 +79,20 @@ pub(super) async fn claim(p: &sqlx::SqlitePool, stmt: Stmt) -> Result<Vec<Outbox
     tx.commit().await?;
     Ok(claimed)
 }
+
+/// Runs `stmts` in one `BEGIN IMMEDIATE` transaction; the rows each changed.
+pub(super) async fn execute_all(
+    p: &sqlx::SqlitePool,
+    stmts: impl Iterator<Item = Stmt>,
+) -> Result<Vec<u64>> {
+    let mut tx = p
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(StoreError::Unavailable)?;
+    let mut affected = Vec::new();
+    for stmt in stmts {
+        affected.push(execute(&mut *tx, stmt).await?);
+    }
+    tx.commit().await?;
+    Ok(affected)
+}
