@@ -23,6 +23,8 @@ pub struct App {
     /// `CALBOOK_METRICS_BIND`'s listener, if set.
     metrics_listener: Option<TcpListener>,
     state: AppState,
+    /// The booking page's and dashboard's own services.
+    web: Arc<crate::web::Web>,
     writers: Vec<JoinHandle<()>>,
     outbox: Option<Worker>,
     limits: crate::http::ConnectionLimits,
@@ -112,7 +114,6 @@ impl App {
             secrets: Arc::new(secrets),
             metrics: crate::telemetry::metrics_handle(),
             admin_token: crate::auth::AdminToken::new(admin_token),
-            web: Arc::new(web),
             verifier,
             sign_in_throttle: Default::default(),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -122,6 +123,7 @@ impl App {
             listener,
             metrics_listener,
             state,
+            web: Arc::new(web),
             writers,
             outbox: settings.run_outbox_worker.then_some(worker),
             limits: settings.connection_limits,
@@ -181,7 +183,7 @@ impl App {
                 },
             ))
         });
-        let app = router(self.state);
+        let app = router(self.state, self.web);
         crate::http::serve(self.listener, app, self.limits, shutdown).await;
         let _ = stop_metrics.send(());
         if let Some(m) = metrics {

@@ -6,20 +6,26 @@
 use axum::Router;
 
 use crate::http;
+use std::sync::Arc;
+
 use crate::state::AppState;
+use crate::web::{Web, WebState};
 
 /// The main listener's router.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, web: Arc<Web>) -> Router {
+    let pages = crate::web::routes().with_state(WebState {
+        app: state.clone(),
+        web,
+    });
     let app = Router::new()
-        .merge(http::routes())
-        .merge(crate::web::routes())
+        .merge(http::routes().with_state(state.clone()))
+        .merge(pages)
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state,
             http::client_addr::remember,
-        ))
-        .with_state(state);
+        ));
     http::common_layers(app)
 }
 

@@ -1,8 +1,9 @@
 //! What every request handler shares: [`AppState`], built once by [`crate::app::App::build`].
 //!
 //! Both surfaces read it: [`crate::http`] (API, webhook, health) and [`crate::web`] (pages,
-//! dashboard). Neither owns it and neither mounts the other's routes; the application router is
-//! assembled above both, in [`crate::routes`].
+//! dashboard, which add their own services in [`crate::web::WebState`]). It depends on neither;
+//! neither mounts the other's routes; the application router is assembled above both, in
+//! [`crate::routes`].
 
 use std::sync::Arc;
 
@@ -38,8 +39,6 @@ pub struct Services {
     pub metrics: PrometheusHandle,
     /// Signs in to `/admin`; also an admin bearer token for the API.
     pub admin_token: AdminToken,
-    /// The booking page and dashboard.
-    pub web: Arc<crate::web::Web>,
     /// Verifies Supabase access tokens for the API; `None` when neither `SUPABASE_JWT_SECRET` nor
     /// `SUPABASE_URL` is set (then only the admin token signs in). See [`crate::http::sign_in`].
     pub verifier: Option<Arc<Verifier>>,

@@ -10,7 +10,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::settings::WebConfig;
-use crate::state::AppState;
+use crate::web::WebState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct BookQuery {
@@ -46,7 +46,7 @@ struct EmbedConfig<'a> {
 }
 
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<BookQuery>,
 ) -> Response {

@@ -25,6 +25,8 @@ pub use pages::Pages;
 pub use session::SessionKey;
 pub use settings::{EmbedLayout, EmbedTheme, WebConfigError, WebSettings};
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -32,6 +34,23 @@ use uuid::Uuid;
 
 use crate::state::AppState;
 use settings::WebConfig;
+
+/// The pages' state: the application's shared state and the pages' own services. The web layer
+/// depends on [`crate::state`]; the shared state knows nothing of the pages, so the two modules
+/// point one way.
+#[derive(Clone)]
+pub struct WebState {
+    pub app: AppState,
+    pub web: Arc<Web>,
+}
+
+impl std::ops::Deref for WebState {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
 
 /// What the page handlers share.
 #[derive(Debug)]
@@ -89,7 +108,7 @@ pub struct SignedInClient {
 /// The client signed in on this request, if any: a Supabase access token in the
 /// `Authorization` header or the `sb-access-token` cookie (see [`crate::http::sign_in`]). A
 /// missing or refused token just means no prefill; the page never fails because of it.
-async fn signed_in_client(state: &AppState, headers: &HeaderMap) -> Option<SignedInClient> {
+async fn signed_in_client(state: &WebState, headers: &HeaderMap) -> Option<SignedInClient> {
     let caller = crate::http::sign_in::resolve(state, headers).await.ok()?;
     let p = caller.principal()?;
     Some(SignedInClient {
@@ -100,7 +119,7 @@ async fn signed_in_client(state: &AppState, headers: &HeaderMap) -> Option<Signe
 }
 
 /// The page routes; [`crate::routes`] merges them into the application router.
-pub fn routes() -> Router<AppState> {
+pub fn routes() -> Router<WebState> {
     Router::new()
         .route("/", get(|| async { axum::response::Redirect::to("/book") }))
         .route("/book", get(book::page))

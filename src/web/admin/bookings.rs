@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminSession, show_time, store_error};
 use crate::booking::{Booking, HistoryEntry, Status};
-use crate::state::AppState;
 use crate::store::{BookingFilter, Cursor, Scope, SortOrder};
+use crate::web::WebState;
 use crate::web::pages::STRICT_CSP;
 
 fn v(x: impl Serialize) -> minijinja::Value {
@@ -155,7 +155,7 @@ fn filter_for(
 }
 
 pub async fn bookings(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<ListQuery>,
     admin: AdminSession,
 ) -> Response {
@@ -307,7 +307,7 @@ pub(super) fn email_row(j: &crate::outbox::OutboxJob, zone: &TimeZone) -> EmailR
 }
 
 pub async fn booking(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Path(uid): Path<String>,
     admin: AdminSession,
 ) -> Response {

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::store_error;
-use crate::state::AppState;
+use crate::web::WebState;
 use crate::web::session::{self, SESSION_COOKIE, Session};
 
 /// A signed-in admin, with the CSRF token its forms carry.
@@ -42,7 +42,7 @@ impl AdminSession {
     /// `admin`, in the `Authorization` header or the `sb-access-token` cookie; or the admin token
     /// as a bearer token, for scripts).
     pub(super) async fn from_headers(
-        state: &AppState,
+        state: &WebState,
         headers: &HeaderMap,
     ) -> Result<AdminSession, NoSession> {
         let key = &state.web.sessions;
@@ -85,12 +85,12 @@ fn section(path: &str) -> &str {
     }
 }
 
-impl FromRequestParts<AppState> for AdminSession {
+impl FromRequestParts<WebState> for AdminSession {
     type Rejection = Response;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &AppState,
+        state: &WebState,
     ) -> Result<AdminSession, Response> {
         match AdminSession::from_headers(state, &parts.headers).await {
             Ok(admin) => Ok(admin),
@@ -122,13 +122,13 @@ pub struct AdminForm<F> {
     pub form: F,
 }
 
-impl<F> FromRequest<AppState> for AdminForm<F>
+impl<F> FromRequest<WebState> for AdminForm<F>
 where
     F: serde::de::DeserializeOwned + CsrfField + Send,
 {
     type Rejection = Response;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<AdminForm<F>, Response> {
+    async fn from_request(req: Request, state: &WebState) -> Result<AdminForm<F>, Response> {
         let headers = req.headers().clone();
         let Form(form) = Form::<F>::from_request(req, state)
             .await

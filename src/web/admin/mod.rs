@@ -29,7 +29,7 @@ use serde::Deserialize;
 use super::book::same_site_path;
 use super::pages::STRICT_CSP;
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS};
-use crate::state::AppState;
+use crate::web::WebState;
 
 pub async fn home() -> Redirect {
     Redirect::to("/admin/bookings")
@@ -58,7 +58,7 @@ fn after_login(next: Option<&str>) -> String {
 }
 
 pub async fn login_form(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Query(q): Query<LoginQuery>,
 ) -> Response {
@@ -70,7 +70,7 @@ pub async fn login_form(
 }
 
 fn login_page(
-    state: &AppState,
+    state: &WebState,
     status: StatusCode,
     next: &str,
     error: Option<&str>,
@@ -96,7 +96,7 @@ fn login_page(
 }
 
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -160,7 +160,7 @@ pub async fn login(
 }
 
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     headers: HeaderMap,
     AdminForm { admin, .. }: AdminForm<CsrfForm>,
 ) -> Response {
@@ -220,7 +220,7 @@ pub fn show_time(t: Timestamp, zone: &TimeZone) -> String {
 }
 
 /// A store error as a page: 503 when the database is unavailable.
-pub fn store_error(state: &AppState, e: &crate::store::StoreError) -> Response {
+pub fn store_error(state: &WebState, e: &crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "dashboard query failed");
     state.web.pages.error(
         StatusCode::SERVICE_UNAVAILABLE,

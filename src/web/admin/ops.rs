@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::bookings::email_row;
 use super::{AdminForm, AdminSession, CsrfField, show_time, store_error};
 use crate::outbox::JobState;
-use crate::state::AppState;
 use crate::store::{Delivery, Outcome};
+use crate::web::WebState;
 use crate::web::book::same_site_path;
 use crate::web::pages::STRICT_CSP;
 
@@ -45,7 +45,7 @@ pub struct DeliveriesQuery {
 }
 
 pub async fn deliveries(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<DeliveriesQuery>,
     admin: AdminSession,
 ) -> Response {
@@ -90,7 +90,7 @@ pub struct EmailsQuery {
 }
 
 pub async fn emails(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Query(q): Query<EmailsQuery>,
     admin: AdminSession,
 ) -> Response {
@@ -156,7 +156,7 @@ fn back_to(back: Option<&str>, retried: u64) -> Response {
 }
 
 pub async fn retry_email(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     Path(id): Path<String>,
     AdminForm { form, .. }: AdminForm<RetryForm>,
 ) -> Response {
@@ -170,13 +170,13 @@ pub async fn retry_email(
 }
 
 pub async fn retry_all_dead(
-    State(state): State<AppState>,
+    State(state): State<WebState>,
     AdminForm { form, .. }: AdminForm<RetryForm>,
 ) -> Response {
     retry(&state, None, form.back.as_deref()).await
 }
 
-async fn retry(state: &AppState, id: Option<Uuid>, back: Option<&str>) -> Response {
+async fn retry(state: &WebState, id: Option<Uuid>, back: Option<&str>) -> Response {
     match state.store.retry_dead_outbox(id, crate::time::now()).await {
         Ok(n) => {
             tracing::info!(email_id = ?id, requeued = n, "dead emails requeued from the dashboard");
