@@ -48,15 +48,7 @@ async fn a_booker_set_meeting_link_is_never_a_link(backend: Backend) {
     }
 
     let admin = app.sign_in_as_admin().await;
-    let page = no_redirects()
-        .get(app.url(&format!("/admin/bookings/{uid}")))
-        .header("cookie", &admin.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = admin.get(&app, &format!("/admin/bookings/{uid}")).await;
     assert!(
         page.contains("https:&#x2f;&#x2f;evil.example&#x2f;join")
             || page.contains("https://evil.example/join"),
@@ -68,15 +60,9 @@ async fn a_booker_set_meeting_link_is_never_a_link(backend: Backend) {
     // Cal.com's own video call (the sample's videoCallData) stays a link.
     app.deliver(&created_at(hours_from_now(72), "RealVideoLink000000001"))
         .await;
-    let page = no_redirects()
-        .get(app.url("/admin/bookings/RealVideoLink000000001"))
-        .header("cookie", &admin.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = admin
+        .get(&app, "/admin/bookings/RealVideoLink000000001")
+        .await;
     assert!(
         page.contains("<a href=\"https:&#x2f;&#x2f;video.example.com"),
         "{page}"
