@@ -77,13 +77,18 @@ pub async fn remember(State(state): State<AppState>, req: Request, next: Next) -
     let Some(peer) = peer else {
         return next.run(req).await;
     };
-    let forwarded: Vec<&str> = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    let client = client_of(peer, &forwarded, &state.trusted_proxies);
+    // Every request passes here (the webhook's too): without trusted proxies, no header is read.
+    let client = if state.trusted_proxies.is_empty() {
+        peer
+    } else {
+        let forwarded: Vec<&str> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        client_of(peer, &forwarded, &state.trusted_proxies)
+    };
     CLIENT.scope(client, next.run(req)).await
 }
 
