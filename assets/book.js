@@ -24,10 +24,13 @@
     return d.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short" });
   }
 
+  // `bookingSuccessfulV2` carries `startTime`; the deprecated `bookingSuccessful` (the only one
+  // a Cal.com older than the V2 events sends; current Cal.com sends both) carries `date` and
+  // `booking.startTime`.
   function booked(verb) {
     return function (e) {
       var data = (e && e.detail && e.detail.data) || {};
-      var at = when(data.startTime);
+      var at = when(data.startTime || data.date || (data.booking && data.booking.startTime));
       say("ok", "Your meeting is " + verb + (at ? " for " + at : "") +
         ". A confirmation email with a calendar invite is on its way.");
       if (continueBox) continueBox.hidden = false;
@@ -49,6 +52,11 @@
         s.src = A;
         s.onerror = function () {
           say("error", "The booking calendar could not be loaded. Please try again later.");
+        };
+        // The embed shows its own loading skeleton from here on.
+        s.onload = function () {
+          var placeholder = d.querySelector("#cal-inline > .loading");
+          if (placeholder) placeholder.remove();
         };
         d.head.appendChild(s);
         cal.loaded = true;
@@ -85,8 +93,12 @@
   Cal("init", "calbook", { origin: cfg.origin });
   Cal.ns.calbook("inline", { elementOrSelector: "#cal-inline", calLink: cfg.link, config: config });
   Cal.ns.calbook("ui", ui);
-  Cal.ns.calbook("on", { action: "bookingSuccessfulV2", callback: booked("booked") });
-  Cal.ns.calbook("on", { action: "rescheduleBookingSuccessfulV2", callback: booked("rescheduled") });
+  ["bookingSuccessfulV2", "bookingSuccessful"].forEach(function (action) {
+    Cal.ns.calbook("on", { action: action, callback: booked("booked") });
+  });
+  ["rescheduleBookingSuccessfulV2", "rescheduleBookingSuccessful"].forEach(function (action) {
+    Cal.ns.calbook("on", { action: action, callback: booked("rescheduled") });
+  });
   Cal.ns.calbook("on", {
     action: "linkFailed",
     callback: function (e) {

@@ -1,17 +1,14 @@
 //! The booking page and the dashboard in a real headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, driven through WebDriver by fantoccini). A local stand-in for Cal.com's
-//! `embed.js` renders an iframe and fires the embed's events, so no test reaches the internet.
+//! `chromium-driver`, driven through WebDriver by fantoccini): the dashboard here, the booking
+//! page with Cal.com's real embed in [`crate::booking_page`]. No test reaches the internet.
 //!
 //! Screenshots of `/book` and `/admin` at desktop and phone widths land in
 //! `target/screenshots/` (outside git) for a person to look at.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::routing::get;
 use calbook::outbox::JobState;
 use fantoccini::{Client, ClientBuilder, Locator};
 use wiremock::matchers::{method, path};
@@ -23,14 +20,14 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// A headless Chromium session; the driver process stops with it.
-struct Browser {
-    client: Client,
+pub struct Browser {
+    pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
 }
 
 impl Browser {
-    async fn start() -> Browser {
+    pub async fn start() -> Browser {
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(bin).exists(),
@@ -89,7 +86,7 @@ impl Browser {
         }
     }
 
-    async fn text(&self, css: &str) -> String {
+    pub async fn text(&self, css: &str) -> String {
         let found = self
             .client
             .wait()
@@ -106,7 +103,7 @@ impl Browser {
     }
 
     /// Waits until the element is shown and its text contains `needle`.
-    async fn wait_for_text(&self, css: &str, needle: &str) -> String {
+    pub async fn wait_for_text(&self, css: &str, needle: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(el) = self.client.find(Locator::Css(css)).await
@@ -122,7 +119,7 @@ impl Browser {
         }
     }
 
-    async fn path(&self) -> String {
+    pub async fn path(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
@@ -131,7 +128,7 @@ impl Browser {
     }
 
     /// Waits until the browser is on a page whose path (and query) starts with `prefix`.
-    async fn wait_for_path(&self, prefix: &str) {
+    pub async fn wait_for_path(&self, prefix: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let now = self.path().await;
@@ -146,13 +143,13 @@ impl Browser {
         }
     }
 
-    async fn fill(&self, css: &str, value: &str) {
+    pub async fn fill(&self, css: &str, value: &str) {
         let el = self.client.find(Locator::Css(css)).await.unwrap();
         el.clear().await.unwrap();
         el.send_keys(value).await.unwrap();
     }
 
-    async fn click(&self, css: &str) {
+    pub async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
             .await
@@ -164,7 +161,7 @@ impl Browser {
 
     /// The page's basic accessibility: a language, and a label (or an accessible name) for every
     /// control a person can reach.
-    async fn assert_accessible(&self) {
+    pub async fn assert_accessible(&self) {
         let found = self
             .client
             .execute(
@@ -194,7 +191,7 @@ impl Browser {
 
     /// Saves a PNG of the page at desktop and phone widths; at phone width nothing may make the
     /// page scroll sideways.
-    async fn screenshots(&self, name: &str) {
+    pub async fn screenshots(&self, name: &str) {
         self.assert_accessible().await;
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
@@ -220,7 +217,7 @@ impl Browser {
         self.client.set_window_size(1280, 900).await.unwrap();
     }
 
-    async fn stop(self) {
+    pub async fn stop(self) {
         let _ = self.client.clone().close().await;
     }
 }
@@ -262,141 +259,6 @@ for (const el of document.querySelectorAll('body *')) {
 }
 return bad;
 "#;
-
-/// The stand-in `embed.js`: it reads the Cal queue the page's loader built, renders an iframe
-/// from the stand-in origin with the prefill as query values, and then fires
-/// `bookingSuccessfulV2` (or `linkFailed` for a link containing "broken").
-const STUB_EMBED_JS: &str = r#"
-(function () {
-  var Cal = window.Cal, listeners = {}, origin = null;
-  function fire(action, data) {
-    (listeners[action] || []).forEach(function (cb) {
-      cb({ detail: { type: action, namespace: "calbook", fullType: "CAL:calbook:" + action, data: data } });
-    });
-  }
-  function inline(opts) {
-    var el = document.querySelector(opts.elementOrSelector);
-    var params = new URLSearchParams();
-    Object.keys(opts.config || {}).forEach(function (k) { params.set(k, opts.config[k]); });
-    var f = document.createElement("iframe");
-    f.title = "Cal.com booking";
-    f.src = origin + "/" + opts.calLink + "?" + params.toString();
-    f.onload = function () {
-      setTimeout(function () {
-        if (opts.calLink.indexOf("broken") >= 0) fire("linkFailed", { code: 404, msg: "not found", data: { url: f.src } });
-        else fire("bookingSuccessfulV2", { uid: "StubUid0001", title: "Intro Call", startTime: "2026-12-01T15:00:00Z", endTime: "2026-12-01T15:30:00Z", status: "ACCEPTED" });
-      }, 50);
-    };
-    el.innerHTML = "";
-    el.appendChild(f);
-  }
-  var ns = Cal.ns.calbook;
-  (ns.q || []).forEach(function (a) {
-    if (a[0] === "init") origin = (a[2] || {}).origin;
-    if (a[0] === "on") (listeners[a[1].action] = listeners[a[1].action] || []).push(a[1].callback);
-    if (a[0] === "ui") window.__calbookUi = a[1];
-  });
-  (ns.q || []).forEach(function (a) { if (a[0] === "inline") inline(a[1]); });
-})();
-"#;
-
-/// A local Cal.com stand-in: `/embed/embed.js` and a booking page for any link.
-async fn embed_stand_in() -> SocketAddr {
-    let app = Router::new()
-        .route(
-            "/embed/embed.js",
-            get(|| async { ([("content-type", "text/javascript")], STUB_EMBED_JS) }),
-        )
-        .route(
-            "/{*link}",
-            get(|| async {
-                (
-                    [("content-type", "text/html")],
-                    "<!doctype html><title>stand-in</title><p>Cal.com stand-in booker</p>",
-                )
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    addr
-}
-
-async fn app_with_embed(link: &str, embed: SocketAddr) -> TestApp {
-    let link = link.to_owned();
-    TestApp::spawn_with(Backend::Sqlite, move |s| {
-        s.web.calcom_link = Some(link);
-        s.web.embed_origin = Some(format!("http://{embed}"));
-        s.web.business_name = Some("Acme Consulting".into());
-        s.web.brand_color = Some("#1f6feb".into());
-    })
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_booking_page_loads_the_embed_with_the_prefill_and_shows_the_success_message() {
-    let embed = embed_stand_in().await;
-    let app = app_with_embed("acme/intro-call", embed).await;
-    let browser = Browser::start().await;
-    browser
-        .client
-        .goto(&app.url("/book?name=Ann%20Lee&email=ann%40example.com&redirect=%2Faccount"))
-        .await
-        .unwrap();
-
-    let status = browser.wait_for_text("#booking-status", "booked").await;
-    assert!(status.contains("confirmation email"), "{status}");
-    let src = browser
-        .client
-        .find(Locator::Css("#cal-inline iframe"))
-        .await
-        .unwrap()
-        .attr("src")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        src.starts_with(&format!("http://{embed}/acme/intro-call?")),
-        "{src}"
-    );
-    assert!(
-        src.contains("name=Ann+Lee") && src.contains("email=ann%40example.com"),
-        "{src}"
-    );
-    assert!(src.contains("layout=month_view"), "{src}");
-    let ui = browser
-        .client
-        .execute(
-            "return window.__calbookUi.styles.branding.brandColor",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(ui, "#1f6feb");
-    let cont = browser.text("#booking-continue a").await;
-    assert_eq!(cont, "Continue");
-    assert!(
-        browser
-            .text("#next-heading")
-            .await
-            .contains("What happens next")
-    );
-    browser.screenshots("book").await;
-    browser.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_link_that_fails_to_load_shows_a_failure_message() {
-    let embed = embed_stand_in().await;
-    let app = app_with_embed("acme/broken-event", embed).await;
-    let browser = Browser::start().await;
-    browser.client.goto(&app.url("/book")).await.unwrap();
-    let status = browser
-        .wait_for_text("#booking-status", "could not be shown")
-        .await;
-    assert!(status.contains("404"), "{status}");
-    browser.stop().await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_booking_page_without_configuration_shows_a_setup_notice() {

@@ -1,11 +1,14 @@
 //! calbook's integration tests: one binary, the real server on port 0, real databases (SQLite
 //! files and a throwaway PostgreSQL server), real HTTP. Every scenario runs on both backends.
 
+mod booking_page;
 mod bookings_api;
 mod browser;
+mod calcom_stand_in;
 mod cli;
 mod email;
 mod email_batch;
+mod embed_core;
 mod helpers;
 mod ingest;
 mod logs;
