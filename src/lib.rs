@@ -22,3 +22,12 @@ pub mod telemetry;
 pub mod time;
 pub mod web;
 pub mod webhook;
+
+/// `calbook --version`: the package version and the git commit it was built from (see
+/// `build.rs`; `unknown` when built outside a checkout without `CALBOOK_GIT_COMMIT`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CALBOOK_GIT_COMMIT"),
+    ")"
+);

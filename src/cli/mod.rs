@@ -2,6 +2,7 @@
 //! and an environment variable) are declared in [`crate::config::args`] and flattened in here.
 
 mod mail;
+mod ops;
 mod output;
 mod trigger;
 
@@ -18,7 +19,7 @@ use crate::telemetry;
 #[derive(Debug, Parser)]
 #[command(
     name = "calbook",
-    version,
+    version = crate::VERSION,
     about = "Dependable Cal.com bookings: signed webhook ingest, a booking store with audit history, and operator tools."
 )]
 pub struct Cli {
@@ -52,6 +53,12 @@ pub enum Command {
     /// Preview emails, or send a test email through the configured transport.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Ask a running server's /readyz: exit 0 when ready, 1 otherwise (for container
+    /// HEALTHCHECKs and systemd).
+    Healthcheck(ops::HealthcheckArgs),
+    /// Write a consistent copy of the SQLite database to PATH while calbook serves, and say how
+    /// to restore it (PostgreSQL: use pg_dump).
+    Backup(ops::BackupArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -186,6 +193,10 @@ fn warn_about_secret_flags(matches: &clap::ArgMatches) {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Asks a server over HTTP only: no settings, no database, no data dir.
+    if let Command::Healthcheck(args) = &cli.command {
+        return Ok(ops::healthcheck(args).await);
+    }
     let mut settings = cli.global.settings()?;
     match cli.command {
         Command::Serve(args) => {
@@ -255,6 +266,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return mail::preview(&settings, kind, &booking, host).await;
         }
         Command::Mail(MailCommand::Test { to }) => return mail::test(&settings, &to).await,
+        Command::Healthcheck(_) => unreachable!("answered before the settings are read"),
+        Command::Backup(args) => return ops::backup(&settings, &args).await,
         Command::Outbox(OutboxCommand::List { state, limit, json }) => {
             let store = open(&settings).await?;
             output::outbox(&store.outbox(state, limit).await?, json)?;

@@ -21,6 +21,7 @@ mod postgres_tls;
 mod refusals;
 mod rls;
 mod security;
+mod service;
 mod sessions;
 mod store_contract;
 mod web;

@@ -1,0 +1,36 @@
+//! Stamps the binary with the git commit it was built from (`calbook --version`), without the
+//! network: `CALBOOK_GIT_COMMIT` when set (a build from a source tarball or a container build
+//! without `.git`), else `git rev-parse` on the checkout, else `unknown`.
+
+use std::process::Command;
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git").args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let s = String::from_utf8(out.stdout).ok()?.trim().to_owned();
+    (!s.is_empty()).then_some(s)
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=CALBOOK_GIT_COMMIT");
+    let commit = match std::env::var("CALBOOK_GIT_COMMIT") {
+        Ok(c) if !c.trim().is_empty() => c.trim().to_owned(),
+        _ => {
+            // Rebuild when HEAD moves: HEAD itself, and the branch it points at.
+            if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+                println!("cargo:rerun-if-changed={dir}/HEAD");
+            }
+            if let (Some(common), Some(head)) = (
+                git(&["rev-parse", "--git-common-dir"]),
+                git(&["symbolic-ref", "-q", "HEAD"]),
+            ) {
+                println!("cargo:rerun-if-changed={common}/{head}");
+                println!("cargo:rerun-if-changed={common}/packed-refs");
+            }
+            git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_owned())
+        }
+    };
+    println!("cargo:rustc-env=CALBOOK_GIT_COMMIT={commit}");
+}
