@@ -31,8 +31,15 @@
     return function (e) {
       var data = (e && e.detail && e.detail.data) || {};
       var at = when(data.startTime || data.date || (data.booking && data.booking.startTime));
-      say("ok", "Your meeting is " + verb + (at ? " for " + at : "") +
-        ". A confirmation email with a calendar invite is on its way.");
+      // An event that needs the host's confirmation: V2 says `status: "PENDING"`, the older
+      // event `confirmed: false`. Its confirmation email only comes once the host accepts.
+      if (data.status === "PENDING" || data.confirmed === false) {
+        say("ok", "Your request" + (at ? " for " + at : "") + " is sent. The host confirms it " +
+          "shortly; you will get an email with a calendar invite once it is confirmed.");
+      } else {
+        say("ok", "Your meeting is " + verb + (at ? " for " + at : "") +
+          ". A confirmation email with a calendar invite is on its way.");
+      }
       if (continueBox) continueBox.hidden = false;
     };
   }

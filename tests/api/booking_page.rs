@@ -210,6 +210,24 @@ async fn an_older_cal_com_that_sends_only_booking_successful_still_gets_the_succ
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_that_needs_the_hosts_confirmation_is_shown_as_a_request() {
+    let calcom = CalcomStandIn::start(Events::NeedsConfirmation).await;
+    let app = app_with_embed("acme/intro-call", calcom.origin()).await;
+    let browser = Browser::start().await;
+    browser
+        .client
+        .goto(&app.url("/book?name=Bea%20Ng&email=bea%40example.com"))
+        .await
+        .unwrap();
+    wait_for_link_ready(&browser).await;
+    book_in_the_iframe(&browser, "Bea Ng", "bea@example.com").await;
+    let status = browser.wait_for_text("#booking-status", "request").await;
+    assert!(status.contains("once it is confirmed"), "{status}");
+    assert!(!status.contains("is booked"), "not confirmed yet: {status}");
+    browser.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_link_that_fails_to_load_shows_a_failure_message() {
     let calcom = CalcomStandIn::start(Events::Current).await;
     let app = app_with_embed("acme/broken-event", calcom.origin()).await;

@@ -42,6 +42,9 @@ pub enum Events {
     Current,
     /// `bookingSuccessful` only (Cal.com before the V2 events).
     LegacyOnly,
+    /// Both, for an event that requires the host's confirmation (`status: "PENDING"`,
+    /// `confirmed: false`).
+    NeedsConfirmation,
 }
 
 /// What the stand-in saw.
@@ -155,6 +158,7 @@ async fn booker_page(State(s): State<StandInState>, uri: Uri) -> impl IntoRespon
     let events = match s.events {
         Events::Current => "current",
         Events::LegacyOnly => "legacy",
+        Events::NeedsConfirmation => "pending",
     };
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -250,18 +254,20 @@ const IFRAME_JS: &str = r#"
   document.getElementById("confirm").addEventListener("click", function () {
     var start = "2026-12-01T15:00:00.000Z", end = "2026-12-01T15:30:00.000Z";
     var name = document.getElementById("name").value, email = document.getElementById("email").value;
+    var pending = window.StandInEvents === "pending";
+    var status = pending ? "PENDING" : "ACCEPTED";
     var booking = { uid: "StandInUid000000000001", title: "Intro Call between Acme and " + name,
-                    startTime: start, endTime: end, status: "ACCEPTED", eventTypeId: 48,
+                    startTime: start, endTime: end, status: status, eventTypeId: 48,
                     responses: { name: name, email: email }, metadata: metadata };
     record({ booked: booking });
     fire("bookingSuccessful", {
       booking: booking, eventType: { id: 48, title: "Intro Call", length: 30 }, date: start,
       duration: 30, organizer: { name: "Acme", email: "owner@acme.example", timeZone: "Europe/Berlin" },
-      confirmed: true
+      confirmed: !pending
     });
     if (window.StandInEvents !== "legacy") {
       fire("bookingSuccessfulV2", { uid: booking.uid, title: booking.title, startTime: start, endTime: end,
-                                    eventTypeId: 48, status: "ACCEPTED", paymentRequired: false,
+                                    eventTypeId: 48, status: status, paymentRequired: false,
                                     isRecurring: false });
     }
     document.getElementById("booker").hidden = true;
