@@ -87,7 +87,7 @@ fn npm_pack(dir: &Path) -> Result<(), String> {
         .args(["pack", &format!("{PACKAGE}@{VERSION}"), "--ignore-scripts"])
         .arg("--pack-destination")
         .arg(dir)
-        .args(["--silent", "--no-fund", "--no-audit"])
+        .args(["--loglevel=error", "--no-fund", "--no-audit"])
         .output()
         .map_err(|e| format!("cannot run npm ({e})"))?;
     if !out.status.success() || !dir.join(TARBALL).exists() {
