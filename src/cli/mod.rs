@@ -47,18 +47,18 @@ pub enum Command {
     Deliveries(DeliveriesCommand),
     /// Send a realistic signed Cal.com delivery to a URL, to test a setup.
     Trigger(trigger::TriggerArgs),
-    /// Inspect and retry the email outbox.
-    #[command(subcommand)]
-    Outbox(OutboxCommand),
-    /// Preview emails, or send a test email through the configured transport.
-    #[command(subcommand)]
-    Mail(MailCommand),
     /// Ask a running server's /readyz: exit 0 when ready, 1 otherwise (for container
     /// HEALTHCHECKs and systemd).
     Healthcheck(ops::HealthcheckArgs),
     /// Write a consistent copy of the SQLite database to PATH while calbook serves, and say how
     /// to restore it (PostgreSQL: use pg_dump).
     Backup(ops::BackupArgs),
+    /// Inspect and retry the email outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Preview emails, or send a test email through the configured transport.
+    #[command(subcommand)]
+    Mail(MailCommand),
 }
 
 #[derive(Debug, Subcommand)]
