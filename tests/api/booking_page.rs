@@ -1,5 +1,5 @@
 //! The booking page in a real headless Chromium ([`crate::browser::Browser`]) with Cal.com's
-//! real `embed.js` (the pinned `@calcom/embed-core`, [`crate::embed_core`]) served from a local
+//! real `embed.js` (the pinned `@calcom/embed-core`, [`crate::calcom_embed`]) served from a local
 //! Cal.com origin whose booker speaks the embed's message protocol ([`crate::calcom_stand_in`]):
 //! the prefill and `metadata[...]` the booker receives, the branding instruction, the success
 //! message after the booker's real `bookingSuccessful` events, and the broken-link and

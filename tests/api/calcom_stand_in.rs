@@ -1,5 +1,5 @@
 //! A local Cal.com origin for the booking page's browser tests. It serves Cal.com's real
-//! `embed.js` (the pinned `@calcom/embed-core`, see [`crate::embed_core`]) at `/embed/embed.js`,
+//! `embed.js` (the pinned `@calcom/embed-core`, see [`crate::calcom_embed`]) at `/embed/embed.js`,
 //! as a Cal.com instance does, and a stand-in booker page for `/<link>/embed` that speaks the
 //! embed's real message protocol from inside the iframe.
 //!
@@ -81,7 +81,7 @@ pub struct CalcomStandIn {
 
 impl CalcomStandIn {
     pub async fn start(events: Events) -> CalcomStandIn {
-        let embed_js = tokio::task::spawn_blocking(crate::embed_core::embed_js)
+        let embed_js = tokio::task::spawn_blocking(crate::calcom_embed::embed_js)
             .await
             .expect("the embed package loads");
         let seen = Arc::new(Mutex::new(Seen::default()));

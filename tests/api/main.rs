@@ -4,11 +4,11 @@
 mod booking_page;
 mod bookings_api;
 mod browser;
+mod calcom_embed;
 mod calcom_stand_in;
 mod cli;
 mod email;
 mod email_batch;
-mod embed_core;
 mod helpers;
 mod ingest;
 mod logs;
