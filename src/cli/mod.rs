@@ -3,6 +3,7 @@
 
 mod mail;
 mod output;
+mod sync;
 mod trigger;
 
 use std::process::ExitCode;
@@ -52,6 +53,8 @@ pub enum Command {
     /// Preview emails, or send a test email through the configured transport.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Reconcile with Cal.com's API v2 once (the first sync imports every booking).
+    Sync(sync::SyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -247,6 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::deliveries(&store.deliveries_with_outcome(outcome, limit).await?, json)?;
         }
         Command::Trigger(args) => return trigger::run(&settings, args).await,
+        Command::Sync(args) => return sync::run(&settings, args).await,
         Command::Mail(MailCommand::Preview {
             kind,
             booking,

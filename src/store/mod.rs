@@ -29,6 +29,7 @@ mod query;
 mod rows;
 mod sessions;
 mod sqlite;
+mod sync;
 mod upkeep;
 mod value;
 
@@ -39,6 +40,7 @@ pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };
 pub(crate) use rows::row_chunks;
+pub use sync::{SyncRecord, SyncState};
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -7,6 +7,7 @@
 //! delivery in one transaction → 200 once committed (503 when the database is unavailable).
 
 pub mod admit;
+pub mod apply;
 pub mod ingest;
 pub mod payload;
 pub mod signature;

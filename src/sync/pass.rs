@@ -1,0 +1,331 @@
+//! One sync pass: read Cal.com's bookings page by page, oldest update first, and apply each page
+//! in one transaction with the watermark.
+//!
+//! **Why offset paging is safe here.** `GET /v2/bookings` pages with `skip` over a set that can
+//! change while it is read. New and updated bookings get the newest `updatedAt`, so they join
+//! the END of the order and are read by a later page of this pass. What can go wrong is a row
+//! that is updated after its page was read: it leaves its place, every row after it shifts one
+//! place left, and the row that was at the next page's first place is skipped. Three things make
+//! that harmless:
+//! 1. The moved row comes back at the end of this pass (same uid, newer `updatedAt`). The pass
+//!    remembers each uid it read with its `updatedAt` (as a 64-bit hash, 24 bytes a booking), so
+//!    it sees the move; a skipped row was after the moved one, so its `updatedAt` is at least the
+//!    moved row's old `updatedAt`. From then on the watermark is held at that old `updatedAt`, and
+//!    the next pass reads again from there.
+//! 2. Every pass starts at the watermark minus an overlap ([`super::OVERLAP`]), for clock skew and
+//!    for rows Cal.com committed late with an earlier `updatedAt`.
+//! 3. Applying a booking twice changes nothing (the booking rules are idempotent and emails keep
+//!    their idempotency keys), so reading a row again costs a request, never a second email.
+//!
+//! The watermark is written in the transaction that applies the page, so a crash leaves the
+//! store and the watermark agreeing; the page is simply read again.
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use jiff::Timestamp;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::client::ClientError;
+use super::map::{ApiBooking, Mapped, to_event};
+use super::{OVERLAP, Syncer};
+use crate::booking::{BookingEvent, Source, decide};
+use crate::store::StoreError;
+use crate::webhook::apply::{Changes, EmailScope};
+use crate::webhook::payload::{Parsed, ParsedDelivery};
+
+/// Apply the changes, or only report them (`calbook sync --check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Apply,
+    Check,
+}
+
+/// One booking where calbook and Cal.com disagree.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Drift {
+    pub uid: String,
+    /// calbook's status, `None` when calbook does not have the booking.
+    pub calbook: Option<String>,
+    /// What Cal.com's state would make of it (the actions a sync would take).
+    pub calcom: String,
+}
+
+/// What a pass found and did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    /// The first sync of this store: an import (reminders only, no other emails).
+    pub import: bool,
+    pub pages: usize,
+    pub fetched: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// Bookings that could not be used (logged by uid), skipped.
+    pub skipped: usize,
+    pub emails_planned: usize,
+    /// `--check`: every disagreement.
+    pub drift: Vec<Drift>,
+    /// Where the next pass starts reading (before the overlap).
+    pub watermark: Option<Timestamp>,
+}
+
+impl Report {
+    /// Bookings written.
+    pub fn changed(&self) -> usize {
+        self.created + self.updated
+    }
+}
+
+/// Why a pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum PassError {
+    #[error(transparent)]
+    Api(#[from] ClientError),
+    #[error("the database: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl Syncer {
+    /// Runs one pass from `since` (default: the stored watermark minus the overlap; everything on
+    /// a store that never synced). On error, the pages applied before it stay applied and the
+    /// report so far is returned with it.
+    pub async fn pass(
+        &self,
+        since: Option<Timestamp>,
+        mode: Mode,
+    ) -> Result<Report, (Report, PassError)> {
+        let mut report = Report::default();
+        match self.pass_inner(since, mode, &mut report).await {
+            Ok(()) => Ok(report),
+            Err(e) => Err((report, e)),
+        }
+    }
+
+    async fn pass_inner(
+        &self,
+        since: Option<Timestamp>,
+        mode: Mode,
+        report: &mut Report,
+    ) -> Result<(), PassError> {
+        let state = self.store.sync_state().await?;
+        report.import = state.imported_at.is_none() && since.is_none();
+        let after = since.or_else(|| state.watermark.map(|w| w.checked_sub(OVERLAP).unwrap_or(w)));
+        report.watermark = state.watermark;
+        let scope = if report.import {
+            EmailScope::FutureRemindersOnly
+        } else {
+            EmailScope::All
+        };
+        let hasher = std::collections::hash_map::RandomState::new();
+        let mut read: HashMap<u64, Timestamp> = HashMap::new();
+        let mut hold: Option<Timestamp> = None;
+        let mut skip = 0;
+        loop {
+            let page = self
+                .client
+                .bookings_page(after, skip, self.options.take)
+                .await?;
+            report.pages += 1;
+            report.fetched += page.bookings.len();
+            skip += page.bookings.len();
+            let mut page_end = None;
+            for b in &page.bookings {
+                let Some(at) = b.changed_at() else { continue };
+                page_end = Some(page_end.map_or(at, |e: Timestamp| e.max(at)));
+                let h = hasher.hash_one(b.uid.as_str());
+                if let Some(before) = read.insert(h, at)
+                    && before < at
+                {
+                    hold = Some(hold.map_or(before, |x| x.min(before)));
+                }
+            }
+            let events = self.events(&page.bookings, report).await?;
+            let last = !page.has_next || page.bookings.is_empty();
+            let mark = page_end.map(|end| hold.map_or(end, |h| h.min(end)));
+            match mode {
+                Mode::Check => self.check(&events, report).await?,
+                Mode::Apply => {
+                    self.apply(&events, scope, mark, last && report.import, report)
+                        .await?;
+                    if mark.is_some() {
+                        report.watermark = mark;
+                    }
+                }
+            }
+            if let Some(l) = &self.lease {
+                l.renew(&self.store).await?;
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The page's events, in order, admitted as the webhook admits them. The old side of a
+    /// reschedule becomes the new booking's `Rescheduled` (fetched when not on this page).
+    async fn events(
+        &self,
+        page: &[ApiBooking],
+        report: &mut Report,
+    ) -> Result<Vec<BookingEvent>, ClientError> {
+        let mut out = Vec::with_capacity(page.len());
+        for b in page {
+            let mapped = match to_event(b) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(booking_uid = %b.uid.chars().take(80).collect::<String>(), error = %e, "Cal.com booking skipped");
+                    report.skipped += 1;
+                    continue;
+                }
+            };
+            let event = match mapped {
+                Mapped::Event(e) => e,
+                Mapped::MovedTo(to) => {
+                    if page.iter().any(|o| o.uid == to) {
+                        continue;
+                    }
+                    match self.client.booking(&to).await? {
+                        Some(new) => match to_event(&new) {
+                            Ok(Mapped::Event(e)) => e,
+                            _ => {
+                                warn!(booking_uid = %b.uid, rescheduled_to = %to, "the booking a reschedule moved to is unusable; skipped");
+                                report.skipped += 1;
+                                continue;
+                            }
+                        },
+                        None => {
+                            warn!(booking_uid = %b.uid, rescheduled_to = %to, "the booking a reschedule moved to is not in Cal.com; skipped");
+                            report.skipped += 1;
+                            continue;
+                        }
+                    }
+                }
+            };
+            let admitted = self.admission.admit(
+                ParsedDelivery {
+                    trigger: "SYNC".to_owned(),
+                    parsed: Parsed::Booking(event),
+                },
+                crate::time::now(),
+            );
+            match admitted {
+                Ok(ParsedDelivery {
+                    parsed: Parsed::Booking(e),
+                    ..
+                }) => out.push(e),
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(booking_uid = %b.uid, error = %e, "Cal.com booking refused");
+                    report.skipped += 1;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies a page's events and moves the watermark in one transaction (retried from scratch
+    /// when it loses a race with the webhook writer or another instance).
+    async fn apply(
+        &self,
+        events: &[BookingEvent],
+        scope: EmailScope,
+        mark: Option<Timestamp>,
+        import_done: bool,
+        report: &mut Report,
+    ) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        let (created, updated, unchanged, emails) = loop {
+            attempt += 1;
+            match self.apply_once(events, scope, mark, import_done).await {
+                Err(StoreError::Conflict) if attempt < 6 => continue,
+                other => break other?,
+            }
+        };
+        report.created += created;
+        report.updated += updated;
+        report.unchanged += unchanged;
+        report.emails_planned += emails;
+        if created + updated > 0 || emails > 0 {
+            self.store.durability_barrier().await?;
+        }
+        if emails > 0
+            && let Some(w) = &self.wake_outbox
+        {
+            w.notify_one();
+        }
+        if import_done {
+            info!("first sync (import) finished");
+        }
+        Ok(())
+    }
+
+    async fn apply_once(
+        &self,
+        events: &[BookingEvent],
+        scope: EmailScope,
+        mark: Option<Timestamp>,
+        import_done: bool,
+    ) -> Result<(usize, usize, usize, usize), StoreError> {
+        let now = crate::time::now();
+        let mut tx = self.store.begin().await?;
+        let mut changes = Changes::load(&mut tx, events.iter(), self.email.as_deref(), now).await?;
+        let (mut created, mut updated, mut unchanged, mut emails) = (0, 0, 0, 0);
+        for e in events {
+            let existed = changes.booking(e.uid()).is_some();
+            let done = changes.apply(e, None, Source::Sync, scope);
+            emails += done.emails_planned;
+            match (done.changes, existed) {
+                (0, _) => unchanged += 1,
+                (_, false) => created += 1,
+                (_, true) => updated += 1,
+            }
+        }
+        changes.write(&mut tx).await?;
+        if let Some(mark) = mark {
+            tx.set_sync_watermark(mark).await?;
+        }
+        if import_done {
+            tx.mark_sync_imported(now).await?;
+        }
+        tx.commit().await?;
+        Ok((created, updated, unchanged, emails))
+    }
+
+    /// `--check`: what applying would change, without writing.
+    async fn check(&self, events: &[BookingEvent], report: &mut Report) -> Result<(), StoreError> {
+        let mut uids: Vec<&str> = events.iter().flat_map(BookingEvent::uids).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        let stored: HashMap<String, crate::booking::Booking> = self
+            .store
+            .bookings_with_uids(&uids)
+            .await?
+            .into_iter()
+            .map(|b| (b.uid.clone(), b))
+            .collect();
+        let now = crate::time::now();
+        for e in events {
+            let d = decide(e, |u| stored.get(u), now);
+            if d.changes.is_empty() {
+                report.unchanged += 1;
+                continue;
+            }
+            for c in &d.changes {
+                report.drift.push(Drift {
+                    uid: c.after.uid.clone(),
+                    calbook: c.before.as_ref().map(|b| b.status.as_str().to_owned()),
+                    calcom: format!("{} ({})", c.after.status, c.action.as_str()),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sync's view of whether Cal.com's key works, for callers that stop on a refused key.
+pub fn is_unauthorized(e: &PassError) -> bool {
+    matches!(e, PassError::Api(ClientError::Unauthorized(_)))
+}
