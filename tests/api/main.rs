@@ -20,4 +20,5 @@ mod rls;
 mod security;
 mod sessions;
 mod store_contract;
+mod sync;
 mod web;
