@@ -29,6 +29,7 @@ mod query;
 mod rows;
 mod sessions;
 mod sqlite;
+mod stored;
 mod sync;
 mod upkeep;
 mod value;

@@ -17,6 +17,7 @@ use crate::on_both_backends;
 
 mod cli;
 mod faults;
+mod tools;
 
 on_both_backends!(
     first_sync_imports_every_page_with_future_reminders_only,

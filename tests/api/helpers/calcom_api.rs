@@ -189,8 +189,14 @@ impl CalcomApi {
         self.inner.lock().unwrap().seen.clone()
     }
 
+    /// The webhook subscriptions as stored (secrets included).
     pub fn webhooks(&self) -> Vec<Value> {
         self.inner.lock().unwrap().webhooks.clone()
+    }
+
+    /// Changes the stored subscriptions (as someone clicking in Cal.com's settings would).
+    pub fn edit_webhooks(&self, change: impl FnOnce(&mut Vec<Value>)) {
+        change(&mut self.inner.lock().unwrap().webhooks);
     }
 }
 

@@ -25,7 +25,9 @@ async fn a_refused_key_stops_the_sync_and_says_why(backend: Backend) {
     };
     assert!(super::is_unauthorized(&e), "{e:?}");
     assert_eq!(report.fetched, 0);
-    assert_eq!(api.seen().len(), 1, "a refused key is not retried");
+    let seen = api.seen();
+    assert_eq!(seen.len(), 1, "a refused key is not retried");
+    assert_eq!(seen[0].path, "/v2/bookings");
     let state = app.store.sync_state().await.unwrap();
     assert_eq!(state.last_outcome.as_deref(), Some("unauthorized"));
     let error = state.last_error.unwrap();
