@@ -107,6 +107,10 @@ impl ApiPerson {
 
 /// What an API booking stands for.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per booking, built and consumed at once; boxing would only add an allocation"
+)]
 pub enum Mapped {
     Event(BookingEvent),
     /// The old side of a reschedule: the booking moved to this uid. The new booking's

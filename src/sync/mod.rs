@@ -197,13 +197,6 @@ impl Syncer {
             if let Err(e) = self.store.record_sync(&record).await {
                 warn!(error = %e, "could not record the sync's result");
             }
-            metrics::gauge!("calbook_sync_last_duration_seconds")
-                .set(clock.elapsed().as_secs_f64());
-            metrics::counter!("calbook_sync_repairs_total").increment(report.changed() as u64);
-            if err.is_none() {
-                metrics::gauge!("calbook_sync_last_success_timestamp_seconds")
-                    .set(record.finished_at.as_millisecond() as f64 / 1000.0);
-            }
         }
         if let Err(e) = lease.release(&self.store).await {
             warn!(error = %e, "could not release the sync lease; it expires on its own");
@@ -247,6 +240,34 @@ impl Syncer {
             }
         }
     }
+}
+
+/// The sync's figures in Prometheus' text format: the last successful sync's time, the last
+/// pass's duration, and the bookings repaired (last pass and in all).
+pub fn prometheus_text(s: &crate::store::SyncState) -> String {
+    let secs = |t: Option<Timestamp>| t.map_or(0.0, |t| t.as_millisecond() as f64 / 1000.0);
+    let ok = i64::from(s.last_outcome.as_deref() == Some("ok"));
+    format!(
+        "# HELP calbook_sync_last_success_timestamp_seconds When the last successful Cal.com sync finished (0: never).\n\
+         # TYPE calbook_sync_last_success_timestamp_seconds gauge\n\
+         calbook_sync_last_success_timestamp_seconds {}\n\
+         # HELP calbook_sync_last_duration_seconds How long the last Cal.com sync pass took.\n\
+         # TYPE calbook_sync_last_duration_seconds gauge\n\
+         calbook_sync_last_duration_seconds {}\n\
+         # HELP calbook_sync_last_ok Whether the last Cal.com sync pass succeeded (1) or not (0).\n\
+         # TYPE calbook_sync_last_ok gauge\n\
+         calbook_sync_last_ok {ok}\n\
+         # HELP calbook_sync_last_repairs Bookings the last Cal.com sync pass repaired.\n\
+         # TYPE calbook_sync_last_repairs gauge\n\
+         calbook_sync_last_repairs {}\n\
+         # HELP calbook_sync_repairs_total Bookings repaired by every Cal.com sync pass.\n\
+         # TYPE calbook_sync_repairs_total counter\n\
+         calbook_sync_repairs_total {}\n",
+        secs(s.last_success_at),
+        s.last_duration_ms as f64 / 1000.0,
+        s.last_changed,
+        s.total_repairs,
+    )
 }
 
 #[cfg(test)]

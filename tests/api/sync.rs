@@ -16,6 +16,7 @@ use crate::helpers::*;
 use crate::on_both_backends;
 
 mod cli;
+mod dashboard;
 mod faults;
 mod tools;
 

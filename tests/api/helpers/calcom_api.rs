@@ -41,6 +41,10 @@ pub struct Seen {
     pub version_header: bool,
 }
 
+/// Changes the bookings after a page was computed: (the bookings, the page's skip, a clock
+/// giving newer `updatedAt` stamps).
+pub type PageHook = Box<dyn FnMut(&mut Vec<Value>, usize, &mut dyn FnMut() -> Timestamp) + Send>;
+
 #[derive(Default)]
 struct Inner {
     bookings: Vec<Value>,
@@ -49,8 +53,7 @@ struct Inner {
     seen: Vec<Seen>,
     webhooks: Vec<Value>,
     /// Called after each bookings page is computed (before it is answered), with the skip.
-    after_page:
-        Option<Box<dyn FnMut(&mut Vec<Value>, usize, &mut dyn FnMut() -> Timestamp) + Send>>,
+    after_page: Option<PageHook>,
     page_delay: Duration,
 }
 

@@ -123,3 +123,34 @@ async fn two_instances_on_one_postgres_database_sync_one_at_a_time() {
     // The lease is released at the end of the pass: the other instance runs the next one.
     assert!(matches!(b.run(None, Mode::Apply).await, RunOutcome::Done(r) if r.changed() == 0));
 }
+
+/// `serve` with a key syncs at start and again on its interval, on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_syncs_on_start_and_on_its_interval() {
+    let api = CalcomApi::start().await;
+    api.put(api_booking("first", "accepted", 48, "kim@example.com"));
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.calcom = settings(&api, CALCOM_API_KEY);
+        s.calcom.interval = Some(Duration::from_millis(300));
+    })
+    .await;
+    let appeared = |uid: &'static str| {
+        let app = &app;
+        async move {
+            for _ in 0..100 {
+                if app.maybe_booking(uid).await.is_some() {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(appeared("first").await, "imported at start");
+    api.put(api_booking("second", "accepted", 48, "lee@example.com"));
+    assert!(appeared("second").await, "read by a later pass");
+    assert_eq!(
+        emails(&app).await[&("second".to_owned(), "confirmation".to_owned())],
+        1
+    );
+}
