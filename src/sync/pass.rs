@@ -4,14 +4,13 @@
 //! **Why offset paging is safe here.** `GET /v2/bookings` pages with `skip` over a set that can
 //! change while it is read. New and updated bookings get the newest `updatedAt`, so they join
 //! the END of the order and are read by a later page of this pass. What can go wrong is a row
-//! that is updated after its page was read: it leaves its place, every row after it shifts one
-//! place left, and the row that was at the next page's first place is skipped. Three things make
-//! that harmless:
-//! 1. The moved row comes back at the end of this pass (same uid, newer `updatedAt`). The pass
-//!    remembers each uid it read with its `updatedAt` (as a 64-bit hash, 24 bytes a booking), so
-//!    it sees the move; a skipped row was after the moved one, so its `updatedAt` is at least the
-//!    moved row's old `updatedAt`. From then on the watermark is held at that old `updatedAt`, and
-//!    the next pass reads again from there.
+//! that is updated after its page was read: it leaves its place, every row after it shifts left,
+//! and rows at the next page's start are skipped. Three things make that harmless:
+//! 1. Each page after the first starts one row early, on the previous page's last booking. When
+//!    that row is not the one expected, the set shifted under the pass: every row it may have
+//!    skipped comes after the previous page's last row, so its `updatedAt` is at least that
+//!    row's. From then on the watermark is held there, and the next pass reads again from it.
+//!    (This costs one row a page and no memory: nothing is remembered across pages.)
 //! 2. Every pass starts at the watermark minus an overlap ([`super::OVERLAP`]), for clock skew and
 //!    for rows Cal.com committed late with an earlier `updatedAt`.
 //! 3. Applying a booking twice changes nothing (the booking rules are idempotent and emails keep
@@ -21,7 +20,6 @@
 //! store and the watermark agreeing; the page is simply read again.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -110,7 +108,10 @@ impl Syncer {
         report: &mut Report,
     ) -> Result<(), PassError> {
         let state = self.store.sync_state().await?;
-        report.import = state.imported_at.is_none() && since.is_none();
+        // A store that never synced imports, even from `--since`; only a pass that read
+        // everything (no `--since`) ends the import.
+        report.import = state.imported_at.is_none();
+        let ends_import = report.import && since.is_none();
         let after = since.or_else(|| state.watermark.map(|w| w.checked_sub(OVERLAP).unwrap_or(w)));
         report.watermark = state.watermark;
         let scope = if report.import {
@@ -118,36 +119,43 @@ impl Syncer {
         } else {
             EmailScope::All
         };
-        let hasher = std::collections::hash_map::RandomState::new();
-        let mut read: HashMap<u64, Timestamp> = HashMap::new();
         let mut hold: Option<Timestamp> = None;
-        let mut skip = 0;
+        // Rows of the result set consumed so far, and the last one (uid, `updatedAt`).
+        let mut consumed = 0;
+        let mut previous: Option<(String, Option<Timestamp>)> = None;
+        let take = self.options.take.max(2);
         loop {
-            let page = self
-                .client
-                .bookings_page(after, skip, self.options.take)
-                .await?;
+            let skip = if previous.is_some() {
+                consumed - 1
+            } else {
+                consumed
+            };
+            let page = self.client.bookings_page(after, skip, take).await?;
             report.pages += 1;
-            report.fetched += page.bookings.len();
-            skip += page.bookings.len();
-            let mut page_end = None;
-            for b in &page.bookings {
-                let Some(at) = b.changed_at() else { continue };
-                page_end = Some(page_end.map_or(at, |e: Timestamp| e.max(at)));
-                let h = hasher.hash_one(b.uid.as_str());
-                if let Some(before) = read.insert(h, at)
-                    && before < at
-                {
-                    hold = Some(hold.map_or(before, |x| x.min(before)));
+            let returned = page.bookings.len();
+            consumed = skip + returned;
+            let mut rows = page.bookings;
+            let last_row = rows.last().map(|b| (b.uid.clone(), b.changed_at()));
+            if let Some((uid, at)) = previous.take() {
+                if rows.first().is_some_and(|b| b.uid == uid) {
+                    rows.remove(0);
+                } else if let Some(at) = at {
+                    tracing::debug!(
+                        "Cal.com's bookings shifted while the pass read them; the watermark is held"
+                    );
+                    hold = Some(hold.map_or(at, |h| h.min(at)));
                 }
             }
-            let events = self.events(&page.bookings, report).await?;
-            let last = !page.has_next || page.bookings.is_empty();
+            previous = last_row;
+            report.fetched += rows.len();
+            let page_end = rows.iter().filter_map(ApiBooking::changed_at).max();
+            let events = self.events(&rows, report).await?;
+            let last = !page.has_next || returned == 0;
             let mark = page_end.map(|end| hold.map_or(end, |h| h.min(end)));
             match mode {
                 Mode::Check => self.check(&events, report).await?,
                 Mode::Apply => {
-                    self.apply(&events, scope, mark, last && report.import, report)
+                    self.apply(&events, scope, mark, last && ends_import, report)
                         .await?;
                     if mark.is_some() {
                         report.watermark = mark;

@@ -317,25 +317,42 @@ async fn a_booking_moved_while_a_pass_reads_is_not_lost(backend: Backend) {
         st.options.take = 10;
         st
     });
-    // After the first page is read, a booking on it is updated: it moves to the end and every
-    // later booking shifts one place, so the booking at the second page's first place (p-10)
-    // is skipped by this pass.
+    // After the first page is read, two bookings on it are updated: they move to the end and
+    // every later booking shifts two places left. The next page starts one row early (on p-09,
+    // where the pass stopped), so one booking (p-10) is skipped by this pass, and the pass sees
+    // that the set shifted.
     let mut done = false;
     api.after_each_page(move |list, skip, stamp| {
         if skip == 0 && !done {
             done = true;
-            let b = list.iter_mut().find(|b| b["uid"] == "p-03").unwrap();
-            b["title"] = "edited".into();
-            b["updatedAt"] = stamp()
-                .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
-                .to_string()
-                .into();
+            for uid in ["p-03", "p-04"] {
+                let b = list.iter_mut().find(|b| b["uid"] == uid).unwrap();
+                b["title"] = "edited".into();
+                b["updatedAt"] = stamp()
+                    .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    .to_string()
+                    .into();
+            }
         }
     });
+    let p09: jiff::Timestamp = api.get("p-09").unwrap()["updatedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     sync(&mut s).await;
-    let first_pass = app.count("bookings").await;
-    assert_eq!(first_pass, 29, "offset paging skipped exactly one booking");
+    assert_eq!(
+        app.count("bookings").await,
+        29,
+        "offset paging skipped exactly one booking"
+    );
     assert!(app.maybe_booking("p-10").await.is_none());
+    let state = app.store.sync_state().await.unwrap();
+    assert_eq!(
+        state.watermark,
+        Some(p09),
+        "held at the last booking read before the shift"
+    );
     // The watermark was held back, so the next pass reads it.
     sync(&mut s).await;
     assert!(
@@ -348,4 +365,47 @@ async fn a_booking_moved_while_a_pass_reads_is_not_lost(backend: Backend) {
 /// Kept here so the sub-modules share one set of imports.
 pub fn is_unauthorized(e: &PassError) -> bool {
     matches!(e, PassError::Api(ClientError::Unauthorized(401)))
+}
+
+on_both_backends!(webhooks_and_a_sync_racing_on_the_same_bookings_apply_each_change_once);
+
+/// Webhook deliveries and a sync pass at the same time, on the same new bookings: whichever
+/// writes first records the booking, the other changes nothing.
+async fn webhooks_and_a_sync_racing_on_the_same_bookings_apply_each_change_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let api = CalcomApi::start().await;
+    let mut s = syncer_with(&app, &{
+        let mut st = settings(&api, CALCOM_API_KEY);
+        st.options.take = 5;
+        st
+    });
+    sync(&mut s).await;
+    let uids: Vec<String> = (0..40).map(|i| format!("race-{i:02}")).collect();
+    for (i, uid) in uids.iter().enumerate() {
+        api.put(api_booking(
+            uid,
+            "accepted",
+            48 + i as i64,
+            &format!("r{i}@example.com"),
+        ));
+    }
+    let deliveries = futures::future::join_all(uids.iter().enumerate().map(|(i, uid)| {
+        let body = booked_by(uid, 48 + i as i64, "Racer", &format!("r{i}@example.com"));
+        let app = &app;
+        async move { app.deliver(&body).await.0 }
+    }));
+    let (statuses, report) = tokio::join!(deliveries, sync(&mut s));
+    assert!(statuses.iter().all(|s| s.is_success()), "{statuses:?}");
+    assert_eq!(report.created + report.unchanged, 40, "{report:?}");
+    let planned = emails(&app).await;
+    for uid in &uids {
+        let history = app.history(uid).await;
+        assert_eq!(history.len(), 1, "{uid}: {history:?}");
+        assert_eq!(
+            planned[&(uid.clone(), "confirmation".to_owned())],
+            1,
+            "{uid}"
+        );
+        assert_eq!(planned[&(uid.clone(), "reminder".to_owned())], 2, "{uid}");
+    }
 }
