@@ -212,6 +212,14 @@ impl Syncer {
                     }
                 }
             };
+            let mut event = event;
+            if let BookingEvent::Rescheduled { from, .. }
+            | BookingEvent::Requested {
+                from: Some(from), ..
+            } = &mut event
+            {
+                old_times(page, from);
+            }
             let admitted = self.admission.admit(
                 ParsedDelivery {
                     trigger: "SYNC".to_owned(),
@@ -330,6 +338,19 @@ impl Syncer {
             }
         }
         Ok(())
+    }
+}
+
+/// The old side's times, when the booking a reschedule moved away from is on this page (the
+/// API's new booking names only its uid; the webhook's carries `rescheduleStartTime` too), so
+/// an old booking calbook never had is recorded with its own times.
+fn old_times(page: &[ApiBooking], from: &mut crate::booking::PreviousSlot) {
+    if from.starts_at.is_some() {
+        return;
+    }
+    if let Some(old) = page.iter().find(|b| b.uid == from.uid) {
+        from.starts_at = old.start.trim().parse().ok();
+        from.ends_at = old.end.trim().parse().ok();
     }
 }
 

@@ -174,6 +174,9 @@ async fn changes_missed_while_stopped_are_recovered_with_one_email_each(backend:
     });
     api.edit("ask", |b| b["status"] = "accepted".into());
     api.edit("deny", |b| b["status"] = "rejected".into());
+    // Booked and moved while calbook was stopped: calbook never saw the first booking.
+    api.put(api_booking("fresh", "accepted", 100, "fresh@example.com"));
+    api.reschedule("fresh", "fresh2", 130);
 
     let report = sync(&mut s).await;
     assert!(!report.import);
@@ -194,6 +197,17 @@ async fn changes_missed_while_stopped_are_recovered_with_one_email_each(backend:
     );
     assert_eq!(app.booking("ask").await.status, Status::Confirmed);
     assert_eq!(app.booking("deny").await.status, Status::Rejected);
+    let fresh = app.booking("fresh").await;
+    assert_eq!(fresh.status, Status::Rescheduled);
+    let fresh_start: jiff::Timestamp = api.get("fresh").unwrap()["start"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        fresh.starts_at, fresh_start,
+        "the old booking keeps its own time"
+    );
 
     let planned = emails(&app).await;
     let new: BTreeMap<_, _> = planned
@@ -210,6 +224,8 @@ async fn changes_missed_while_stopped_are_recovered_with_one_email_each(backend:
         (("ask", "confirmation"), 1),
         (("ask", "reminder"), 2),
         (("deny", "declined"), 1),
+        (("fresh2", "rescheduled"), 1),
+        (("fresh2", "reminder"), 2),
     ]
     .into_iter()
     .collect();
