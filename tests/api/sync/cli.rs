@@ -108,3 +108,47 @@ async fn a_refused_key_is_a_clear_error(backend: Backend) {
         text(&out.stdout)
     );
 }
+
+on_both_backends!(a_sync_logs_uids_and_counts_but_no_key_or_personal_data);
+
+/// The whole of `calbook sync`'s output at debug level, through retries and a skipped booking:
+/// never the API key, never an attendee's or host's email or name.
+async fn a_sync_logs_uids_and_counts_but_no_key_or_personal_data(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let api = CalcomApi::start().await;
+    api.put(api_booking("log-ok", "accepted", 48, "private.person@example.com"));
+    let mut bad = api_booking("log-bad", "accepted", 48, "other.person@example.com");
+    bad["start"] = "not a time".into();
+    api.put(bad);
+    api.fail_next([
+        Fault::RateLimited {
+            retry_after_secs: 0,
+        },
+        Fault::Status(503),
+    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_calbook"))
+        .args(["sync"])
+        .env_remove("CALCOM_WEBHOOK_SECRET")
+        .env("CALBOOK_DATA_DIR", &app.settings.data_dir)
+        .env("DATABASE_URL", &app.db.url)
+        .env("CALBOOK_OWNERSHIP_KEY", OWNERSHIP_KEY)
+        .env("CALCOM_API_KEY", CALCOM_API_KEY)
+        .env("CALCOM_API_URL", api.url())
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("log-bad"), "the skipped booking is named by uid: {all}");
+    assert!(all.contains("retrying"), "the retries are logged");
+    for secret in [
+        CALCOM_API_KEY,
+        "private.person@example.com",
+        "other.person@example.com",
+        "host@example.com",
+        "Guest",
+    ] {
+        assert!(!all.contains(secret), "{secret} in the output:\n{all}");
+    }
+    assert_eq!(app.booking("log-ok").await.status, Status::Confirmed);
+}
