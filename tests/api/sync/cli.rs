@@ -116,7 +116,12 @@ on_both_backends!(a_sync_logs_uids_and_counts_but_no_key_or_personal_data);
 async fn a_sync_logs_uids_and_counts_but_no_key_or_personal_data(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let api = CalcomApi::start().await;
-    api.put(api_booking("log-ok", "accepted", 48, "private.person@example.com"));
+    api.put(api_booking(
+        "log-ok",
+        "accepted",
+        48,
+        "private.person@example.com",
+    ));
     let mut bad = api_booking("log-bad", "accepted", 48, "other.person@example.com");
     bad["start"] = "not a time".into();
     api.put(bad);
@@ -139,7 +144,10 @@ async fn a_sync_logs_uids_and_counts_but_no_key_or_personal_data(backend: Backen
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
-    assert!(all.contains("log-bad"), "the skipped booking is named by uid: {all}");
+    assert!(
+        all.contains("log-bad"),
+        "the skipped booking is named by uid: {all}"
+    );
     assert!(all.contains("retrying"), "the retries are logged");
     for secret in [
         CALCOM_API_KEY,

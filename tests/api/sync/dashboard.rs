@@ -28,6 +28,11 @@ async fn the_dashboard_and_metrics_show_the_last_sync(backend: Backend) {
     assert!(page.contains("Last sync with Cal.com"), "{page}");
     assert!(page.contains(">ok</strong>"), "{page}");
     assert!(page.contains("2 booking(s) read, 2 repaired"), "{page}");
+    let (_, booking) = admin.get(&app, "/admin/bookings/b1").await;
+    assert!(
+        booking.contains("found by the sync with Cal.com"),
+        "{booking}"
+    );
     let metrics = app.metrics().await;
     assert!(
         metrics.contains("calbook_sync_repairs_total 2"),
