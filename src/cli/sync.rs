@@ -20,7 +20,8 @@ pub struct SyncArgs {
     /// Read bookings Cal.com changed after this time (RFC 3339) instead of from the watermark.
     #[arg(long)]
     pub since: Option<Timestamp>,
-    /// Change nothing: list every booking where calbook and Cal.com disagree; exit 1 if any.
+    /// Change nothing: read every booking (or those changed after --since) and list those where
+    /// calbook and Cal.com disagree; exit 1 if any.
     #[arg(long)]
     pub check: bool,
     /// JSON output.

@@ -112,7 +112,14 @@ impl Syncer {
         // everything (no `--since`) ends the import.
         report.import = state.imported_at.is_none();
         let ends_import = report.import && since.is_none();
-        let after = since.or_else(|| state.watermark.map(|w| w.checked_sub(OVERLAP).unwrap_or(w)));
+        // `--check` compares every booking (or those changed after `--since`); a sync reads from
+        // the watermark.
+        let after = match mode {
+            Mode::Check => since,
+            Mode::Apply => {
+                since.or_else(|| state.watermark.map(|w| w.checked_sub(OVERLAP).unwrap_or(w)))
+            }
+        };
         report.watermark = state.watermark;
         let scope = if report.import {
             EmailScope::FutureRemindersOnly
@@ -326,7 +333,20 @@ impl Syncer {
         for e in events {
             let d = decide(e, |u| stored.get(u), now);
             if d.changes.is_empty() {
-                report.unchanged += 1;
+                // The rules may keep calbook's state (a terminal status is never left): still a
+                // disagreement to report when the statuses differ.
+                let held = stored
+                    .get(e.uid())
+                    .zip(expected_status(e))
+                    .filter(|(b, want)| b.status != *want);
+                match held {
+                    Some((b, want)) => report.drift.push(Drift {
+                        uid: b.uid.clone(),
+                        calbook: Some(b.status.as_str().to_owned()),
+                        calcom: format!("{want} (kept by calbook's rules)"),
+                    }),
+                    None => report.unchanged += 1,
+                }
                 continue;
             }
             for c in &d.changes {
@@ -339,6 +359,22 @@ impl Syncer {
         }
         Ok(())
     }
+}
+
+/// The status Cal.com's state means for the booking an event is about.
+fn expected_status(e: &BookingEvent) -> Option<crate::booking::Status> {
+    use crate::booking::Status;
+    Some(match e {
+        BookingEvent::Created(_) | BookingEvent::Rescheduled { .. } => Status::Confirmed,
+        BookingEvent::Requested { .. } => Status::Pending,
+        BookingEvent::Cancelled {
+            reschedule_requested: true,
+            ..
+        } => Status::RescheduleRequested,
+        BookingEvent::Cancelled { .. } => Status::Cancelled,
+        BookingEvent::Rejected { .. } => Status::Rejected,
+        BookingEvent::Meeting { .. } => return None,
+    })
 }
 
 /// The old side's times, when the booking a reschedule moved away from is on this page (the

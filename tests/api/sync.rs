@@ -255,7 +255,7 @@ async fn changes_missed_while_stopped_are_recovered_with_one_email_each(backend:
 }
 
 /// The created sample as Cal.com's API shows it: same uid, times and attendee.
-fn created_sample_in_api(status: &str) -> Value {
+pub fn created_sample_in_api(status: &str) -> Value {
     let body: Value = serde_json::from_slice(&sample("created")).unwrap();
     let p = &body["payload"];
     let mut b = api_booking(

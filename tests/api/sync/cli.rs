@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use calbook::booking::Status;
 use serde_json::Value;
 
-use super::{sync, syncer};
+use super::{created_sample_in_api, sync, syncer};
 use crate::helpers::*;
 use crate::on_both_backends;
 
@@ -81,6 +81,25 @@ async fn check_reports_drift_with_exit_code_1(backend: Backend) {
     assert_eq!(app.booking("gone").await.status, Status::Cancelled);
     let out = calbook(&app, &api, CALCOM_API_KEY, &["sync", "--check"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // A webhook moves calbook away from what Cal.com says: --check reports it, though a sync
+    // would keep calbook's state (a host's request to reschedule is not undone by the API).
+    api.put(created_sample_in_api("accepted"));
+    sync(&mut syncer(&app, &api)).await;
+    let (status, _) = app.deliver_sample("cancelled_request_reschedule").await;
+    assert_eq!(status, 200);
+    let out = calbook(&app, &api, CALCOM_API_KEY, &["sync", "--check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let said = text(&out.stdout);
+    assert!(
+        said.contains(CREATED_UID) && said.contains("reschedule_requested"),
+        "{said}"
+    );
+    let read = api.seen().last().unwrap().query.clone();
+    assert!(
+        !read.contains("afterUpdatedAt"),
+        "--check reads every booking, not only those after the watermark: {read}"
+    );
 }
 
 async fn a_refused_key_is_a_clear_error(backend: Backend) {
