@@ -28,6 +28,8 @@ pub struct App {
     writers: Vec<JoinHandle<()>>,
     outbox: Option<Worker>,
     limits: crate::http::ConnectionLimits,
+    /// The Cal.com sync and its interval, when CALCOM_API_KEY is set and the interval is not 0.
+    sync: Option<(crate::sync::Syncer, std::time::Duration)>,
 }
 
 impl App {
@@ -96,6 +98,7 @@ impl App {
         ingest_options.email = Some(Arc::new(settings.email.policy.clone()));
         ingest_options.admission.ownership = Some(ownership_key);
         let (ingest, writers) = Ingest::start(store.clone(), &ingest_options, Some(worker.waker()));
+        let sync = sync_loop(settings, &store, &ingest_options, worker.waker())?;
         store.start_upkeep();
         let listener = TcpListener::bind(settings.bind)
             .await
@@ -127,6 +130,7 @@ impl App {
             writers,
             outbox: settings.run_outbox_worker.then_some(worker),
             limits: settings.connection_limits,
+            sync,
         })
     }
 
@@ -183,8 +187,23 @@ impl App {
                 },
             ))
         });
+        let stop_sync = Arc::new(tokio::sync::Notify::new());
+        let sync = self
+            .sync
+            .map(|(syncer, every)| tokio::spawn(syncer.run_every(every, stop_sync.clone())));
         let app = router(self.state, self.web);
         crate::http::serve(self.listener, app, self.limits, shutdown).await;
+        if let Some(mut task) = sync {
+            // Between passes it stops at once; a pass in flight gets a moment, then is dropped
+            // (its open transaction rolls back; its lease lapses on its own).
+            stop_sync.notify_one();
+            if tokio::time::timeout(std::time::Duration::from_secs(5), &mut task)
+                .await
+                .is_err()
+            {
+                task.abort();
+            }
+        }
         let _ = stop_metrics.send(());
         if let Some(m) = metrics {
             let _ = m.await;
@@ -201,6 +220,30 @@ impl App {
         info!("calbook stopped");
         Ok(())
     }
+}
+
+/// The Cal.com sync `serve` runs: with CALCOM_API_KEY and a non-zero CALCOM_SYNC_INTERVAL.
+fn sync_loop(
+    settings: &Settings,
+    store: &Store,
+    ingest: &crate::webhook::IngestOptions,
+    wake_outbox: Arc<tokio::sync::Notify>,
+) -> anyhow::Result<Option<(crate::sync::Syncer, std::time::Duration)>> {
+    let calcom = &settings.calcom;
+    let (Some(_), Some(every)) = (&calcom.api_key, calcom.interval) else {
+        info!("Cal.com sync off (set CALCOM_API_KEY, and CALCOM_SYNC_INTERVAL to other than 0)");
+        return Ok(None);
+    };
+    let syncer = crate::sync::Syncer::new(
+        store.clone(),
+        calcom,
+        ingest.email.clone(),
+        ingest.admission.clone(),
+        Some(wake_outbox),
+    )
+    .context("CALCOM_API_URL")?;
+    info!(api = %calcom.api_url, every_secs = every.as_secs(), "Cal.com sync on");
+    Ok(Some((syncer, every)))
 }
 
 /// The Supabase token verifier, if a JWT secret or a project URL is configured; without one only

@@ -18,6 +18,7 @@ pub mod outbox;
 pub mod routes;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod time;
 pub mod web;

@@ -216,4 +216,33 @@ pub struct HistoryEntry {
     pub new_values: Option<serde_json::Value>,
     pub delivery_id: Option<Uuid>,
     pub created_at: Timestamp,
+    /// How calbook learnt of the change.
+    pub source: Source,
+}
+
+/// How calbook learnt of a change: a webhook delivery, or a sync pass over Cal.com's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    #[default]
+    Webhook,
+    Sync,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Sync => "sync",
+        }
+    }
+
+    /// The stored name back; anything unknown reads as `webhook` (the column's default).
+    pub fn parse(s: &str) -> Source {
+        if s == "sync" {
+            Source::Sync
+        } else {
+            Source::Webhook
+        }
+    }
 }

@@ -92,6 +92,7 @@ impl Change {
             new_values: Some(new_values),
             delivery_id,
             created_at: now,
+            source: super::Source::Webhook,
         }
     }
 }

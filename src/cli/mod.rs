@@ -1,10 +1,13 @@
 //! The `calbook` command line: the commands, and their dispatch. The settings (every one a flag
 //! and an environment variable) are declared in [`crate::config::args`] and flattened in here.
 
+mod deliveries;
 mod mail;
 mod ops;
 mod output;
+mod sync;
 mod trigger;
+mod webhook;
 
 use std::process::ExitCode;
 
@@ -59,6 +62,11 @@ pub enum Command {
     /// Preview emails, or send a test email through the configured transport.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Reconcile with Cal.com's API v2 once (the first sync imports every booking).
+    Sync(sync::SyncArgs),
+    /// Register or check the Cal.com webhook subscription through API v2.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,6 +142,26 @@ pub enum DeliveriesCommand {
         outcome: Option<crate::store::Outcome>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a stored delivery: the headers calbook kept, its outcome and its body.
+    Show {
+        id: uuid::Uuid,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-apply stored bodies through today's rules (as new deliveries; idempotent).
+    Replay {
+        /// The deliveries' ids (see `deliveries list --json`).
+        #[arg(required_unless_present = "outcome")]
+        ids: Vec<uuid::Uuid>,
+        /// Every delivery with this outcome (e.g. rejected), oldest first.
+        #[arg(long)]
+        outcome: Option<crate::store::Outcome>,
+        /// With --outcome: only deliveries received at or after this time (RFC 3339).
+        #[arg(long, requires = "outcome")]
+        since: Option<jiff::Timestamp>,
         #[arg(long)]
         json: bool,
     },
@@ -257,7 +285,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&settings).await?;
             output::deliveries(&store.deliveries_with_outcome(outcome, limit).await?, json)?;
         }
+        Command::Deliveries(DeliveriesCommand::Show { id, json }) => {
+            return deliveries::show(&open(&settings).await?, id, json).await;
+        }
+        Command::Deliveries(DeliveriesCommand::Replay {
+            ids,
+            outcome,
+            since,
+            json,
+        }) => {
+            let selection = deliveries::Selection {
+                ids,
+                outcome,
+                since,
+            };
+            return deliveries::replay(&settings, selection, json).await;
+        }
         Command::Trigger(args) => return trigger::run(&settings, args).await,
+        Command::Sync(args) => return sync::run(&settings, args).await,
+        Command::Webhook(cmd) => return webhook::run(&settings, cmd).await,
         Command::Mail(MailCommand::Preview {
             kind,
             booking,

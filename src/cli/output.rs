@@ -79,13 +79,14 @@ pub fn deliveries(list: &[Delivery], json: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{:<26} {:<22} {:<10} {:<24} {:<12} ERROR",
-        "RECEIVED_AT", "TRIGGER", "OUTCOME", "BOOKING_UID", "BODY_SHA256"
+        "{:<36} {:<26} {:<22} {:<10} {:<24} {:<12} ERROR",
+        "ID", "RECEIVED_AT", "TRIGGER", "OUTCOME", "BOOKING_UID", "BODY_SHA256"
     )?;
     for d in list {
         writeln!(
             out,
-            "{:<26} {:<22} {:<10} {:<24} {:<12} {}",
+            "{:<36} {:<26} {:<22} {:<10} {:<24} {:<12} {}",
+            d.id.to_string(),
             d.received_at.to_string(),
             d.trigger_event.as_deref().unwrap_or("-"),
             d.outcome.as_str(),

@@ -39,6 +39,8 @@ pub struct GlobalArgs {
     pub page: PageArgs,
     #[command(flatten)]
     pub email: EmailArgs,
+    #[command(flatten)]
+    pub calcom_api: CalcomApiArgs,
     /// Business name shown in emails (default: the organizer's name) and on the pages (default:
     /// calbook).
     #[arg(long, env = "CALBOOK_BUSINESS_NAME", global = true)]
@@ -259,6 +261,43 @@ pub struct EmailArgs {
     pub email_max_attempts: i64,
 }
 
+/// Cal.com's API v2: the sync, and `calbook webhook`.
+#[derive(Debug, Args)]
+pub struct CalcomApiArgs {
+    /// Cal.com API v2 key (`cal_…`): with it, `serve` reconciles with Cal.com on
+    /// CALCOM_SYNC_INTERVAL and `calbook sync` works.
+    #[arg(
+        long = "calcom-api-key",
+        env = "CALCOM_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub calcom_api_key: Option<String>,
+    /// Cal.com API v2 origin (a self-hosted Cal.com's API v2 origin works).
+    #[arg(long, env = "CALCOM_API_URL", default_value = crate::sync::DEFAULT_API_URL, global = true)]
+    pub calcom_api_url: String,
+    /// How often `serve` syncs with Cal.com: a number with s, m or h; 0 disables.
+    #[arg(
+        long,
+        env = "CALCOM_SYNC_INTERVAL",
+        default_value = "5m",
+        global = true
+    )]
+    pub calcom_sync_interval: String,
+}
+
+impl CalcomApiArgs {
+    fn sync_settings(&self) -> anyhow::Result<crate::sync::SyncSettings> {
+        Ok(crate::sync::SyncSettings {
+            api_key: nonempty(&self.calcom_api_key),
+            api_url: self.calcom_api_url.trim().to_owned(),
+            interval: crate::sync::parse_interval(&self.calcom_sync_interval)
+                .map_err(anyhow::Error::msg)?,
+            options: Default::default(),
+        })
+    }
+}
+
 /// The settings of `calbook serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -289,7 +328,7 @@ pub struct ServeArgs {
 
 /// The secret settings: (argument id, environment variable). Each also reads `<NAME>_FILE`, and a
 /// value given as a command-line flag is warned about (others can read it in `ps`).
-pub const SECRETS: [(&str, &str); 7] = [
+pub const SECRETS: [(&str, &str); 8] = [
     ("database_url", "DATABASE_URL"),
     ("webhook_secret", "CALCOM_WEBHOOK_SECRET"),
     ("admin_token", "CALBOOK_ADMIN_TOKEN"),
@@ -297,6 +336,7 @@ pub const SECRETS: [(&str, &str); 7] = [
     ("supabase_jwt_secret", "SUPABASE_JWT_SECRET"),
     ("resend_api_key", "RESEND_API_KEY"),
     ("smtp_url", "SMTP_URL"),
+    ("calcom_api_key", "CALCOM_API_KEY"),
 ];
 
 impl GlobalArgs {
@@ -312,6 +352,7 @@ impl GlobalArgs {
                 "supabase_jwt_secret" => &mut self.supabase.supabase_jwt_secret,
                 "resend_api_key" => &mut self.email.resend_api_key,
                 "smtp_url" => &mut self.email.smtp_url,
+                "calcom_api_key" => &mut self.calcom_api.calcom_api_key,
                 other => unreachable!("SECRETS names {other} without a field"),
             };
             *slot = super::secret_from_file(name, slot.take(), file.as_deref())?;
@@ -332,6 +373,7 @@ impl GlobalArgs {
         s.email = self
             .email
             .email_settings(&self.business_name, &self.page.calcom_embed_origin)?;
+        s.calcom = self.calcom_api.sync_settings()?;
         Ok(s)
     }
 }

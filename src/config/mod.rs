@@ -53,6 +53,8 @@ pub struct Settings {
     pub web: crate::web::WebSettings,
     /// `CALBOOK_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `CALCOM_API_KEY`, `CALCOM_API_URL`, `CALCOM_SYNC_INTERVAL`: the sync with Cal.com's API.
+    pub calcom: crate::sync::SyncSettings,
 }
 
 impl Settings {
@@ -74,6 +76,11 @@ impl Settings {
             connection_limits: Default::default(),
             web: Default::default(),
             trusted_proxies: Vec::new(),
+            calcom: crate::sync::SyncSettings {
+                api_url: crate::sync::DEFAULT_API_URL.to_owned(),
+                interval: None,
+                ..Default::default()
+            },
         }
     }
 

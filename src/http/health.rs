@@ -65,7 +65,7 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
 /// `/metrics` on the main listener: admins only.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match resolve_bearer(&state, &headers).await {
-        Ok(caller) if caller.is_admin() => metrics_text(&state),
+        Ok(caller) if caller.is_admin() => metrics_text(&state).await,
         Ok(_) => ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -78,13 +78,16 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
 
 /// `/metrics` on the metrics listener: no sign-in (the address is the protection).
 pub async fn open_metrics(State(state): State<AppState>) -> Response {
-    metrics_text(&state)
+    metrics_text(&state).await
 }
 
-fn metrics_text(state: &AppState) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+/// The process's metrics, then the Cal.com sync's, read from the database so that every
+/// instance reports the same last sync whichever ran it (left out if the database does not
+/// answer: the rest of the figures still matter then).
+async fn metrics_text(state: &AppState) -> Response {
+    let mut text = state.metrics.render();
+    if let Ok(sync) = state.store.sync_state().await {
+        text.push_str(&crate::sync::prometheus_text(&sync));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

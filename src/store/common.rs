@@ -124,7 +124,7 @@ async fn fetch_all<'e, DB: Db, T>(
     rows.iter().map(decode).collect()
 }
 
-async fn fetch_optional<'e, DB: Db, T>(
+pub(super) async fn fetch_optional<'e, DB: Db, T>(
     e: impl Executor<'e, Database = DB>,
     sql: String,
     args: &[Value<'_>],

@@ -17,7 +17,8 @@
 //! (types), `rows` and `value` (the row codec: each table's columns declared once, and the few
 //! per-backend value encodings), `common` (statements with the same SQL on both backends),
 //! `sqlite` and `postgres` (what is each backend's own), `upkeep` (SQLite's fsync barrier and
-//! checkpoints), `query` (listings), `sessions`, `outbox`. This file dispatches to a backend.
+//! checkpoints), `query` (listings), `sessions`, `outbox`, `sync` (the Cal.com sync's watermark,
+//! lease and last pass), `stored` (one delivery with its body). This file dispatches to a backend.
 
 mod common;
 mod delivery;
@@ -29,6 +30,8 @@ mod query;
 mod rows;
 mod sessions;
 mod sqlite;
+mod stored;
+mod sync;
 mod upkeep;
 mod value;
 
@@ -39,6 +42,7 @@ pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };
 pub(crate) use rows::row_chunks;
+pub use sync::{SyncRecord, SyncState};
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -156,6 +156,7 @@ pub(super) static HISTORY: Table<HistoryEntry> = Table {
         col("new_values", Key, |h| Value::opt_json(&h.new_values)),
         col("created_at", Key, |h| Value::Time(Some(h.created_at))),
         col("delivery_id", Key, |h| Value::Uuid(h.delivery_id)),
+        col("source", Key, |h| Value::text(h.source.as_str())),
     ],
 };
 
@@ -168,6 +169,7 @@ pub(super) fn history(r: &impl ReadRow) -> Result<HistoryEntry> {
         new_values: r.opt_json("new_values")?,
         created_at: r.time("created_at")?,
         delivery_id: r.opt_uuid("delivery_id")?,
+        source: crate::booking::Source::parse(&r.text("source")?),
     })
 }
 

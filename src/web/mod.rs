@@ -130,6 +130,11 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/bookings", get(admin::bookings))
         .route("/admin/bookings/{uid}", get(admin::booking))
         .route("/admin/deliveries", get(admin::deliveries))
+        .route("/admin/deliveries/{id}", get(admin::delivery))
+        .route(
+            "/admin/deliveries/{id}/replay",
+            post(admin::replay_delivery),
+        )
         .route("/admin/emails", get(admin::emails))
         .route("/admin/emails/{id}/retry", post(admin::retry_email))
         .route("/admin/emails/retry-dead", post(admin::retry_all_dead))

@@ -27,6 +27,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/admin/deliveries.html"),
     ),
     (
+        "admin/delivery.html",
+        include_str!("../../templates/web/admin/delivery.html"),
+    ),
+    (
         "admin/_emails_table.html",
         include_str!("../../templates/web/admin/_emails_table.html"),
     ),

@@ -17,7 +17,7 @@
 //! Deliveries are routed to writers by booking uid, so events for one booking are applied in the
 //! order they arrived, by one writer. SQLite always has one writer.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::hash::BuildHasher;
 
 use bytes::Bytes;
@@ -28,8 +28,9 @@ use tracing::{Instrument, debug, error, info_span, warn};
 use uuid::Uuid;
 
 use super::admit::Admission;
+use super::apply::{Changes, EmailScope};
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
-use crate::booking::{Booking, decide};
+use crate::booking::Source;
 use crate::outbox::plan::EmailPolicy;
 use crate::store::{Delivery, Outcome, Store, StoreError, WriterConnection};
 
@@ -300,34 +301,15 @@ async fn apply_batch(
     } else {
         tx.seen_bodies(&digests).await?
     };
-    let mut uids: Vec<&str> = batch
-        .iter()
-        .filter_map(|r| match &r.parsed {
-            Ok(ParsedDelivery {
-                parsed: Parsed::Booking(e),
-                ..
-            }) => Some(e.uids()),
-            _ => None,
-        })
-        .flatten()
-        .collect();
-    uids.sort_unstable();
-    uids.dedup();
-    let mut bookings: HashMap<String, Booking> = if uids.is_empty() {
-        HashMap::new()
-    } else {
-        tx.lock_bookings(&uids)
-            .await?
-            .into_iter()
-            .map(|b| (b.uid.clone(), b))
-            .collect()
-    };
-
     let now = crate::time::now();
-    let mut inserted: HashSet<String> = HashSet::new();
-    let mut updated: Vec<String> = Vec::new();
-    let mut history = Vec::new();
-    let mut emails = Vec::new();
+    let events = batch.iter().filter_map(|r| match &r.parsed {
+        Ok(ParsedDelivery {
+            parsed: Parsed::Booking(e),
+            ..
+        }) => Some(e),
+        _ => None,
+    });
+    let mut changes = Changes::load(&mut tx, events, email, now).await?;
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut results = Vec::with_capacity(batch.len());
     for r in batch {
@@ -347,34 +329,23 @@ async fn apply_batch(
             ),
             Ok(p) => {
                 let uid = p.booking_uid().map(str::to_owned);
-                let emails_before = emails.len();
+                let mut planned = 0;
                 let (outcome, note) = match &p.parsed {
                     Parsed::Ping => (Outcome::Applied, None),
                     Parsed::Ignored { reason } => (Outcome::Ignored, Some(reason.clone())),
                     Parsed::Booking(event) => {
-                        let decision = decide(event, |u| bookings.get(u), now);
-                        if decision.changes.is_empty() {
-                            (Outcome::Ignored, decision.note)
+                        let done =
+                            changes.apply(event, Some(r.id), Source::Webhook, EmailScope::All);
+                        planned = done.emails_planned;
+                        if done.changes == 0 {
+                            (Outcome::Ignored, done.note)
                         } else {
-                            for change in decision.changes {
-                                history.push(change.history(Some(r.id), now));
-                                if let Some(policy) = email {
-                                    emails.extend(crate::outbox::plan::plan(&change, policy, now));
-                                }
-                                let uid = change.after.uid.clone();
-                                if change.before.is_none() {
-                                    inserted.insert(uid.clone());
-                                } else if !inserted.contains(&uid) && !updated.contains(&uid) {
-                                    updated.push(uid.clone());
-                                }
-                                bookings.insert(uid, change.after);
-                            }
                             (Outcome::Applied, None)
                         }
                     }
                 };
                 seen.insert(r.body_sha256.clone());
-                planned_here = emails.len() - emails_before;
+                planned_here = planned;
                 (outcome, Some(p.trigger.clone()), uid, note)
             }
         };
@@ -400,19 +371,7 @@ async fn apply_batch(
         });
     }
 
-    // A booking inserted and then changed within the batch is inserted once, in its final state.
-    let new_rows: Vec<Booking> = bookings
-        .values()
-        .filter(|b| inserted.contains(&b.uid))
-        .cloned()
-        .collect();
-    tx.insert_bookings(&new_rows).await?;
-    let changed: Vec<Booking> = updated.iter().map(|uid| bookings[uid].clone()).collect();
-    tx.update_bookings(&changed).await?;
-    tx.insert_history(&history).await?;
-    if !emails.is_empty() {
-        tx.insert_outbox(&emails).await?;
-    }
+    changes.write(&mut tx).await?;
     tx.insert_deliveries(&deliveries).await?;
     tx.commit().await?;
     Ok(results)

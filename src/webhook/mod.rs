@@ -5,8 +5,10 @@
 //! parse (a signed but unusable body is stored as `rejected` and answered 400/415) → the
 //! writer, which dedupes byte-identical bodies, applies the booking rules and records the
 //! delivery in one transaction → 200 once committed (503 when the database is unavailable).
+//! The writes themselves are [`apply`]'s, which the Cal.com sync shares.
 
 pub mod admit;
+pub mod apply;
 pub mod ingest;
 pub mod payload;
 pub mod signature;

@@ -24,4 +24,5 @@ mod security;
 mod service;
 mod sessions;
 mod store_contract;
+mod sync;
 mod web;

@@ -134,6 +134,7 @@ fn history(n: u128, booking: &Booking, created: i64, delivery: Option<Uuid>) -> 
         old_values: (n > 1).then(|| serde_json::json!({"status": "pending"})),
         new_values: Some(serde_json::json!({"status": "accepted", "n": n as u64})),
         delivery_id: delivery,
+        source: calbook::booking::Source::Webhook,
         created_at: at(created),
     }
 }

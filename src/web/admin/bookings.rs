@@ -221,6 +221,8 @@ struct Event {
     at: String,
     action: String,
     changes: Vec<FieldChange>,
+    /// How calbook learnt of it: `webhook` or `sync`.
+    source: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -266,6 +268,7 @@ fn event(h: &HistoryEntry, zone: &TimeZone) -> Event {
         at: show_time(h.created_at, zone),
         action: h.action.replace('_', " "),
         changes,
+        source: h.source.as_str(),
     }
 }
 

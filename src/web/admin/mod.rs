@@ -5,17 +5,20 @@
 //! POSTs without one are refused (401). POSTs also need the session's CSRF token (403 without
 //! it). A signed-out session is refused like a missing one; when the database cannot say whether
 //! a session was signed out, the answer is 503, never a page. Nothing here
-//! changes booking data; the writes are requeuing dead emails and recording a sign-out. Every
+//! changes booking data but a delivery's Replay (through the webhook's own path); the other
+//! writes are requeuing dead emails and recording a sign-out. Every
 //! answer under `/admin` carries `Cache-Control: no-store` (see `http::no_store`).
 
 mod bookings;
 mod guard;
 mod ops;
+mod sync_ops;
 
 pub use bookings::{booking, bookings};
 pub use guard::{AdminForm, AdminSession, CsrfField, CsrfForm};
 use ops::delivery_row;
 pub use ops::{deliveries, emails, retry_all_dead, retry_email};
+pub use sync_ops::{delivery, replay_delivery};
 
 use axum::Form;
 use axum::extract::{Query, State};

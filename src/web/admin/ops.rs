@@ -20,6 +20,7 @@ const LIMIT: u32 = 200;
 
 #[derive(Debug, Serialize)]
 pub(super) struct DeliveryRow {
+    id: String,
     received: String,
     trigger: Option<String>,
     booking_uid: Option<String>,
@@ -30,6 +31,7 @@ pub(super) struct DeliveryRow {
 
 pub(super) fn delivery_row(d: &Delivery, zone: &jiff::tz::TimeZone) -> DeliveryRow {
     DeliveryRow {
+        id: d.id.to_string(),
         received: show_time(d.received_at, zone),
         trigger: d.trigger_event.clone(),
         booking_uid: d.booking_uid.clone(),
@@ -68,6 +70,10 @@ pub async fn deliveries(
         Err(e) => return store_error(&state, &e),
     };
     let rows: Vec<DeliveryRow> = list.iter().map(|d| delivery_row(d, zone)).collect();
+    let sync = match state.store.sync_state().await {
+        Ok(s) => super::sync_ops::last_sync(&s, zone),
+        Err(e) => return store_error(&state, &e),
+    };
     web.pages.render(
         "admin/deliveries.html",
         minijinja::context! {
@@ -78,6 +84,7 @@ pub async fn deliveries(
             limit => LIMIT,
             outcome => outcome.map_or("all", Outcome::as_str),
             outcomes => Outcome::ALL.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+            sync => minijinja::Value::from(minijinja::value::Serde(&sync)),
         },
         STRICT_CSP,
     )

@@ -12,10 +12,12 @@
 //! - [`email`]: a Resend stand-in app and driving the outbox by hand.
 //! - [`smtp`]: an SMTP sink standing in for a mail relay.
 //! - [`api`]: the bookings API as a client sees it.
+//! - [`calcom_api`]: a stateful stand-in for Cal.com's API v2 (the sync's counterpart).
 
 pub mod admin;
 pub mod api;
 pub mod app;
+pub mod calcom_api;
 pub mod email;
 pub mod samples;
 pub mod smtp;
@@ -24,6 +26,7 @@ pub mod supabase;
 pub use admin::*;
 pub use api::*;
 pub use app::*;
+pub use calcom_api::*;
 pub use samples::*;
 pub use supabase::*;
 

@@ -88,6 +88,7 @@ fn the_timeline_lists_only_changed_fields() {
             serde_json::json!({"status": "cancelled", "title": "Intro", "cancellation_reason": "ill"}),
         ),
         delivery_id: None,
+        source: crate::booking::Source::Webhook,
         created_at: Timestamp::UNIX_EPOCH,
     };
     let e = event(&h, &TimeZone::UTC);
