@@ -11,12 +11,17 @@
 //!   marked `rescheduled` and linked both ways (`rescheduled_from` / `rescheduled_to`).
 
 mod event;
+mod extras;
 pub mod links;
 pub use links::LinkPolicy;
 mod rules;
 
-pub use event::{BookingDetails, BookingEvent, MeetingPhase, Person, PreviousSlot};
-pub use rules::{Action, Change, Decision, decide};
+pub use event::{
+    BookingDetails, BookingEvent, DetailExtras, MeetingPhase, NoShowMark, Payment, Person,
+    PreviousSlot, RecurringRule,
+};
+pub use extras::{AttendeeState, BookingExtras, SeatState, email_key, series_key};
+pub use rules::{Action, Change, Decision, decide, decide_with};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -48,16 +53,20 @@ pub enum Status {
     Rescheduled,
     /// The host asked the attendee to pick a new time; not final.
     RescheduleRequested,
+    /// A paid event booked but not paid yet (`BOOKING_PAYMENT_INITIATED`): no confirmation and
+    /// no reminders until the payment arrives.
+    AwaitingPayment,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Pending,
         Status::Confirmed,
         Status::Rejected,
         Status::Cancelled,
         Status::Rescheduled,
         Status::RescheduleRequested,
+        Status::AwaitingPayment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +77,7 @@ impl Status {
             Status::Cancelled => "cancelled",
             Status::Rescheduled => "rescheduled",
             Status::RescheduleRequested => "reschedule_requested",
+            Status::AwaitingPayment => "awaiting_payment",
         }
     }
 
@@ -88,7 +98,7 @@ impl std::fmt::Display for Status {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown booking status {0:?} (expected one of pending, confirmed, rejected, cancelled, rescheduled, reschedule_requested)"
+    "unknown booking status {0:?} (expected one of pending, confirmed, rejected, cancelled, rescheduled, reschedule_requested, awaiting_payment)"
 )]
 pub struct UnknownStatus(pub String);
 
@@ -135,6 +145,9 @@ pub struct Booking {
     pub meeting_ended_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Seats, series, payment and no-shows (issue 11), one column each.
+    #[serde(flatten)]
+    pub extra: BookingExtras,
 }
 
 impl Booking {
@@ -146,7 +159,11 @@ impl Booking {
             uid: d.uid.clone(),
             calcom_id: d.calcom_id,
             client_id: d.owner,
-            title: d.title.clone(),
+            title: if d.title.trim().is_empty() {
+                "Booking".to_owned()
+            } else {
+                d.title.clone()
+            },
             description: d.description.clone(),
             notes: d.notes.clone(),
             starts_at: d.starts_at,
@@ -172,6 +189,7 @@ impl Booking {
             meeting_ended_at: None,
             created_at: now,
             updated_at: now,
+            extra: BookingExtras::from_details(d),
         }
     }
 
@@ -200,7 +218,10 @@ impl Booking {
             "meeting_ended_at": ts(&self.meeting_ended_at),
         });
         match v {
-            serde_json::Value::Object(m) => m,
+            serde_json::Value::Object(mut m) => {
+                self.extra.audit_into(&mut m);
+                m
+            }
             _ => unreachable!("json! of an object literal is an object"),
         }
     }

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 use super::admit::Admission;
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
-use crate::booking::{Booking, decide};
+use crate::booking::{Booking, decide_with};
 use crate::outbox::plan::EmailPolicy;
 use crate::store::{Delivery, Outcome, Store, StoreError, WriterConnection};
 
@@ -148,9 +148,19 @@ impl Ingest {
     pub async fn submit(&self, mut received: Received) -> Result<Applied, IngestError> {
         let at = received.received_at;
         received.parsed = received.parsed.and_then(|p| self.admission.admit(p, at));
-        let key = match &received.parsed {
-            Ok(p) => p.booking_uid().unwrap_or(&received.body_sha256),
-            Err(_) => &received.body_sha256,
+        // Occurrences of one recurring series go to one writer, so that they are linked in
+        // arrival order (PostgreSQL also locks the series' rows, for several instances).
+        let series = match &received.parsed {
+            Ok(ParsedDelivery {
+                parsed: Parsed::Booking(e),
+                ..
+            }) => series_key_of(e),
+            _ => None,
+        };
+        let key = match (&series, &received.parsed) {
+            (Some(k), _) => k.as_str(),
+            (None, Ok(p)) => p.booking_uid().unwrap_or(&received.body_sha256),
+            (None, Err(_)) => &received.body_sha256,
         };
         let slot = self.hasher.hash_one(key) as usize % self.writers.len();
         let writer = &self.writers[slot];
@@ -161,6 +171,13 @@ impl Ingest {
             .map_err(|_| IngestError::ShuttingDown)?;
         answer.await.unwrap_or(Err(IngestError::ShuttingDown))
     }
+}
+
+/// The series key of an event about an occurrence of a recurring series.
+fn series_key_of(e: &crate::booking::BookingEvent) -> Option<String> {
+    let d = e.details()?;
+    let rule = d.extra.recurring_event.as_ref()?;
+    Some(crate::booking::series_key(d, rule))
 }
 
 async fn writer(
@@ -322,12 +339,33 @@ async fn apply_batch(
             .map(|b| (b.uid.clone(), b))
             .collect()
     };
+    // Recurring series: every recorded occurrence of the series these events name.
+    let mut keys: Vec<String> = batch
+        .iter()
+        .filter_map(|r| match &r.parsed {
+            Ok(ParsedDelivery {
+                parsed: Parsed::Booking(e),
+                ..
+            }) => series_key_of(e),
+            _ => None,
+        })
+        .collect();
+    keys.extend(bookings.values().filter_map(|b| b.extra.series_key.clone()));
+    keys.sort_unstable();
+    keys.dedup();
+    if !keys.is_empty() {
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        for b in tx.lock_series(&keys).await? {
+            bookings.entry(b.uid.clone()).or_insert(b);
+        }
+    }
 
     let now = crate::time::now();
     let mut inserted: HashSet<String> = HashSet::new();
     let mut updated: Vec<String> = Vec::new();
     let mut history = Vec::new();
     let mut emails = Vec::new();
+    let mut withdrawals = Vec::new();
     let mut deliveries = Vec::with_capacity(batch.len());
     let mut results = Vec::with_capacity(batch.len());
     for r in batch {
@@ -352,7 +390,17 @@ async fn apply_batch(
                     Parsed::Ping => (Outcome::Applied, None),
                     Parsed::Ignored { reason } => (Outcome::Ignored, Some(reason.clone())),
                     Parsed::Booking(event) => {
-                        let decision = decide(event, |u| bookings.get(u), now);
+                        let decision = decide_with(
+                            event,
+                            |u| bookings.get(u),
+                            |key| {
+                                bookings
+                                    .values()
+                                    .filter(|b| b.extra.series_key.as_deref() == Some(key))
+                                    .collect()
+                            },
+                            now,
+                        );
                         if decision.changes.is_empty() {
                             (Outcome::Ignored, decision.note)
                         } else {
@@ -361,6 +409,7 @@ async fn apply_batch(
                                 if let Some(policy) = email {
                                     emails.extend(crate::outbox::plan::plan(&change, policy, now));
                                 }
+                                withdrawals.extend(crate::outbox::plan::withdrawals(&change));
                                 let uid = change.after.uid.clone();
                                 if change.before.is_none() {
                                     inserted.insert(uid.clone());
@@ -383,7 +432,7 @@ async fn apply_batch(
             id: r.id,
             received_at: r.received_at,
             body_sha256: r.body_sha256.clone(),
-            trigger_event: trigger,
+            trigger_event: trigger.filter(|t| !t.is_empty()),
             webhook_version: r.webhook_version.clone(),
             content_type: r.content_type.clone(),
             booking_uid: booking_uid.clone(),
@@ -412,6 +461,9 @@ async fn apply_batch(
     tx.insert_history(&history).await?;
     if !emails.is_empty() {
         tx.insert_outbox(&emails).await?;
+    }
+    if !withdrawals.is_empty() {
+        tx.withdraw_reminders(&withdrawals, now).await?;
     }
     tx.insert_deliveries(&deliveries).await?;
     tx.commit().await?;

@@ -69,6 +69,9 @@ pub struct RenderContext {
     pub reminder_lead: Option<jiff::SignedDuration>,
     /// For Rescheduled: the old start time (shown as "moved from …").
     pub previous_start: Option<jiff::Timestamp>,
+    /// For a recurring series' one confirmation, or a cancel-all's one cancellation: every
+    /// occurrence's `(start, end)`, listed in the email (empty otherwise).
+    pub series: Vec<(jiff::Timestamp, jiff::Timestamp)>,
 }
 
 /// The rendered parts of one email.
@@ -266,6 +269,8 @@ struct TemplateValues {
     reminder_lead: String,
     google_calendar_link: Option<String>,
     uid: String,
+    /// Each date of a series this email covers, in the recipient's zone (empty otherwise).
+    series_dates: Vec<String>,
 }
 
 impl TemplateValues {
@@ -336,6 +341,11 @@ impl TemplateValues {
                 .has_google_link()
                 .then(|| google_calendar_link(booking)),
             uid: booking.uid.clone(),
+            series_dates: ctx
+                .series
+                .iter()
+                .map(|(start, end)| format_span(&lookup, *start, *end))
+                .collect(),
         }
     }
 }
@@ -415,8 +425,13 @@ pub fn compose(
     idempotency_key: String,
     ctx: &RenderContext,
 ) -> Result<Email, RenderError> {
-    let parts = renderer.render(kind, booking, recipient, ctx)?;
-    let (booking, _) = renderer.links.screen(booking);
+    // Cancelled seats left out; a seated event that hides attendees shows each only themself.
+    let seen = booking.as_seen_by(match recipient.role {
+        Role::Attendee => Some(recipient.email.as_str()),
+        Role::Host => None,
+    });
+    let parts = renderer.render(kind, &seen, recipient, ctx)?;
+    let (booking, _) = renderer.links.screen(&seen);
     Ok(Email {
         from: safe_mailbox(from.name.as_deref(), &from.address),
         reply_to: reply_to.map(|m| safe_mailbox(m.name.as_deref(), &m.address)),

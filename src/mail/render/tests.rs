@@ -62,6 +62,7 @@ fn booking() -> Booking {
         meeting_ended_at: None,
         created_at: ts("2026-03-01T09:00:00Z"),
         updated_at: ts("2026-03-01T09:00:00Z"),
+        extra: Default::default(),
     }
 }
 
@@ -78,6 +79,7 @@ fn ctx() -> RenderContext {
         business_name: "Acme".to_owned(),
         reminder_lead: Some(SignedDuration::from_hours(24)),
         previous_start: Some(ts("2026-03-09T16:00:00Z")),
+        series: Vec::new(),
     }
 }
 

@@ -33,6 +33,24 @@ pub enum Action {
     Linked,
     MeetingStarted,
     MeetingEnded,
+    /// A seated booking gained an attendee.
+    SeatAdded,
+    /// Attendees of a seated booking cancelled (or moved) their seats; the booking stays.
+    SeatCancelled,
+    /// Recorded from `BOOKING_PAYMENT_INITIATED`: awaiting payment.
+    PaymentInitiated,
+    /// `BOOKING_PAID` recorded the payment (and confirmed a booking awaiting it).
+    Paid,
+    NoShowUpdated,
+    /// A new host (`BOOKING_REASSIGNED`).
+    Reassigned,
+    /// A new place or meeting link (`BOOKING_LOCATION_UPDATED`).
+    LocationUpdated,
+    /// A later event filled in what the booking did not know yet (metadata, notes, owner).
+    Updated,
+    /// Cancelled by a "cancel all remaining" of its series, named by another occurrence: that
+    /// occurrence's one email covers it.
+    SeriesCancelled,
 }
 
 impl Action {
@@ -48,6 +66,15 @@ impl Action {
             Action::Linked => "linked",
             Action::MeetingStarted => "meeting_started",
             Action::MeetingEnded => "meeting_ended",
+            Action::SeatAdded => "seat_added",
+            Action::SeatCancelled => "seat_cancelled",
+            Action::PaymentInitiated => "payment_initiated",
+            Action::Paid => "paid",
+            Action::NoShowUpdated => "no_show_updated",
+            Action::Reassigned => "reassigned",
+            Action::LocationUpdated => "location_updated",
+            Action::Updated => "updated",
+            Action::SeriesCancelled => "series_cancelled",
         }
     }
 }
@@ -104,23 +131,45 @@ pub struct Decision {
     pub note: Option<String>,
 }
 
-/// Decides what `event` changes, given the stored bookings (`lookup` by Cal.com uid).
+/// Decides what `event` changes, given the stored bookings (`lookup` by Cal.com uid). Events
+/// about recurring series also need the other occurrences: see [`decide_with`].
 pub fn decide<'a>(
     event: &BookingEvent,
     lookup: impl Fn(&str) -> Option<&'a Booking>,
+    now: Timestamp,
+) -> Decision {
+    decide_with(event, lookup, |_| Vec::new(), now)
+}
+
+/// [`decide`], with `series` listing the stored bookings that have a given series key
+/// (see [`crate::booking::extras::series_key`]), so that occurrences of one recurring series are
+/// linked and a "cancel all remaining" reaches every later one.
+pub fn decide_with<'a>(
+    event: &BookingEvent,
+    lookup: impl Fn(&str) -> Option<&'a Booking>,
+    series: impl Fn(&str) -> Vec<&'a Booking>,
     now: Timestamp,
 ) -> Decision {
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     match event {
         BookingEvent::Created(d) => match lookup(&d.uid) {
-            None => changes.push(insert(d, Status::Confirmed, Action::Created, now)),
-            Some(b) if b.status == Status::Pending => {
+            None => changes.extend(series::insert_occurrence(d, &series, now)),
+            Some(b) if matches!(b.status, Status::Pending | Status::AwaitingPayment) => {
                 let mut after = refreshed(b, d, now);
                 after.status = Status::Confirmed;
                 changes.push(update(Action::Confirmed, b, after));
             }
-            Some(b) => notes.push(format!("booking is already {}", b.status)),
+            Some(b) if !b.status.is_terminal() && (d.extra.seated() || b.seated()) => {
+                match seats::add(b, d, now) {
+                    Some(c) => changes.push(c),
+                    None => notes.push("every seat in it is already recorded".to_owned()),
+                }
+            }
+            Some(b) => match merge::learnt(b, d, now) {
+                Some(c) => changes.push(c),
+                None => notes.push(format!("booking is already {}", b.status)),
+            },
         },
         BookingEvent::Requested { details, from } => {
             match lookup(&details.uid) {
@@ -139,7 +188,9 @@ pub fn decide<'a>(
             // Seated events can move a booking without a new uid: a time change in place.
             match lookup(&details.uid) {
                 Some(b) if !b.status.is_terminal() => {
-                    let after = refreshed(b, details, now);
+                    let mut after = refreshed(b, details, now);
+                    // A seat list names only the seat concerned: keep everyone's.
+                    after.attendees = seats::union(&b.attendees, &details.attendees);
                     if after.starts_at != b.starts_at || after.ends_at != b.ends_at {
                         changes.push(update(Action::Rescheduled, b, after));
                     } else {
@@ -149,6 +200,17 @@ pub fn decide<'a>(
                 Some(b) => notes.push(format!("booking is already {}", b.status)),
                 None => changes.push(insert(details, Status::Confirmed, Action::Created, now)),
             }
+        }
+        BookingEvent::Rescheduled { details, from }
+            if details.extra.seated() && seats::moves_one_seat(lookup(&from.uid), details) =>
+        {
+            changes.extend(seats::move_seat(
+                lookup(&from.uid),
+                lookup(&details.uid),
+                from,
+                details,
+                now,
+            ));
         }
         BookingEvent::Rescheduled { details, from } => {
             match lookup(&details.uid) {
@@ -171,6 +233,18 @@ pub fn decide<'a>(
             details,
             reason,
             by,
+            reschedule_requested: false,
+        } if seats::is_seat_cancel(lookup(&details.uid), details) => {
+            match seats::cancel(lookup(&details.uid), details, reason, now) {
+                Some(c) => changes.push(c),
+                None => notes.push("those seats are already cancelled".to_owned()),
+            }
+            let _ = by;
+        }
+        BookingEvent::Cancelled {
+            details,
+            reason,
+            by,
             reschedule_requested,
         } => {
             let (status, action) = if *reschedule_requested {
@@ -178,25 +252,38 @@ pub fn decide<'a>(
             } else {
                 (Status::Cancelled, Action::Cancelled)
             };
+            let cancel_all = !*reschedule_requested && details.extra.recurring_event.is_some();
             let apply = |b: &mut Booking| {
                 b.status = status;
-                b.cancellation_reason = reason.clone();
-                b.cancelled_by = by.clone();
+                b.cancellation_reason = reason.clone().or(b.cancellation_reason.take());
+                b.cancelled_by = by.clone().or(b.cancelled_by.take());
                 b.ical_sequence = b.ical_sequence.max(details.ical_sequence.unwrap_or(0));
+                if cancel_all {
+                    b.extra.series_cancelled_from = Some(b.starts_at);
+                }
             };
-            match lookup(&details.uid) {
+            let named = match lookup(&details.uid) {
                 None => {
                     let mut c = insert(details, status, action, now);
+                    series::link(&mut c.after, &series);
                     apply(&mut c.after);
                     changes.push(c);
+                    changes.last().map(|c| c.after.clone())
                 }
                 Some(b) if !b.status.is_terminal() && b.status != status => {
                     let mut after = b.clone();
                     apply(&mut after);
                     after.updated_at = now;
                     changes.push(update(action, b, after));
+                    changes.last().map(|c| c.after.clone())
                 }
-                Some(b) => notes.push(format!("booking is already {}", b.status)),
+                Some(b) => {
+                    notes.push(format!("booking is already {}", b.status));
+                    (cancel_all && b.status == Status::Cancelled).then(|| b.clone())
+                }
+            };
+            if cancel_all && let Some(named) = named {
+                changes.extend(series::cancel_later(&named, &series, now));
             }
         }
         BookingEvent::Rejected { details, reason } => match lookup(&details.uid) {
@@ -234,6 +321,52 @@ pub fn decide<'a>(
                 }
             }
         },
+        BookingEvent::PaymentInitiated(d) => match lookup(&d.uid) {
+            None => changes.push(insert(
+                d,
+                Status::AwaitingPayment,
+                Action::PaymentInitiated,
+                now,
+            )),
+            Some(b) => match merge::learnt(b, d, now) {
+                Some(c) => changes.push(c),
+                None => notes.push(format!("booking is already {}", b.status)),
+            },
+        },
+        BookingEvent::Paid { details, payment } => {
+            match more::paid(lookup(&details.uid), details, payment, now) {
+                Some(c) => changes.push(c),
+                None => notes.push("payment already recorded".to_owned()),
+            }
+        }
+        BookingEvent::NoShow {
+            uid,
+            attendees,
+            host,
+        } => match lookup(uid) {
+            None => notes.push("unknown booking".to_owned()),
+            Some(b) => match more::no_show(b, attendees, *host, now) {
+                Some(c) => changes.push(c),
+                None => notes.push("no-show marks unchanged".to_owned()),
+            },
+        },
+        BookingEvent::Reassigned(d) | BookingEvent::LocationUpdated(d) => {
+            let action = if matches!(event, BookingEvent::Reassigned(_)) {
+                Action::Reassigned
+            } else {
+                Action::LocationUpdated
+            };
+            match lookup(&d.uid) {
+                None => changes.push(insert(d, Status::Confirmed, Action::Created, now)),
+                Some(b) if b.status.is_terminal() => {
+                    notes.push(format!("booking is {}", b.status))
+                }
+                Some(b) => match more::moved_details(b, d, action, now) {
+                    Some(c) => changes.push(c),
+                    None => notes.push("nothing changed".to_owned()),
+                },
+            }
+        }
     }
     Decision {
         note: (changes.is_empty() && !notes.is_empty()).then(|| notes.join("; ")),
@@ -241,7 +374,7 @@ pub fn decide<'a>(
     }
 }
 
-fn insert(d: &BookingDetails, status: Status, action: Action, now: Timestamp) -> Change {
+pub(super) fn insert(d: &BookingDetails, status: Status, action: Action, now: Timestamp) -> Change {
     Change {
         action,
         before: None,
@@ -249,7 +382,7 @@ fn insert(d: &BookingDetails, status: Status, action: Action, now: Timestamp) ->
     }
 }
 
-fn update(action: Action, before: &Booking, after: Booking) -> Change {
+pub(super) fn update(action: Action, before: &Booking, after: Booking) -> Change {
     Change {
         action,
         before: Some(before.clone()),
@@ -257,25 +390,7 @@ fn update(action: Action, before: &Booking, after: Booking) -> Change {
     }
 }
 
-/// `b` with the descriptive fields of `d` (times, people, place), keeping status and links.
-fn refreshed(b: &Booking, d: &BookingDetails, now: Timestamp) -> Booking {
-    let fresh = Booking::from_details(d, b.status, now);
-    Booking {
-        id: b.id,
-        client_id: b.client_id.or(fresh.client_id),
-        status: b.status,
-        ical_sequence: b.ical_sequence.max(fresh.ical_sequence),
-        rescheduled_from: b.rescheduled_from.clone(),
-        rescheduled_to: b.rescheduled_to.clone(),
-        cancellation_reason: b.cancellation_reason.clone(),
-        cancelled_by: b.cancelled_by.clone(),
-        rejection_reason: b.rejection_reason.clone(),
-        meeting_started_at: b.meeting_started_at,
-        meeting_ended_at: b.meeting_ended_at,
-        created_at: b.created_at,
-        ..fresh
-    }
-}
+use merge::refreshed;
 
 /// The old side of a reschedule: mark it `rescheduled` → `new`. When its own creation never
 /// arrived, record it from the reschedule's `rescheduleUid` / `rescheduleStartTime` /
@@ -317,6 +432,11 @@ fn mark_rescheduled(
         }
     }
 }
+
+mod merge;
+mod more;
+mod seats;
+mod series;
 
 #[cfg(test)]
 mod tests;
