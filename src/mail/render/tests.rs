@@ -233,7 +233,9 @@ fn compose_attaches_the_right_invite() {
         )
         .unwrap();
         let expected = match kind {
-            EmailKind::Confirmation | EmailKind::Rescheduled => Some(CalendarMethod::Request),
+            EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
+                Some(CalendarMethod::Request)
+            }
             EmailKind::Cancelled => Some(CalendarMethod::Cancel),
             _ => None,
         };
@@ -262,7 +264,10 @@ fn compose_attaches_the_right_invite() {
             has_link,
             matches!(
                 kind,
-                EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Reminder
+                EmailKind::Confirmation
+                    | EmailKind::Rescheduled
+                    | EmailKind::Reminder
+                    | EmailKind::Updated
             ),
             "{kind}"
         );
