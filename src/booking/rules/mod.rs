@@ -160,7 +160,10 @@ pub fn decide_with<'a>(
                 after.status = Status::Confirmed;
                 changes.push(update(Action::Confirmed, b, after));
             }
-            Some(b) if !b.status.is_terminal() && (d.extra.seated() || b.seated()) => {
+            Some(b)
+                if (d.extra.seated() || b.seated())
+                    && (!b.status.is_terminal() || seats::emptied(b)) =>
+            {
                 match seats::add(b, d, now) {
                     Some(c) => changes.push(c),
                     None => notes.push("every seat in it is already recorded".to_owned()),
@@ -438,5 +441,7 @@ mod more;
 mod seats;
 mod series;
 
+#[cfg(test)]
+mod shape_tests;
 #[cfg(test)]
 mod tests;

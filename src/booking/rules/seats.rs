@@ -10,12 +10,16 @@
 //! |---|---|
 //! | created, attendee not seated yet | `seat_added`; the booking's other seats untouched |
 //! | cancelled, others still seated | `seat_cancelled` for the named attendees; stays confirmed |
-//! | cancelled, naming every seat left | the whole booking cancelled |
-//! | cancelled, booking unknown | recorded confirmed with that seat cancelled (later seats join) |
+//! | cancelled, naming every seat left | `seat_cancelled`, and the booking is `cancelled` |
+//! | created, booking emptied seat by seat | the seat is added and the booking confirmed again |
+//! | cancelled, booking unknown | recorded with that seat cancelled (later seats join) |
 //! | rescheduled to another uid, others stay | `seat_cancelled` (moved) on the old, seat on the new |
 //!
-//! A cancelled seat is final for that booking: a late `BOOKING_CREATED` for it changes nothing,
-//! so every arrival order ends the same way.
+//! A cancelled seat is final for that booking: a late `BOOKING_CREATED` for it changes nothing.
+//! A booking whose seats were all cancelled one by one is `cancelled`, but reopens when another
+//! attendee's seat arrives (Cal.com sends the same body for the last seat's cancel as for a seat's
+//! cancel, and a seat's creation may arrive after another seat's cancellation), so every arrival
+//! order ends the same way. A booking cancelled as a whole (by the host) does not reopen.
 
 use jiff::Timestamp;
 
@@ -56,12 +60,24 @@ fn others_remain(b: &Booking, d: &BookingDetails) -> bool {
     })
 }
 
-/// A new seat: the attendees of `d` not seated in `b` yet join it.
+/// Whether `b` was cancelled only because every seat in it was cancelled, one by one.
+pub(super) fn emptied(b: &Booking) -> bool {
+    b.status == Status::Cancelled
+        && !b.attendees.is_empty()
+        && b.active_attendees().next().is_none()
+}
+
+/// A new seat: the attendees of `d` not seated in `b` yet join it (and reopen an emptied one).
 pub(super) fn add(b: &Booking, d: &BookingDetails, now: Timestamp) -> Option<Change> {
     let mut after = b.clone();
     after.attendees = union(&b.attendees, &d.attendees);
     if after.attendees.len() == b.attendees.len() {
         return None;
+    }
+    if emptied(b) {
+        after.status = Status::Confirmed;
+        after.cancellation_reason = None;
+        after.cancelled_by = None;
     }
     after.extra.seats_per_time_slot = d.extra.seats_per_time_slot.or(b.extra.seats_per_time_slot);
     after.extra.seats_show_attendees =
@@ -80,7 +96,15 @@ pub(super) fn is_seat_cancel(b: Option<&Booking>, d: &BookingDetails) -> bool {
     }
     match b {
         None => true,
-        Some(b) => !b.status.is_terminal() && others_remain(b, d),
+        Some(b) => !b.status.is_terminal() || emptied(b),
+    }
+}
+
+/// A seated booking with no seat left is cancelled.
+fn settle(b: &mut Booking, reason: &Option<String>) {
+    if b.active_attendees().next().is_none() {
+        b.status = Status::Cancelled;
+        b.cancellation_reason = reason.clone();
     }
 }
 
@@ -119,6 +143,7 @@ pub(super) fn cancel(
         None => {
             let mut c = insert(d, Status::Confirmed, Action::SeatCancelled, now);
             cancel_seats(&mut c.after, d, reason, None);
+            settle(&mut c.after, reason);
             Some(c)
         }
         Some(b) => {
@@ -128,6 +153,7 @@ pub(super) fn cancel(
             }
             after.extra.seats_per_time_slot =
                 d.extra.seats_per_time_slot.or(b.extra.seats_per_time_slot);
+            settle(&mut after, reason);
             after.updated_at = now;
             Some(update(Action::SeatCancelled, b, after))
         }
