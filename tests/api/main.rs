@@ -19,5 +19,6 @@ mod refusals;
 mod rls;
 mod security;
 mod sessions;
+mod shapes;
 mod store_contract;
 mod web;
