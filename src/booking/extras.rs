@@ -169,7 +169,9 @@ impl Booking {
             // Every active seat, plus the recipient's own (a cancelled seat's own notice).
             self.attendees
                 .iter()
-                .filter(|p| is_recipient(p) || p.email.as_deref().is_none_or(|e| !self.seat_cancelled(e)))
+                .filter(|p| {
+                    is_recipient(p) || p.email.as_deref().is_none_or(|e| !self.seat_cancelled(e))
+                })
                 .cloned()
                 .collect()
         };

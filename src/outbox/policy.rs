@@ -37,12 +37,14 @@ pub fn send_time_check(job: &OutboxJob, booking: &Booking, now: Timestamp) -> Ve
                 Verdict::Send
             }
         }
-        EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => match booking.status {
-            Status::Cancelled | Status::Rejected | Status::Rescheduled => {
-                skip(format!("booking is {}", booking.status))
+        EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
+            match booking.status {
+                Status::Cancelled | Status::Rejected | Status::Rescheduled => {
+                    skip(format!("booking is {}", booking.status))
+                }
+                _ => Verdict::Send,
             }
-            _ => Verdict::Send,
-        },
+        }
         EmailKind::Requested if booking.status != Status::Pending => {
             skip(format!("booking is {}, no longer pending", booking.status))
         }

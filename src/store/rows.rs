@@ -345,7 +345,10 @@ mod tests {
             sql.select
                 .starts_with("SELECT id, external_id, calcom_booking_id, ")
         );
-        assert!(sql.select.ends_with(", host_no_show, payment FROM bookings"));
+        assert!(
+            sql.select
+                .ends_with(", host_no_show, payment FROM bookings")
+        );
         assert!(sql.insert.contains(", updated_at, provider, series_id, "));
         // Identity, creation time and provider are never overwritten by an update.
         let updated: Vec<&str> = sql

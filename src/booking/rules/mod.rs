@@ -361,9 +361,7 @@ pub fn decide_with<'a>(
             };
             match lookup(&d.uid) {
                 None => changes.push(insert(d, Status::Confirmed, Action::Created, now)),
-                Some(b) if b.status.is_terminal() => {
-                    notes.push(format!("booking is {}", b.status))
-                }
+                Some(b) if b.status.is_terminal() => notes.push(format!("booking is {}", b.status)),
                 Some(b) => match more::moved_details(b, d, action, now) {
                     Some(c) => changes.push(c),
                     None => notes.push("nothing changed".to_owned()),

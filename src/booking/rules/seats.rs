@@ -32,8 +32,11 @@ pub(super) fn union(old: &[Person], new: &[Person]) -> Vec<Person> {
     let mut out = old.to_vec();
     for p in new {
         let known = p.email.as_deref().is_some_and(|e| {
-            old.iter()
-                .any(|o| o.email.as_deref().is_some_and(|oe| email_key(oe) == email_key(e)))
+            old.iter().any(|o| {
+                o.email
+                    .as_deref()
+                    .is_some_and(|oe| email_key(oe) == email_key(e))
+            })
         });
         if !known {
             out.push(p.clone());
@@ -80,8 +83,10 @@ pub(super) fn add(b: &Booking, d: &BookingDetails, now: Timestamp) -> Option<Cha
         after.cancelled_by = None;
     }
     after.extra.seats_per_time_slot = d.extra.seats_per_time_slot.or(b.extra.seats_per_time_slot);
-    after.extra.seats_show_attendees =
-        d.extra.seats_show_attendees.or(b.extra.seats_show_attendees);
+    after.extra.seats_show_attendees = d
+        .extra
+        .seats_show_attendees
+        .or(b.extra.seats_show_attendees);
     after.metadata = super::merge::merged_metadata(&b.metadata, &d.metadata);
     after.client_id = b.client_id.or(d.owner);
     after.updated_at = now;

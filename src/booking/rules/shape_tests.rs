@@ -77,11 +77,21 @@ fn a_second_seat_joins_and_a_cancelled_seat_leaves_the_booking_confirmed_in_ever
         BookingEvent::Created(seated("S", std::slice::from_ref(&y))),
         cancel(seated("S", std::slice::from_ref(&y))),
     ];
-    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
         let (store, _) = run(&order.map(|i| events[i].clone()));
         let s = &store["S"];
         assert_eq!(s.status, Status::Confirmed, "{order:?}");
-        let active: Vec<_> = s.active_attendees().filter_map(|p| p.email.clone()).collect();
+        let active: Vec<_> = s
+            .active_attendees()
+            .filter_map(|p| p.email.clone())
+            .collect();
         assert_eq!(active, ["x@example.com"], "{order:?}");
         assert_eq!(
             s.attendee_state("Y@example.com").and_then(|st| st.seat),
@@ -229,7 +239,14 @@ fn a_paid_booking_keeps_its_page_metadata_and_records_the_payment_in_every_order
             },
         },
     ];
-    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
         let (store, _) = run(&order.map(|i| events[i].clone()));
         let p = &store["P"];
         assert_eq!(p.status, Status::Confirmed, "{order:?}");
@@ -285,7 +302,10 @@ fn no_shows_are_recorded_per_attendee_and_for_the_host_once() {
     };
     let (store, history) = run(&[created, mark.clone(), mark, host]);
     let n = &store["N"];
-    assert_eq!(n.attendee_state("pat@example.com").unwrap().no_show, Some(true));
+    assert_eq!(
+        n.attendee_state("pat@example.com").unwrap().no_show,
+        Some(true)
+    );
     assert_eq!(n.extra.host_no_show, Some(true));
     let actions: Vec<_> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(actions, ["created", "no_show_updated", "no_show_updated"]);
@@ -310,7 +330,10 @@ fn a_new_host_or_place_updates_the_booking_and_raises_the_invite_sequence() {
         h.organizer.as_ref().unwrap().email.as_deref(),
         Some("new@example.com")
     );
-    assert_eq!(h.meeting_url.as_deref(), Some("https://video.example.com/new"));
+    assert_eq!(
+        h.meeting_url.as_deref(),
+        Some("https://video.example.com/new")
+    );
     assert_eq!(h.ical_sequence, 2);
     let actions: Vec<_> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(actions, ["created", "reassigned", "location_updated"]);

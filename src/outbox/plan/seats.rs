@@ -31,7 +31,10 @@ pub(super) fn cancelled(change: &Change, with_moved: bool) -> Vec<String> {
         .iter()
         .filter(|(email, state)| {
             state.seat == Some(crate::booking::SeatState::Cancelled)
-                && change.before.as_ref().is_none_or(|b| !b.seat_cancelled(email))
+                && change
+                    .before
+                    .as_ref()
+                    .is_none_or(|b| !b.seat_cancelled(email))
                 && (with_moved || state.moved_to.is_none())
         })
         .map(|(email, _)| email.clone())

@@ -195,7 +195,9 @@ pub fn parse(
             _ => e.to_string(),
         })
     })?;
-    if envelope.trigger_event.is_none() && envelope.payload.is_none() && shapes::is_empty_object(body)
+    if envelope.trigger_event.is_none()
+        && envelope.payload.is_none()
+        && shapes::is_empty_object(body)
     {
         // Cal.com has sent signed `{}` bodies for scheduled meeting events (its issue #13494).
         return Ok(ParsedDelivery {

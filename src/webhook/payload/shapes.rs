@@ -17,7 +17,7 @@
 
 use serde_json::Value;
 
-use super::{Parsed, PayloadError, Payload, as_i64, check_uid, truthy};
+use super::{Parsed, Payload, PayloadError, as_i64, check_uid, truthy};
 use crate::booking::{BookingEvent, DetailExtras, NoShowMark, Payment, RecurringRule};
 
 /// Whether `body` is a JSON object with no members (whitespace aside).

@@ -44,7 +44,10 @@ async fn confirming_a_request_keeps_the_notes_and_the_booking_pages_metadata(bac
         .with("additionalNotes", json!(""))
         .with("description", json!(null))
         .without("title")
-        .with("metadata", json!({"videoCallUrl": "https://video.example.com/c"}));
+        .with(
+            "metadata",
+            json!({"videoCallUrl": "https://video.example.com/c"}),
+        );
     assert_eq!(deliver(&app, &confirmed).await, "applied");
 
     let b = app.booking(UID).await;
@@ -53,9 +56,15 @@ async fn confirming_a_request_keeps_the_notes_and_the_booking_pages_metadata(bac
         b.notes.as_deref(),
         Some("Would like to discuss the spring order.")
     );
-    assert_eq!(b.description.as_deref(), Some("A short first conversation."));
+    assert_eq!(
+        b.description.as_deref(),
+        Some("A short first conversation.")
+    );
     assert!(b.title.starts_with("Intro Call"), "{}", b.title);
-    assert_eq!(b.client_id.map(|c| c.to_string()).as_deref(), Some(CLIENT_1));
+    assert_eq!(
+        b.client_id.map(|c| c.to_string()).as_deref(),
+        Some(CLIENT_1)
+    );
     assert_eq!(b.metadata["lead_ref"], "LR-1");
     assert_eq!(b.metadata["videoCallUrl"], "https://video.example.com/c");
     let history = app.history(UID).await;
@@ -77,17 +86,26 @@ async fn no_shows_are_recorded_per_attendee_and_for_the_host(backend: Backend) {
         "payload": {"bookingUid": UID, "bookingId": 1101, "message": "x marked as no-show",
                     "attendees": [{"email": MARCO.1, "noShow": true}]}});
     let (status, answer) = app.deliver(&serde_json::to_vec(&marked).unwrap()).await;
-    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("applied")));
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("applied"))
+    );
     // The Cal Video host trigger [SRC packages/features/tasker/tasks/triggerNoShow/common.ts].
     let host = json!({"triggerEvent": "AFTER_HOSTS_CAL_VIDEO_NO_SHOW", "createdAt": "2026-03-10T15:00:00Z",
         "payload": {"bookingUid": UID, "bookingId": 1101, "hostEmail": HOST,
                     "message": "Host with email dana@example.com didn't join the call"}});
     let (status, answer) = app.deliver(&serde_json::to_vec(&host).unwrap()).await;
-    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("applied")));
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("applied"))
+    );
 
     let b = app.booking(UID).await;
     assert_eq!(b.attendee_state(MARCO.1).unwrap().no_show, Some(true));
-    assert!(b.attendee_state(guest.1).is_none(), "the guest was not marked");
+    assert!(
+        b.attendee_state(guest.1).is_none(),
+        "the guest was not marked"
+    );
     assert_eq!(b.extra.host_no_show, Some(true));
     assert_eq!(
         app.history_actions(UID).await,
@@ -101,7 +119,10 @@ async fn no_shows_are_recorded_per_attendee_and_for_the_host(backend: Backend) {
     let no_uid = json!({"triggerEvent": "AFTER_GUESTS_CAL_VIDEO_NO_SHOW", "createdAt": "2026-03-10T15:00:00Z",
         "payload": {"bookingId": 1101, "webhook": {"id": "w1"}}});
     let (status, answer) = app.deliver(&serde_json::to_vec(&no_uid).unwrap()).await;
-    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("ignored")));
+    assert_eq!(
+        (status, answer["outcome"].as_str()),
+        (StatusCode::OK, Some("ignored"))
+    );
 }
 
 /// The `updated` rows, as `(recipient, state)`.
@@ -143,12 +164,7 @@ async fn a_new_host_sends_one_updated_invite_that_replaces_the_old_one(backend: 
     // Its invite: the same UID, a higher SEQUENCE, so calendars replace the old event.
     let invite = calbook::mail::render::calendar_invite(&b, CalendarMethod::Request);
     let old_invite = calbook::mail::render::calendar_invite(&old, CalendarMethod::Request);
-    let line = |ics: &str, key: &str| {
-        ics.lines()
-            .find(|l| l.starts_with(key))
-            .unwrap()
-            .to_owned()
-    };
+    let line = |ics: &str, key: &str| ics.lines().find(|l| l.starts_with(key)).unwrap().to_owned();
     assert_eq!(line(&invite.ics, "UID:"), line(&old_invite.ics, "UID:"));
     assert_eq!(line(&invite.ics, "SEQUENCE:"), "SEQUENCE:1");
     assert_eq!(line(&old_invite.ics, "SEQUENCE:"), "SEQUENCE:0");
@@ -160,14 +176,20 @@ async fn a_new_location_updates_the_join_link_and_the_reminders_follow_it(backen
     let new_link = "https://video.example.com/moved-room";
     let moved = booking("BOOKING_LOCATION_UPDATED")
         .with("location", json!(new_link))
-        .with("videoCallData", json!({"type": "daily_video", "url": new_link}))
+        .with(
+            "videoCallData",
+            json!({"type": "daily_video", "url": new_link}),
+        )
         .with("previousLocation", json!("integrations:daily"));
     assert_eq!(deliver(&app, &moved).await, "applied");
 
     let b = app.booking(UID).await;
     assert_eq!(b.location.as_deref(), Some(new_link));
     assert_eq!(b.meeting_url.as_deref(), Some(new_link));
-    assert_eq!(app.history_actions(UID).await, ["created", "location_updated"]);
+    assert_eq!(
+        app.history_actions(UID).await,
+        ["created", "location_updated"]
+    );
     assert_eq!(updated_emails(&app).await.len(), 1);
     // Reminders are rendered from the booking when they go: still pending, now on the new link.
     assert_eq!(pending_reminders(&app, MARCO.1).await, 2);

@@ -41,7 +41,10 @@ fn initiated(app: &TestApp) -> Body {
 
 fn created_after_payment() -> Body {
     Body::booking("BOOKING_CREATED", PAY, hours_from_now(48), &[PAT])
-        .with("metadata", json!({"videoCallUrl": "https://video.example.com/paid"}))
+        .with(
+            "metadata",
+            json!({"videoCallUrl": "https://video.example.com/paid"}),
+        )
         .with("additionalNotes", json!(""))
 }
 
@@ -65,9 +68,15 @@ async fn a_payment_initiated_booking_awaits_payment_with_its_client_and_no_email
 
     let b = app.booking(PAY).await;
     assert_eq!(b.status, Status::AwaitingPayment, "not the body's ACCEPTED");
-    assert_eq!(b.client_id.map(|c| c.to_string()).as_deref(), Some(CLIENT_1));
+    assert_eq!(
+        b.client_id.map(|c| c.to_string()).as_deref(),
+        Some(CLIENT_1)
+    );
     assert_eq!(app.history_actions(PAY).await, ["payment_initiated"]);
-    assert!(planned(&app).await.is_empty(), "no confirmation, no reminders");
+    assert!(
+        planned(&app).await.is_empty(),
+        "no confirmation, no reminders"
+    );
     // Visible as such in the API (and so in the dashboard's lists).
     assert_eq!(api_booking(&app, PAY).await["status"], "awaiting_payment");
 }
@@ -79,8 +88,14 @@ async fn payment_confirms_keeps_the_client_and_records_the_payment(backend: Back
 
     let b = app.booking(PAY).await;
     assert_eq!(b.status, Status::Confirmed);
-    assert_eq!(b.client_id.map(|c| c.to_string()).as_deref(), Some(CLIENT_1));
-    assert_eq!(b.metadata["page"], "pricing", "the booking page's metadata survives");
+    assert_eq!(
+        b.client_id.map(|c| c.to_string()).as_deref(),
+        Some(CLIENT_1)
+    );
+    assert_eq!(
+        b.metadata["page"], "pricing",
+        "the booking page's metadata survives"
+    );
     assert_eq!(b.metadata["videoCallUrl"], "https://video.example.com/paid");
     assert_eq!(count_for(&app, EmailKind::Confirmation, PAT.1).await, 1);
     assert_eq!(pending_reminders(&app, PAT.1).await, 2);
@@ -108,7 +123,14 @@ async fn payment_confirms_keeps_the_client_and_records_the_payment(backend: Back
 }
 
 async fn payment_events_end_the_same_in_every_order(backend: Backend) {
-    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
         let app = TestApp::spawn(backend).await;
         let events = [initiated(&app), created_after_payment(), paid()];
         for i in order {
@@ -123,7 +145,11 @@ async fn payment_events_end_the_same_in_every_order(backend: Backend) {
         );
         assert_eq!(b.metadata["page"], "pricing", "{order:?}");
         assert_eq!(b.extra.payment.unwrap().amount, Some(4500), "{order:?}");
-        assert_eq!(count_for(&app, EmailKind::Confirmation, PAT.1).await, 1, "{order:?}");
+        assert_eq!(
+            count_for(&app, EmailKind::Confirmation, PAT.1).await,
+            1,
+            "{order:?}"
+        );
         assert_eq!(pending_reminders(&app, PAT.1).await, 2, "{order:?}");
     }
 }

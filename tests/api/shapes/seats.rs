@@ -104,21 +104,43 @@ async fn two_seats_and_a_seat_cancel_end_the_same_in_every_order(backend: Backen
         seat(Y, start),
         cancelled(seat(Y, start), "travelling"),
     ];
-    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
         let app = TestApp::spawn(backend).await;
         for i in order {
             deliver(&app, &events[i]).await;
         }
         let b = app.booking(SLOT).await;
         assert_eq!(b.status, Status::Confirmed, "{order:?}");
-        let active: Vec<_> = b.active_attendees().filter_map(|p| p.email.clone()).collect();
+        let active: Vec<_> = b
+            .active_attendees()
+            .filter_map(|p| p.email.clone())
+            .collect();
         assert_eq!(active, [X.1], "{order:?}");
         assert!(b.seat_cancelled(Y.1), "{order:?}");
         // X: one confirmation and its reminders; Y: a cancellation, no reminder left.
-        assert_eq!(count_for(&app, EmailKind::Confirmation, X.1).await, 1, "{order:?}");
+        assert_eq!(
+            count_for(&app, EmailKind::Confirmation, X.1).await,
+            1,
+            "{order:?}"
+        );
         assert_eq!(pending_reminders(&app, X.1).await, 2, "{order:?}");
-        assert_eq!(count_for(&app, EmailKind::Cancelled, X.1).await, 0, "{order:?}");
-        assert_eq!(count_for(&app, EmailKind::Cancelled, Y.1).await, 1, "{order:?}");
+        assert_eq!(
+            count_for(&app, EmailKind::Cancelled, X.1).await,
+            0,
+            "{order:?}"
+        );
+        assert_eq!(
+            count_for(&app, EmailKind::Cancelled, Y.1).await,
+            1,
+            "{order:?}"
+        );
         assert_eq!(pending_reminders(&app, Y.1).await, 0, "{order:?}");
     }
 }
@@ -200,10 +222,19 @@ async fn attendees_of_an_event_that_hides_them_never_see_each_other(backend: Bac
     assert_eq!(to_x.len(), 1, "X's confirmation");
     assert_eq!(to_y.len(), 2, "Y's confirmation and cancellation");
     for email in &to_x {
-        assert!(!email.contains(Y.1) && !email.contains("Yan Berg"), "{email}");
+        assert!(
+            !email.contains(Y.1) && !email.contains("Yan Berg"),
+            "{email}"
+        );
     }
     for email in &to_y {
-        assert!(email.contains(&format!("mailto:{}", Y.1)), "Y's own invite names Y: {email}");
-        assert!(!email.contains(X.1) && !email.contains("Xia Chen"), "{email}");
+        assert!(
+            email.contains(&format!("mailto:{}", Y.1)),
+            "Y's own invite names Y: {email}"
+        );
+        assert!(
+            !email.contains(X.1) && !email.contains("Xia Chen"),
+            "{email}"
+        );
     }
 }

@@ -53,11 +53,18 @@ async fn a_weekly_series_is_linked_and_gets_one_confirmation_and_reminders_per_o
         1,
         "one confirmation for the whole series"
     );
-    assert_eq!(pending_reminders(&app, ANN.1).await, 8, "two per occurrence");
+    assert_eq!(
+        pending_reminders(&app, ANN.1).await,
+        8,
+        "two per occurrence"
+    );
     // A single booking of the same person and event type is in no series.
     let single = Body::booking("BOOKING_CREATED", "SingleBooking000000001", week(0), &[ANN]);
     deliver(&app, &single).await;
-    assert_eq!(app.booking("SingleBooking000000001").await.extra.series_id, None);
+    assert_eq!(
+        app.booking("SingleBooking000000001").await.extra.series_id,
+        None
+    );
 }
 
 async fn cancel_all_cancels_the_named_occurrence_and_every_later_one_with_one_email(
@@ -108,7 +115,11 @@ async fn cancel_all_cancels_the_named_occurrence_and_every_later_one_with_one_em
             "{reminders:?}"
         );
     }
-    assert_eq!(pending_reminders(&app, ANN.1).await, 4, "the first two keep theirs");
+    assert_eq!(
+        pending_reminders(&app, ANN.1).await,
+        4,
+        "the first two keep theirs"
+    );
 }
 
 async fn a_cancel_all_arriving_before_some_creates_ends_the_same(backend: Backend) {
@@ -179,7 +190,16 @@ async fn the_series_emails_list_the_dates(backend: Backend) {
         .collect();
     assert_eq!(sent.len(), 2, "one confirmation, one cancellation");
     let dates = |j: &Value| j["text"].as_str().unwrap().matches("\n- ").count();
-    assert!(sent[0]["subject"].as_str().unwrap().contains("Confirmed"), "{}", sent[0]);
+    assert!(
+        sent[0]["subject"].as_str().unwrap().contains("Confirmed"),
+        "{}",
+        sent[0]
+    );
     assert_eq!(dates(&sent[0]), 4, "{}", sent[0]["text"]);
-    assert_eq!(dates(&sent[1]), 2, "the two cancelled dates: {}", sent[1]["text"]);
+    assert_eq!(
+        dates(&sent[1]),
+        2,
+        "the two cancelled dates: {}",
+        sent[1]["text"]
+    );
 }
