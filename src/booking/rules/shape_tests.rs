@@ -123,8 +123,8 @@ fn a_seat_that_moves_leaves_the_old_booking_for_the_new_one() {
     moved.starts_at = ts("2026-03-11T14:00:00Z");
     moved.ends_at = ts("2026-03-11T14:30:00Z");
     let (store, _) = run(&[
-        BookingEvent::Created(seated("S", &[x.clone()])),
-        BookingEvent::Created(seated("S", &[y.clone()])),
+        BookingEvent::Created(seated("S", std::slice::from_ref(&x))),
+        BookingEvent::Created(seated("S", std::slice::from_ref(&y))),
         BookingEvent::Rescheduled {
             details: moved,
             from: PreviousSlot {
