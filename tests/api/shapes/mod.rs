@@ -8,6 +8,7 @@
 //! Cal.com file and commit each shape was read from are named beside it in [`story`].
 
 mod changes;
+mod dashboard;
 mod payments;
 mod seats;
 mod series;
