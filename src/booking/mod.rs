@@ -5,7 +5,12 @@
 //! - **Order independence.** Cal.com does not promise delivery order. Terminal statuses
 //!   (`cancelled`, `rejected`, `rescheduled`) are never left again, except that a reschedule
 //!   always wins, so a late `BOOKING_CREATED` can not resurrect a cancelled or rescheduled booking
-//!   and the same set of events gives the same end state in any order.
+//!   and the same set of events gives the same end state in any order. (One more exception: a
+//!   seated booking cancelled because its seats were cancelled one by one reopens when another
+//!   seat arrives; see `rules::seats`.)
+//! - **Nothing erased.** A later event's absent, null or empty field keeps the stored value;
+//!   metadata merges key by key.
+//! - **Seats, series, payments** (issue 11): see [`BookingExtras`] and the rules' table.
 //! - **Idempotence.** Applying an event to the state it produced changes nothing.
 //! - **Reschedules are new bookings.** Cal.com gives the new time a new uid; the old booking is
 //!   marked `rescheduled` and linked both ways (`rescheduled_from` / `rescheduled_to`).

@@ -7,8 +7,19 @@
 //! | created as the new side of a reschedule | rescheduled (one email, not cancel + confirm) + reminders |
 //! | requested | "request received" |
 //! | rejected | declined |
-//! | cancelled | cancellation |
-//! | old side of a reschedule, reschedule requested, link, meeting events | none (their reminders are skipped at send time) |
+//! | cancelled | cancellation (for a cancel-all, one listing the cancelled dates) |
+//! | confirmed by payment (`paid` on a booking awaiting it) | confirmation + reminders |
+//! | an occurrence of a recurring series | one confirmation for the series (key `series/<id>/…`, due [`SERIES_GATHER`] later, listing the dates) + reminders per occurrence |
+//! | seat added | confirmation + reminders, to the new seat's attendee only |
+//! | seat cancelled | cancellation to that attendee only (none for a seat moved to another booking) |
+//! | reassigned, location updated | `updated` (invite with a higher SEQUENCE) to the attendees |
+//! | payment initiated, paid after confirmation, no-shows, `updated`, series_cancelled | none |
+//! | old side of a reschedule, reschedule requested, link, meeting events | none |
+//!
+//! Reminders go when their booking goes: [`withdrawals`] marks the pending reminders of a
+//! cancelled, rejected or rescheduled booking, of a cancelled seat, or of a start that moved,
+//! `skipped` with the reason, in the same transaction (the send-time check stays as a second
+//! guard). Attendees whose seat is cancelled get no email but their own cancellation.
 //!
 //! A reminder whose time had already passed when the booking was made is recorded as `skipped`
 //! (so a booking 10 h ahead gets only the 1 h reminder).

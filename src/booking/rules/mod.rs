@@ -1,15 +1,26 @@
 //! The state machine: given the stored bookings an event touches, which changes it makes.
 //!
-//! | event | no booking yet | pending | confirmed | reschedule_requested | terminal |
+//! | event | no booking yet | pending / awaiting_payment | confirmed | reschedule_requested | terminal |
 //! |---|---|---|---|---|---|
-//! | created | insert confirmed | confirm | — | — | — |
+//! | created | insert confirmed (an occurrence of a series: linked, see `series`) | confirm, nothing erased | fill gaps (`updated`) | fill gaps | — |
+//! | created, seated | insert confirmed | confirm | `seat_added` for a new attendee | `seat_added` | `seat_added` reopens a booking emptied seat by seat |
 //! | requested | insert pending | — | — | — | — |
+//! | payment initiated | insert awaiting_payment | fill gaps | fill gaps | fill gaps | — |
+//! | paid | insert confirmed, paid | `paid`, confirmed | `paid` | `paid` | `paid` (status kept) |
 //! | rescheduled (new uid) | insert confirmed, linked from old | link | link | link | link |
 //! | rescheduled (old uid) | insert as `rescheduled` | rescheduled | rescheduled | rescheduled | rescheduled (unless already) |
+//! | rescheduled, one seat of a seated booking | the seat moves (see `seats`) | | | | |
 //! | cancelled | insert cancelled | cancelled | cancelled | cancelled | — |
+//! | cancelled, seated | `seat_cancelled` (see `seats`) | | | | |
+//! | cancelled with `recurringEvent` (cancel all) | cancelled + every later occurrence `series_cancelled` | | | | |
 //! | cancelled + requestReschedule | insert reschedule_requested | reschedule_requested | reschedule_requested | — | — |
 //! | rejected | insert rejected | rejected | — | — | — |
 //! | meeting started / ended | — (unknown) | history entry once | history entry once | — | — |
+//! | no-show | — (unknown) | `no_show_updated` when a mark changes | same | same | same |
+//! | reassigned / location updated | insert confirmed | `reassigned` / `location_updated`, sequence + 1 | same | same | — |
+//!
+//! Events never erase: an absent, null or empty field keeps the stored value, and metadata
+//! merges key by key (`merge`).
 
 use jiff::Timestamp;
 use uuid::Uuid;

@@ -1,7 +1,10 @@
 //! Recurring series. Cal.com sends one `BOOKING_CREATED` per occurrence (each its own uid, with
 //! `recurringEvent` = `{freq, count, interval}`), and a "cancel all remaining" sends one
 //! `BOOKING_CANCELLED`, for the occurrence acted on, with `recurringEvent` set
-//! [SRC FINDINGS §3.4; `packages/features/bookings/lib/handleCancelBooking.ts`, `allRemainingBookings`].
+//! [SRC `packages/features/bookings/lib/handleCancelBooking.ts@001f8e29`: "Include
+//! recurringEvent information only when cancelling all bookings"; FINDINGS §3.4]. (Cal.com itself
+//! cancels every remaining occurrence from now on; calbook, told only of the one named, cancels it
+//! and the later ones, as the webhook lets it know.)
 //! No webhook carries a series id, so calbook links occurrences itself: same series key (event
 //! type, organizer, first attendee, rule) and starts a whole number of steps apart, within the
 //! series' length. The first occurrence recorded names the series (`series_id` = its uid).
