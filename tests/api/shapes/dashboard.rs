@@ -26,8 +26,12 @@ async fn the_booking_page_shows_seats_no_shows_series_and_payment(backend: Backe
     let no_show = json!({"triggerEvent": "BOOKING_NO_SHOW_UPDATED", "createdAt": "2026-03-10T15:00:00Z",
         "payload": {"bookingUid": "DashSeats000000000001", "attendees": [{"email": x.1, "noShow": true}]}});
     app.deliver(&serde_json::to_vec(&no_show).unwrap()).await;
-    let mut awaiting =
-        Body::booking("BOOKING_PAYMENT_INITIATED", "DashPaid00000000000001", start, &[x]);
+    let mut awaiting = Body::booking(
+        "BOOKING_PAYMENT_INITIATED",
+        "DashPaid00000000000001",
+        start,
+        &[x],
+    );
     awaiting.0["triggerEvent"] = json!("BOOKING_PAYMENT_INITIATED");
     deliver(&app, &awaiting).await;
     let mut paid = Body::booking("BOOKING_PAID", "DashPaid00000000000001", start, &[x])
@@ -36,15 +40,21 @@ async fn the_booking_page_shows_seats_no_shows_series_and_payment(backend: Backe
     paid.0["triggerEvent"] = json!("BOOKING_PAID");
 
     let session = app.sign_in_as_admin().await;
-    let (status, page) = session.get(&app, "/admin/bookings/DashPaid00000000000001").await;
+    let (status, page) = session
+        .get(&app, "/admin/bookings/DashPaid00000000000001")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("awaiting payment"), "{page}");
     deliver(&app, &paid).await;
-    let (_, page) = session.get(&app, "/admin/bookings/DashPaid00000000000001").await;
+    let (_, page) = session
+        .get(&app, "/admin/bookings/DashPaid00000000000001")
+        .await;
     assert!(page.contains("45.50 EUR"), "{page}");
     assert!(page.contains("<code>77</code>"), "{page}");
 
-    let (status, page) = session.get(&app, "/admin/bookings/DashSeats000000000001").await;
+    let (status, page) = session
+        .get(&app, "/admin/bookings/DashSeats000000000001")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Seats (4 per slot)"), "{page}");
     assert!(page.contains("seat cancelled"), "{page}");

@@ -13,3 +13,4 @@ mod payments;
 mod seats;
 mod series;
 mod story;
+mod trigger;
