@@ -49,6 +49,7 @@ pub async fn preview(
         reminder_lead: (kind == EmailKind::Reminder).then(|| jiff::SignedDuration::from_hours(24)),
         previous_start,
         series: Vec::new(),
+        series_uid: None,
     };
     let parts = pipeline.renderer.render(kind, &booking, &recipient, &ctx)?;
     println!("Subject: {}\n", parts.subject);

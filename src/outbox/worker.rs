@@ -381,13 +381,21 @@ impl Worker {
                 .map(|b| b.starts_at),
             _ => None,
         };
+        let occurrences = match &booking.extra.series_id {
+            Some(id) if series_email(kind, &booking) => {
+                self.store.series(id).await.unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let series_uid = booking.extra.series_id.as_ref().and_then(|id| {
+            occurrences
+                .iter()
+                .find(|o| &o.uid == id)
+                .map(crate::mail::render::series_calendar_uid)
+        });
         let series = match &booking.extra.series_id {
-            Some(id) if series_email(kind, &booking) => self
-                .store
-                .series(id)
-                .await
-                .unwrap_or_default()
-                .into_iter()
+            Some(_) if series_email(kind, &booking) => occurrences
+                .iter()
                 .filter(|o| match kind {
                     EmailKind::Cancelled => {
                         o.status == crate::booking::Status::Cancelled
@@ -406,6 +414,7 @@ impl Worker {
                 .map(jiff::SignedDuration::from_secs),
             previous_start,
             series,
+            series_uid,
         };
         let email = match compose(
             &self.renderer,

@@ -30,7 +30,12 @@ use crate::mail::{Email, Mailbox, header_safe};
 
 use builtin::BUILTINS;
 pub use builtin::TEMPLATE_NAMES;
-pub use ics::{calendar_invite, google_calendar_link};
+pub use ics::{calendar_invite, google_calendar_link, series_invite};
+
+/// The calendar UID a series' invites use: its first recorded occurrence's.
+pub fn series_calendar_uid(first: &Booking) -> String {
+    ics::ical_uid(first)
+}
 pub use kind::{EmailKind, Role};
 pub use zone::{LocalTime, local_time};
 
@@ -72,6 +77,8 @@ pub struct RenderContext {
     /// For a recurring series' one confirmation, or a cancel-all's one cancellation: every
     /// occurrence's `(start, end)`, listed in the email (empty otherwise).
     pub series: Vec<(jiff::Timestamp, jiff::Timestamp)>,
+    /// The series' calendar UID (its first recorded occurrence's iCalUID), with `series`.
+    pub series_uid: Option<String>,
 }
 
 /// The rendered parts of one email.
@@ -439,9 +446,12 @@ pub fn compose(
         subject: parts.subject,
         text: parts.text,
         html: parts.html,
-        calendar: kind
-            .calendar_method()
-            .map(|method| calendar_invite(&booking, method)),
+        calendar: kind.calendar_method().map(|method| match &ctx.series_uid {
+            Some(uid) if !ctx.series.is_empty() => {
+                series_invite(&booking, method, uid, &ctx.series)
+            }
+            _ => calendar_invite(&booking, method),
+        }),
         idempotency_key,
     })
 }

@@ -80,6 +80,7 @@ fn ctx() -> RenderContext {
         reminder_lead: Some(SignedDuration::from_hours(24)),
         previous_start: Some(ts("2026-03-09T16:00:00Z")),
         series: Vec::new(),
+        series_uid: None,
     }
 }
 
