@@ -98,6 +98,13 @@ impl BookingView {
     /// What `admin` (or a client, when false) sees of `b`; `links` says which linked uids it may
     /// see.
     pub fn new(b: &Booking, admin: bool, links: &Links) -> BookingView {
+        let seen;
+        let b = if admin || !b.seated() {
+            b
+        } else {
+            seen = client_view(b);
+            &seen
+        };
         BookingView {
             uid: b.uid.clone(),
             status: b.status,
@@ -135,6 +142,22 @@ impl BookingView {
             metadata: admin.then(|| b.metadata.clone()),
         }
     }
+}
+
+/// A seated booking as its client (the booker, its first attendee) sees it: with
+/// `seatsShowAttendees: false`, no other seat's attendee or state.
+fn client_view(b: &Booking) -> Booking {
+    let mut seen = b.as_seen_by(b.attendee_email.as_deref());
+    let visible: Vec<String> = seen
+        .attendees
+        .iter()
+        .filter_map(|p| p.email.as_deref())
+        .map(crate::booking::email_key)
+        .collect();
+    seen.extra
+        .attendee_states
+        .retain(|email, _| visible.contains(email));
+    seen
 }
 
 /// One page of bookings.

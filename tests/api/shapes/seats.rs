@@ -207,7 +207,11 @@ async fn attendees_of_an_event_that_hides_them_never_see_each_other(backend: Bac
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": "re_1"})))
         .mount(&server)
         .await;
-    let app = TestApp::spawn_with_resend(backend, &server, false).await;
+    let app = TestApp::spawn_with_resend_and(backend, &server, |s| {
+        s.auth.jwt_secret = Some(JWT_SECRET.to_owned());
+        s.auth.issuer = Some(ISSUER.to_owned());
+    })
+    .await;
     let start = hours_from_now(30);
     let hidden = |who| seat(who, start).seated(false);
     deliver(&app, &hidden(X)).await;
