@@ -15,7 +15,7 @@ N=${N:-10000}
 PORT=${PORT:-18581}
 SECRET=bench-secret-$(date +%s)
 WORK=$(mktemp -d /tmp/calbook-sqlite-ab.XXXXXX)
-NATIVE=$ROOT/target/loadgen/release/calbook-loadgen
+NATIVE=${NATIVE:-$ROOT/target/loadgen/release/calbook-loadgen}
 [ -x "$NATIVE" ] || CARGO_TARGET_DIR=$ROOT/target/loadgen cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml 2>&1 | tail -1
 OUT=$ROOT/bench/out/sqlite-ab-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"

@@ -42,6 +42,76 @@ pub struct BookingDetails {
     /// The client proven to have made this booking: the metadata's `client_id`, set only when the
     /// booking page's signed `client_proof` verified at ingest (see [`crate::auth::ownership`]).
     pub owner: Option<Uuid>,
+    /// Seats and recurrence, when the event type has them (issue 11). `Default` for a plain
+    /// one-to-one booking.
+    pub extra: DetailExtras,
+}
+
+/// What a booking event says about seats and recurrence. Every field is optional: a source that
+/// does not know (an older Cal.com, the API v2 mapping) leaves it `None`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DetailExtras {
+    /// `seatsPerTimeSlot`: set on seated event types. A seated booking's events name only the
+    /// seat concerned in `attendees` (a new seat, a cancelled seat, a moved seat).
+    pub seats_per_time_slot: Option<i64>,
+    /// `seatsShowAttendees`: `Some(false)` hides a seated booking's attendees from each other.
+    pub seats_show_attendees: Option<bool>,
+    /// `recurringEvent`: set on each occurrence of a recurring series, and on the
+    /// `BOOKING_CANCELLED` of a "cancel all remaining".
+    pub recurring_event: Option<RecurringRule>,
+    /// `recurringBookingUid` / `recurringEventId` when the source has it (API v2 does, webhooks
+    /// do not): the series' own id, which then wins over calbook's guess.
+    pub recurring_booking_uid: Option<String>,
+}
+
+impl DetailExtras {
+    /// Whether the event type is seated.
+    pub fn seated(&self) -> bool {
+        self.seats_per_time_slot.is_some_and(|n| n > 0)
+    }
+}
+
+/// Cal.com's `recurringEvent` rule (`{freq, count, interval}`; `freq` is rrule's number:
+/// 0 yearly, 1 monthly, 2 weekly, 3 daily, 4 hourly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecurringRule {
+    pub freq: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    pub interval: i64,
+}
+
+impl RecurringRule {
+    /// The fixed length of one step of the series, when it has one (not for months or years).
+    pub fn period(&self) -> Option<jiff::SignedDuration> {
+        let unit = match self.freq {
+            2 => jiff::SignedDuration::from_hours(24 * 7),
+            3 => jiff::SignedDuration::from_hours(24),
+            4 => jiff::SignedDuration::from_hours(1),
+            _ => return None,
+        };
+        unit.checked_mul(i32::try_from(self.interval.max(1)).ok()?)
+    }
+}
+
+/// A payment recorded from `BOOKING_PAID` (`paymentId`, `paymentData.amount` in the currency's
+/// minor unit, `paymentData.currency`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Payment {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// In the currency's minor unit (cents), as Cal.com sends it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// One attendee's no-show mark from `BOOKING_NO_SHOW_UPDATED` (`attendees[{email, noShow}]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoShowMark {
+    pub email: String,
+    pub no_show: bool,
 }
 
 impl BookingDetails {
@@ -79,6 +149,7 @@ impl BookingDetails {
             event_type_slug: None,
             metadata: serde_json::json!({}),
             owner: None,
+            extra: DetailExtras::default(),
         }
     }
 }
@@ -131,6 +202,26 @@ pub enum BookingEvent {
         phase: MeetingPhase,
         at: Timestamp,
     },
+    /// `BOOKING_PAYMENT_INITIATED`: a paid event was booked and awaits payment. Its body says
+    /// `"status":"ACCEPTED"`, but Cal.com holds the booking unpaid; calbook records it as
+    /// `awaiting_payment` with the booking page's metadata, and sends nothing yet.
+    PaymentInitiated(BookingDetails),
+    /// `BOOKING_PAID`: the payment arrived. Records it, and confirms a booking awaiting payment.
+    Paid {
+        details: BookingDetails,
+        payment: Payment,
+    },
+    /// `BOOKING_NO_SHOW_UPDATED`, `AFTER_GUESTS_CAL_VIDEO_NO_SHOW` (attendees marked) and
+    /// `AFTER_HOSTS_CAL_VIDEO_NO_SHOW` (`host: Some(true)`). Only a booking uid; no times.
+    NoShow {
+        uid: String,
+        attendees: Vec<NoShowMark>,
+        host: Option<bool>,
+    },
+    /// `BOOKING_REASSIGNED`: the same booking with a new `organizer` (round-robin).
+    Reassigned(BookingDetails),
+    /// `BOOKING_LOCATION_UPDATED`: the same booking with a new `location` / meeting URL.
+    LocationUpdated(BookingDetails),
 }
 
 impl BookingEvent {
@@ -141,8 +232,28 @@ impl BookingEvent {
             | BookingEvent::Requested { details: d, .. }
             | BookingEvent::Rescheduled { details: d, .. }
             | BookingEvent::Cancelled { details: d, .. }
-            | BookingEvent::Rejected { details: d, .. } => &d.uid,
-            BookingEvent::Meeting { uid, .. } => uid,
+            | BookingEvent::Rejected { details: d, .. }
+            | BookingEvent::PaymentInitiated(d)
+            | BookingEvent::Paid { details: d, .. }
+            | BookingEvent::Reassigned(d)
+            | BookingEvent::LocationUpdated(d) => &d.uid,
+            BookingEvent::Meeting { uid, .. } | BookingEvent::NoShow { uid, .. } => uid,
+        }
+    }
+
+    /// The event's details, when it carries a whole booking.
+    pub fn details(&self) -> Option<&BookingDetails> {
+        match self {
+            BookingEvent::Created(d)
+            | BookingEvent::Requested { details: d, .. }
+            | BookingEvent::Rescheduled { details: d, .. }
+            | BookingEvent::Cancelled { details: d, .. }
+            | BookingEvent::Rejected { details: d, .. }
+            | BookingEvent::PaymentInitiated(d)
+            | BookingEvent::Paid { details: d, .. }
+            | BookingEvent::Reassigned(d)
+            | BookingEvent::LocationUpdated(d) => Some(d),
+            BookingEvent::Meeting { .. } | BookingEvent::NoShow { .. } => None,
         }
     }
 

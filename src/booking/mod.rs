@@ -5,18 +5,28 @@
 //! - **Order independence.** Cal.com does not promise delivery order. Terminal statuses
 //!   (`cancelled`, `rejected`, `rescheduled`) are never left again, except that a reschedule
 //!   always wins, so a late `BOOKING_CREATED` can not resurrect a cancelled or rescheduled booking
-//!   and the same set of events gives the same end state in any order.
+//!   and the same set of events gives the same end state in any order. (One more exception: a
+//!   seated booking cancelled because its seats were cancelled one by one reopens when another
+//!   seat arrives; see `rules::seats`.)
+//! - **Nothing erased.** A later event's absent, null or empty field keeps the stored value;
+//!   metadata merges key by key.
+//! - **Seats, series, payments** (issue 11): see [`BookingExtras`] and the rules' table.
 //! - **Idempotence.** Applying an event to the state it produced changes nothing.
 //! - **Reschedules are new bookings.** Cal.com gives the new time a new uid; the old booking is
 //!   marked `rescheduled` and linked both ways (`rescheduled_from` / `rescheduled_to`).
 
 mod event;
+mod extras;
 pub mod links;
 pub use links::LinkPolicy;
 mod rules;
 
-pub use event::{BookingDetails, BookingEvent, MeetingPhase, Person, PreviousSlot};
-pub use rules::{Action, Change, Decision, decide};
+pub use event::{
+    BookingDetails, BookingEvent, DetailExtras, MeetingPhase, NoShowMark, Payment, Person,
+    PreviousSlot, RecurringRule,
+};
+pub use extras::{AttendeeState, BookingExtras, SeatState, email_key, series_key};
+pub use rules::{Action, Change, Decision, decide, decide_with};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -48,16 +58,20 @@ pub enum Status {
     Rescheduled,
     /// The host asked the attendee to pick a new time; not final.
     RescheduleRequested,
+    /// A paid event booked but not paid yet (`BOOKING_PAYMENT_INITIATED`): no confirmation and
+    /// no reminders until the payment arrives.
+    AwaitingPayment,
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
         Status::Pending,
         Status::Confirmed,
         Status::Rejected,
         Status::Cancelled,
         Status::Rescheduled,
         Status::RescheduleRequested,
+        Status::AwaitingPayment,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +82,7 @@ impl Status {
             Status::Cancelled => "cancelled",
             Status::Rescheduled => "rescheduled",
             Status::RescheduleRequested => "reschedule_requested",
+            Status::AwaitingPayment => "awaiting_payment",
         }
     }
 
@@ -88,7 +103,7 @@ impl std::fmt::Display for Status {
 
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "unknown booking status {0:?} (expected one of pending, confirmed, rejected, cancelled, rescheduled, reschedule_requested)"
+    "unknown booking status {0:?} (expected one of pending, confirmed, rejected, cancelled, rescheduled, reschedule_requested, awaiting_payment)"
 )]
 pub struct UnknownStatus(pub String);
 
@@ -135,6 +150,9 @@ pub struct Booking {
     pub meeting_ended_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Seats, series, payment and no-shows (issue 11), one column each.
+    #[serde(flatten)]
+    pub extra: BookingExtras,
 }
 
 impl Booking {
@@ -146,7 +164,11 @@ impl Booking {
             uid: d.uid.clone(),
             calcom_id: d.calcom_id,
             client_id: d.owner,
-            title: d.title.clone(),
+            title: if d.title.trim().is_empty() {
+                "Booking".to_owned()
+            } else {
+                d.title.clone()
+            },
             description: d.description.clone(),
             notes: d.notes.clone(),
             starts_at: d.starts_at,
@@ -172,6 +194,7 @@ impl Booking {
             meeting_ended_at: None,
             created_at: now,
             updated_at: now,
+            extra: BookingExtras::from_details(d),
         }
     }
 
@@ -200,7 +223,10 @@ impl Booking {
             "meeting_ended_at": ts(&self.meeting_ended_at),
         });
         match v {
-            serde_json::Value::Object(m) => m,
+            serde_json::Value::Object(mut m) => {
+                self.extra.audit_into(&mut m);
+                m
+            }
             _ => unreachable!("json! of an object literal is an object"),
         }
     }

@@ -48,6 +48,8 @@ pub async fn preview(
         business_name: pipeline.worker.business_name.clone(),
         reminder_lead: (kind == EmailKind::Reminder).then(|| jiff::SignedDuration::from_hours(24)),
         previous_start,
+        series: Vec::new(),
+        series_uid: None,
     };
     let parts = pipeline.renderer.render(kind, &booking, &recipient, &ctx)?;
     println!("Subject: {}\n", parts.subject);

@@ -23,6 +23,24 @@ pub enum TriggerEvent {
     Ping,
     MeetingStarted,
     MeetingEnded,
+    /// A seat taken in a seated booking (`--uid` joins an existing one; `--attendee` the seat).
+    SeatAdded,
+    /// A seat of a seated booking cancelled (`--uid`, `--attendee`).
+    SeatCancelled,
+    /// A weekly series of four occurrences (uids `<uid>-1` … `<uid>-4`), next Monday 09:00 UTC.
+    Series,
+    /// "Cancel all remaining" of a series sent by `series`, from `--occurrence` (`--uid` of it).
+    SeriesCancelAll,
+    /// A paid event booked, awaiting payment.
+    PaymentInitiated,
+    /// The payment of a paid event arrived.
+    Paid,
+    /// An attendee marked absent (`--uid`, `--attendee`).
+    NoShow,
+    /// A round-robin booking given to another host.
+    Reassigned,
+    /// A booking's place (and join link) changed.
+    LocationUpdated,
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +60,15 @@ pub struct TriggerArgs {
     /// For rescheduled: the uid of the booking being moved (default: a new one).
     #[arg(long)]
     pub from: Option<String>,
+    /// For seat-added / seat-cancelled / no-show: the attendee's email.
+    #[arg(long)]
+    pub attendee: Option<String>,
+    /// For series-cancel-all: which occurrence (1 to 4) the cancel names.
+    #[arg(long, default_value_t = 2)]
+    pub occurrence: i64,
 }
+
+mod shapes;
 
 const CREATED: &str = include_str!("../../samples/calcom/compact/created.json");
 const REQUESTED: &str = include_str!("../../samples/calcom/compact/requested.json");
@@ -55,36 +81,54 @@ pub async fn run(settings: &Settings, args: TriggerArgs) -> anyhow::Result<ExitC
         Some(s) => Secrets::from_list(s).context("--secret is empty")?,
         None => existing_secrets(settings)?,
     };
-    let (trigger, body) = build(&args, Timestamp::now())?;
-    let signature = sign(secrets.primary(), body.as_bytes());
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(20))
         .build()?;
+    let mut ok = true;
+    for (trigger, body) in build_all(&args, Timestamp::now())? {
+        ok &= send(&client, &secrets, &args.url, trigger, body).await?;
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Posts one signed body; whether calbook answered with success.
+async fn send(
+    client: &reqwest::Client,
+    secrets: &Secrets,
+    url: &str,
+    trigger: &str,
+    body: String,
+) -> anyhow::Result<bool> {
+    let signature = sign(secrets.primary(), body.as_bytes());
+    let args_url = url;
     let response = client
-        .post(&args.url)
+        .post(args_url)
         .header("content-type", "application/json")
         .header("x-cal-signature-256", signature)
         .header("x-cal-webhook-version", "2021-10-20")
         .body(body.clone())
         .send()
         .await
-        .with_context(|| format!("POST {}", args.url))?;
+        .with_context(|| format!("POST {args_url}"))?;
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
-    let uid = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["payload"]["uid"].as_str().map(str::to_owned));
+    let uid = serde_json::from_str::<Value>(&body).ok().and_then(|v| {
+        let p = &v["payload"];
+        p["uid"]
+            .as_str()
+            .or(p["bookingUid"].as_str())
+            .map(str::to_owned)
+    });
     println!(
-        "sent {trigger}{} to {}",
+        "sent {trigger}{} to {args_url}",
         uid.map(|u| format!(" (uid {u})")).unwrap_or_default(),
-        args.url
     );
     println!("{} {}", status.as_u16(), text);
-    Ok(if status.is_success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(status.is_success())
 }
 
 /// Secrets from the environment or the data directory, never a freshly generated one (it would
@@ -121,9 +165,39 @@ fn iso(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The trigger name and the compact JSON body for `args`.
-pub fn build(args: &TriggerArgs, now: Timestamp) -> anyhow::Result<(&'static str, String)> {
+/// Every body `args` sends, in order (four for `series`, one otherwise).
+pub fn build_all(
+    args: &TriggerArgs,
+    now: Timestamp,
+) -> anyhow::Result<Vec<(&'static str, String)>> {
     let created_at = format!("{:.3}", now);
+    let finish =
+        |trigger: &'static str, mut body: Value| -> anyhow::Result<(&'static str, String)> {
+            body["triggerEvent"] = json!(trigger);
+            body["createdAt"] = json!(created_at);
+            Ok((trigger, serde_json::to_string(&body)?))
+        };
+    let set_at = |v: &mut Value, uid: &str, start: Timestamp| {
+        let end = start.checked_add(30.minutes()).unwrap_or(start);
+        let p = &mut v["payload"];
+        p["uid"] = json!(uid);
+        p["startTime"] = json!(iso(start));
+        p["endTime"] = json!(iso(end));
+        p["iCalUID"] = json!(format!("{uid}@Cal.com"));
+        p["bookingId"] = json!(rand::random_range(10_000..1_000_000));
+        if let Some(m) = p.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert(
+                "videoCallUrl".into(),
+                json!(format!("https://cal.example.com/video/{uid}")),
+            );
+        }
+    };
+    if let Some(bodies) = shapes::bodies(args, now, &set_at) {
+        return bodies?
+            .into_iter()
+            .map(|(trigger, body)| finish(trigger, body))
+            .collect();
+    }
     // Tomorrow, on the hour, for 30 minutes.
     let start = Timestamp::from_second(now.as_second() - now.as_second().rem_euclid(3600))?
         .checked_add(25.hours())?;
@@ -144,7 +218,7 @@ pub fn build(args: &TriggerArgs, now: Timestamp) -> anyhow::Result<(&'static str
             );
         }
     };
-    let (trigger, mut body) = match args.event {
+    let (trigger, body) = match args.event {
         TriggerEvent::Created => {
             let mut v = template(CREATED)?;
             set_booking(&mut v, &uid);
@@ -209,10 +283,9 @@ pub fn build(args: &TriggerArgs, now: Timestamp) -> anyhow::Result<(&'static str
             v["triggerEvent"] = json!(name);
             (name, v)
         }
+        other => bail!("{other:?} has no body"),
     };
-    body["triggerEvent"] = json!(trigger);
-    body["createdAt"] = json!(created_at);
-    Ok((trigger, serde_json::to_string(&body)?))
+    Ok(vec![finish(trigger, body)?])
 }
 
 #[cfg(test)]
@@ -228,6 +301,8 @@ mod tests {
             secret: None,
             uid: Some("TrigUid0000000000000001".into()),
             from: Some("TrigFrom000000000000001".into()),
+            attendee: None,
+            occurrence: 2,
         }
     }
 
@@ -235,38 +310,75 @@ mod tests {
     fn every_trigger_builds_a_body_calbook_itself_accepts() {
         let now: Timestamp = "2026-11-25T10:17:00Z".parse().unwrap();
         for event in TriggerEvent::value_variants() {
-            let (trigger, body) = build(&args(*event), now).unwrap();
-            let parsed = parse(
-                Some("application/json"),
-                Some("2021-10-20"),
-                body.as_bytes(),
-            )
-            .unwrap_or_else(|e| panic!("{event:?}: {e}"));
-            assert_eq!(parsed.trigger, trigger);
-            assert!(
-                !body.contains('\n'),
-                "compact like Cal.com's JSON.stringify"
-            );
-            match (event, parsed.parsed) {
-                (TriggerEvent::Ping, Parsed::Ping) => {}
-                (
-                    TriggerEvent::Rescheduled,
-                    Parsed::Booking(BookingEvent::Rescheduled { details, from }),
-                ) => {
-                    assert_eq!(from.uid, "TrigFrom000000000000001");
-                    assert_eq!(details.starts_at, "2026-11-26T11:00:00Z".parse().unwrap());
+            for (trigger, body) in build_all(&args(*event), now).unwrap() {
+                let parsed = parse(
+                    Some("application/json"),
+                    Some("2021-10-20"),
+                    body.as_bytes(),
+                )
+                .unwrap_or_else(|e| panic!("{event:?}: {e}"));
+                assert_eq!(parsed.trigger, trigger);
+                assert!(
+                    !body.contains('\n'),
+                    "compact like Cal.com's JSON.stringify"
+                );
+                match (event, parsed.parsed) {
+                    (TriggerEvent::Ping, Parsed::Ping) => {}
+                    (
+                        TriggerEvent::Rescheduled,
+                        Parsed::Booking(BookingEvent::Rescheduled { details, from }),
+                    ) => {
+                        assert_eq!(from.uid, "TrigFrom000000000000001");
+                        assert_eq!(details.starts_at, "2026-11-26T11:00:00Z".parse().unwrap());
+                    }
+                    (
+                        TriggerEvent::RescheduleRequested,
+                        Parsed::Booking(BookingEvent::Cancelled {
+                            reschedule_requested,
+                            ..
+                        }),
+                    ) => {
+                        assert!(reschedule_requested)
+                    }
+                    (TriggerEvent::Series, Parsed::Booking(BookingEvent::Created(d))) => {
+                        assert!(d.uid.starts_with("TrigUid0000000000000001-"));
+                        assert!(d.extra.recurring_event.is_some());
+                    }
+                    (
+                        TriggerEvent::SeriesCancelAll,
+                        Parsed::Booking(BookingEvent::Cancelled { details, .. }),
+                    ) => {
+                        assert!(details.extra.recurring_event.is_some());
+                    }
+                    (TriggerEvent::SeatAdded | TriggerEvent::SeatCancelled, Parsed::Booking(e)) => {
+                        let d = e.details().unwrap();
+                        assert!(d.extra.seated());
+                        assert_eq!(d.attendees[0].email.as_deref(), Some(shapes::SEAT_EMAIL));
+                    }
+                    (
+                        TriggerEvent::PaymentInitiated,
+                        Parsed::Booking(BookingEvent::PaymentInitiated(_)),
+                    )
+                    | (TriggerEvent::Reassigned, Parsed::Booking(BookingEvent::Reassigned(_)))
+                    | (
+                        TriggerEvent::LocationUpdated,
+                        Parsed::Booking(BookingEvent::LocationUpdated(_)),
+                    )
+                    | (TriggerEvent::NoShow, Parsed::Booking(BookingEvent::NoShow { .. })) => {}
+                    (TriggerEvent::Paid, Parsed::Booking(BookingEvent::Paid { payment, .. })) => {
+                        assert_eq!(payment.amount, Some(4500));
+                    }
+                    (
+                        TriggerEvent::Created
+                        | TriggerEvent::Requested
+                        | TriggerEvent::Rejected
+                        | TriggerEvent::Cancelled
+                        | TriggerEvent::MeetingStarted
+                        | TriggerEvent::MeetingEnded,
+                        Parsed::Booking(e),
+                    ) => assert_eq!(e.uid(), "TrigUid0000000000000001"),
+                    (e, p) => panic!("{e:?} gave {p:?}"),
                 }
-                (
-                    TriggerEvent::RescheduleRequested,
-                    Parsed::Booking(BookingEvent::Cancelled {
-                        reschedule_requested,
-                        ..
-                    }),
-                ) => {
-                    assert!(reschedule_requested)
-                }
-                (_, Parsed::Booking(e)) => assert_eq!(e.uid(), "TrigUid0000000000000001"),
-                (e, p) => panic!("{e:?} gave {p:?}"),
             }
         }
     }

@@ -232,11 +232,11 @@ pub struct EmailArgs {
         global = true
     )]
     pub reminder_offsets: String,
-    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder.
+    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder, updated.
     #[arg(
         long,
         env = "EMAIL_KINDS",
-        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder",
+        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder,updated",
         global = true
     )]
     pub email_kinds: String,

@@ -121,3 +121,16 @@ pub enum Finish {
         reason: String,
     },
 }
+
+/// Pending reminders a booking change takes back, in the change's own transaction (see
+/// [`plan::withdrawals`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Withdrawal {
+    pub booking_id: Uuid,
+    /// Only this recipient's (a cancelled seat); all recipients when `None`.
+    pub recipient: Option<String>,
+    /// Keep the reminders planned for this start (a booking moved in place keeps its new ones).
+    pub keep_start: Option<Timestamp>,
+    /// Recorded in the row's `last_error`.
+    pub reason: String,
+}

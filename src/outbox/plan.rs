@@ -7,8 +7,19 @@
 //! | created as the new side of a reschedule | rescheduled (one email, not cancel + confirm) + reminders |
 //! | requested | "request received" |
 //! | rejected | declined |
-//! | cancelled | cancellation |
-//! | old side of a reschedule, reschedule requested, link, meeting events | none (their reminders are skipped at send time) |
+//! | cancelled | cancellation (for a cancel-all, one listing the cancelled dates) |
+//! | confirmed by payment (`paid` on a booking awaiting it) | confirmation + reminders |
+//! | an occurrence of a recurring series | one confirmation for the series (key `series/<id>/…`, due [`SERIES_GATHER`] later, listing the dates) + reminders per occurrence |
+//! | seat added | confirmation + reminders, to the new seat's attendee only |
+//! | seat cancelled | cancellation to that attendee only (none for a seat moved to another booking) |
+//! | reassigned, location updated | `updated` (invite with a higher SEQUENCE) to the attendees |
+//! | payment initiated, paid after confirmation, no-shows, `updated`, series_cancelled | none |
+//! | old side of a reschedule, reschedule requested, link, meeting events | none |
+//!
+//! Reminders go when their booking goes: [`withdrawals`] marks the pending reminders of a
+//! cancelled, rejected or rescheduled booking, of a cancelled seat, or of a start that moved,
+//! `skipped` with the reason, in the same transaction (the send-time check stays as a second
+//! guard). Attendees whose seat is cancelled get no email but their own cancellation.
 //!
 //! A reminder whose time had already passed when the booking was made is recorded as `skipped`
 //! (so a booking 10 h ahead gets only the 1 h reminder).
@@ -19,8 +30,10 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{EmailKind, JobState, OutboxJob, Role};
-use crate::booking::{Action, Booking, Change, Status};
+use super::{EmailKind, JobState, OutboxJob, Role, Withdrawal};
+use crate::booking::{Action, Booking, Change, Status, email_key};
+
+mod seats;
 
 /// Which emails to plan (`EMAIL_KINDS`, `REMINDER_OFFSETS`, `NOTIFY_HOST`).
 #[derive(Debug, Clone, PartialEq)]
@@ -86,23 +99,39 @@ pub fn parse_kinds(s: &str) -> Result<BTreeSet<EmailKind>, String> {
         .collect()
 }
 
+/// How long a series' one confirmation waits for the rest of its occurrences to arrive (Cal.com
+/// sends one `BOOKING_CREATED` per occurrence, together); it lists every date recorded by then.
+pub const SERIES_GATHER: SignedDuration = SignedDuration::from_secs(60);
+
 /// The outbox rows `change` calls for.
 pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<OutboxJob> {
     let b = &change.after;
-    let kind = match change.action {
+    let became_confirmed = b.status == Status::Confirmed
+        && change
+            .before
+            .as_ref()
+            .is_none_or(|before| before.status != Status::Confirmed);
+    // `only`: the emails of the seats the change is about (a seat's own emails).
+    let (kind, only) = match change.action {
         Action::Created if b.status == Status::Confirmed && b.rescheduled_from.is_some() => {
-            EmailKind::Rescheduled
+            (EmailKind::Rescheduled, None)
         }
-        Action::Created | Action::Confirmed if b.status == Status::Confirmed => {
-            EmailKind::Confirmation
+        Action::Created | Action::Confirmed | Action::Paid if became_confirmed => {
+            (EmailKind::Confirmation, None)
         }
-        Action::Requested => EmailKind::Requested,
-        Action::Rejected => EmailKind::Declined,
-        Action::Cancelled => EmailKind::Cancelled,
+        Action::Requested => (EmailKind::Requested, None),
+        Action::Rejected => (EmailKind::Declined, None),
+        Action::Cancelled => (EmailKind::Cancelled, None),
+        Action::SeatAdded => (EmailKind::Confirmation, Some(seats::added(change))),
+        Action::SeatCancelled => (EmailKind::Cancelled, Some(seats::cancelled(change, false))),
+        Action::Reassigned | Action::LocationUpdated => (EmailKind::Updated, None),
         _ => return Vec::new(),
     };
+    let series = b.extra.series_id.as_deref().filter(|_| {
+        kind == EmailKind::Confirmation && only.is_none() && b.extra.recurring_event.is_some()
+    });
     let mut jobs = Vec::new();
-    for (role, email, name, zone) in recipients(b, policy.notify_host) {
+    for (role, email, name, zone) in recipients(b, policy.notify_host && only.is_none(), &only) {
         let base = Recipient {
             role,
             email,
@@ -110,7 +139,24 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
             zone,
         };
         if policy.kinds.contains(&kind) {
-            jobs.push(job(b, kind, &base, None, now, now, JobState::Pending, None));
+            let mut j = job(b, kind, &base, None, now, now, JobState::Pending, None);
+            if let Some(series) = series {
+                // One confirmation for the whole series, listing its dates.
+                j.idempotency_key = bounded_key(format!(
+                    "series/{series}/confirmation/{}",
+                    base.email.to_ascii_lowercase()
+                ));
+                j.due_at = now.checked_add(SERIES_GATHER).unwrap_or(now);
+            }
+            if kind == EmailKind::Updated {
+                j.idempotency_key = bounded_key(format!(
+                    "booking/{}/updated/{}/{}",
+                    b.uid,
+                    b.ical_sequence,
+                    base.email.to_ascii_lowercase()
+                ));
+            }
+            jobs.push(j);
         }
         if kind.plans_reminders() && policy.kinds.contains(&EmailKind::Reminder) {
             for lead in &policy.reminder_offsets {
@@ -142,6 +188,51 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
     jobs
 }
 
+/// The pending reminders `change` takes back, in its own transaction: all of a booking that is
+/// cancelled, rejected or rescheduled; a cancelled seat's own; those planned for a start the
+/// booking moved away from.
+pub fn withdrawals(change: &Change) -> Vec<Withdrawal> {
+    let b = &change.after;
+    let Some(before) = &change.before else {
+        return Vec::new();
+    };
+    let gone = matches!(
+        b.status,
+        Status::Cancelled | Status::Rejected | Status::Rescheduled | Status::RescheduleRequested
+    );
+    if gone && before.status != b.status {
+        return vec![Withdrawal {
+            booking_id: b.id,
+            recipient: None,
+            keep_start: None,
+            reason: format!("booking is {}", b.status),
+        }];
+    }
+    if change.action == Action::SeatCancelled {
+        return seats::cancelled(change, true)
+            .into_iter()
+            .map(|email| Withdrawal {
+                booking_id: b.id,
+                reason: match b.attendee_state(&email).and_then(|s| s.moved_to.as_deref()) {
+                    Some(_) => "the seat moved to another booking".to_owned(),
+                    None => "the seat was cancelled".to_owned(),
+                },
+                recipient: Some(email),
+                keep_start: None,
+            })
+            .collect();
+    }
+    if b.starts_at != before.starts_at && !b.status.is_terminal() {
+        return vec![Withdrawal {
+            booking_id: b.id,
+            recipient: None,
+            keep_start: Some(b.starts_at),
+            reason: "the booking's start time moved".to_owned(),
+        }];
+    }
+    Vec::new()
+}
+
 struct Recipient {
     role: Role,
     email: String,
@@ -149,15 +240,21 @@ struct Recipient {
     zone: Option<String>,
 }
 
-/// Attendees (and guests) with an address, each once; then the organizer when asked for.
+/// Attendees (and guests) with an address, each once, whose seat is not cancelled (or only those
+/// in `only`); then the organizer when asked for.
 fn recipients(
     b: &Booking,
     notify_host: bool,
+    only: &Option<Vec<String>>,
 ) -> Vec<(Role, String, Option<String>, Option<String>)> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
     for p in &b.attendees {
         if let Some(email) = p.email.as_deref().map(str::trim).filter(|e| !e.is_empty())
+            && match only {
+                Some(only) => only.contains(&email_key(email)),
+                None => !b.seat_cancelled(email),
+            }
             && seen.insert(email.to_ascii_lowercase())
         {
             out.push((

@@ -21,6 +21,10 @@ pub enum Verdict {
 /// Cancellation and decline notices always go.
 pub fn send_time_check(job: &OutboxJob, booking: &Booking, now: Timestamp) -> Verdict {
     let skip = |why: String| Verdict::Skip(why);
+    // A seat cancelled (or moved) since: only its cancellation notice still goes.
+    if job.kind != EmailKind::Cancelled && booking.seat_cancelled(&job.recipient_email) {
+        return skip("the recipient's seat was cancelled".to_owned());
+    }
     match job.kind {
         EmailKind::Reminder => {
             if booking.status != Status::Confirmed {
@@ -33,12 +37,14 @@ pub fn send_time_check(job: &OutboxJob, booking: &Booking, now: Timestamp) -> Ve
                 Verdict::Send
             }
         }
-        EmailKind::Confirmation | EmailKind::Rescheduled => match booking.status {
-            Status::Cancelled | Status::Rejected | Status::Rescheduled => {
-                skip(format!("booking is {}", booking.status))
+        EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
+            match booking.status {
+                Status::Cancelled | Status::Rejected | Status::Rescheduled => {
+                    skip(format!("booking is {}", booking.status))
+                }
+                _ => Verdict::Send,
             }
-            _ => Verdict::Send,
-        },
+        }
         EmailKind::Requested if booking.status != Status::Pending => {
             skip(format!("booking is {}, no longer pending", booking.status))
         }

@@ -381,12 +381,40 @@ impl Worker {
                 .map(|b| b.starts_at),
             _ => None,
         };
+        let occurrences = match &booking.extra.series_id {
+            Some(id) if series_email(kind, &booking) => {
+                self.store.series(id).await.unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        let series_uid = booking.extra.series_id.as_ref().and_then(|id| {
+            occurrences
+                .iter()
+                .find(|o| &o.uid == id)
+                .map(crate::mail::render::series_calendar_uid)
+        });
+        let series = match &booking.extra.series_id {
+            Some(_) if series_email(kind, &booking) => occurrences
+                .iter()
+                .filter(|o| match kind {
+                    EmailKind::Cancelled => {
+                        o.status == crate::booking::Status::Cancelled
+                            && o.extra.series_cancelled_from.is_some()
+                    }
+                    _ => !o.status.is_terminal(),
+                })
+                .map(|o| (o.starts_at, o.ends_at))
+                .collect(),
+            _ => Vec::new(),
+        };
         let ctx = RenderContext {
             business_name: self.config.business_name.clone(),
             reminder_lead: job
                 .reminder_lead_seconds
                 .map(jiff::SignedDuration::from_secs),
             previous_start,
+            series,
+            series_uid,
         };
         let email = match compose(
             &self.renderer,
@@ -414,6 +442,17 @@ impl Worker {
         };
         Ok(Prepared::Ready(Box::new(email), now))
     }
+}
+
+/// Whether `kind` for `booking` is a series' one email: its confirmation, or the cancellation
+/// of the occurrence a "cancel all remaining" named.
+fn series_email(kind: EmailKind, booking: &crate::booking::Booking) -> bool {
+    booking.extra.recurring_event.is_some()
+        && match kind {
+            EmailKind::Confirmation => true,
+            EmailKind::Cancelled => booking.extra.series_cancelled_from == Some(booking.starts_at),
+            _ => false,
+        }
 }
 
 fn count(outcome: JobOutcome) {

@@ -153,6 +153,18 @@ pub(super) async fn booking<'e, DB: Db>(
     fetch_optional(e, sql, &[Value::text(uid)], rows::booking).await
 }
 
+/// The occurrences of a series, earliest first.
+pub(super) async fn series<'e, DB: Db>(
+    e: impl Executor<'e, Database = DB>,
+    series_id: &str,
+) -> Result<Vec<Booking>> {
+    let sql = format!(
+        "{} WHERE series_id = $1 ORDER BY starts_at, external_id",
+        BOOKING_SQL.select
+    );
+    fetch_all(e, sql, &[Value::text(series_id)], rows::booking).await
+}
+
 pub(super) async fn booking_by_id<'e, DB: Db>(
     e: impl Executor<'e, Database = DB>,
     id: Uuid,

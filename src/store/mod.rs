@@ -197,6 +197,14 @@ impl Store {
         }
     }
 
+    /// The occurrences of a recurring series, earliest first.
+    pub async fn series(&self, series_id: &str) -> Result<Vec<Booking>> {
+        match self {
+            Store::Sqlite(s) => common::series(&s.pool, series_id).await,
+            Store::Postgres(p) => common::series(p, series_id).await,
+        }
+    }
+
     /// A booking by calbook's id.
     pub async fn booking_by_id(&self, id: Uuid) -> Result<Option<Booking>> {
         match self {
@@ -284,6 +292,15 @@ impl Tx<'_> {
         match self {
             Tx::Sqlite(tx) => sqlite::lock_bookings(tx, uids).await,
             Tx::Postgres(tx) => postgres::lock_bookings(tx, uids).await,
+        }
+    }
+
+    /// The bookings with these series keys (occurrences of recurring series); on PostgreSQL
+    /// they stay locked until commit.
+    pub async fn lock_series(&mut self, keys: &[&str]) -> Result<Vec<Booking>> {
+        match self {
+            Tx::Sqlite(tx) => sqlite::lock_series(tx, keys).await,
+            Tx::Postgres(tx) => postgres::lock_series(tx, keys).await,
         }
     }
 

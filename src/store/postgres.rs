@@ -91,6 +91,19 @@ pub(super) async fn lock_bookings(tx: &mut PgConnection, uids: &[&str]) -> Resul
     decode_bookings(&rows)
 }
 
+/// The bookings with these series keys, locked until commit.
+pub(super) async fn lock_series(tx: &mut PgConnection, keys: &[&str]) -> Result<Vec<Booking>> {
+    let sql = format!(
+        "{} WHERE series_key = ANY($1) ORDER BY external_id FOR UPDATE",
+        BOOKING_SQL.select
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(keys)
+        .fetch_all(tx)
+        .await?;
+    decode_bookings(&rows)
+}
+
 pub(super) async fn bookings_with_uids(p: &PgPool, uids: &[&str]) -> Result<Vec<Booking>> {
     let sql = format!("{} WHERE external_id = ANY($1)", BOOKING_SQL.select);
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))

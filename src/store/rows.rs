@@ -107,6 +107,28 @@ pub(super) static BOOKINGS: Table<Booking> = Table {
         col("created_at", Key, |b| Value::Time(Some(b.created_at))),
         col("updated_at", Data, |b| Value::Time(Some(b.updated_at))),
         col("provider", InsertOnly, |_| Value::text("calcom")),
+        // Migration 0008 (issue 11): seats, series, payment, no-shows.
+        col("series_id", Data, |b| Value::opt_text(&b.extra.series_id)),
+        col("series_key", Data, |b| Value::opt_text(&b.extra.series_key)),
+        col("recurring_event", Data, |b| {
+            Value::opt_json(&b.extra.recurring_event)
+        }),
+        col("series_cancelled_from", Data, |b| {
+            Value::Time(b.extra.series_cancelled_from)
+        }),
+        col("seats_per_time_slot", Data, |b| {
+            Value::Int(b.extra.seats_per_time_slot)
+        }),
+        col("seats_show_attendees", Data, |b| {
+            Value::Int(b.extra.seats_show_attendees.map(i64::from))
+        }),
+        col("attendee_states", Data, |b| {
+            Value::json(&b.extra.attendee_states)
+        }),
+        col("host_no_show", Data, |b| {
+            Value::Int(b.extra.host_no_show.map(i64::from))
+        }),
+        col("payment", Data, |b| Value::opt_json(&b.extra.payment)),
     ],
 };
 
@@ -142,6 +164,17 @@ pub(super) fn booking(r: &impl ReadRow) -> Result<Booking> {
         meeting_ended_at: r.opt_time("meeting_ended_at")?,
         created_at: r.time("created_at")?,
         updated_at: r.time("updated_at")?,
+        extra: crate::booking::BookingExtras {
+            series_id: r.opt_text("series_id")?,
+            series_key: r.opt_text("series_key")?,
+            recurring_event: r.opt_json("recurring_event")?,
+            series_cancelled_from: r.opt_time("series_cancelled_from")?,
+            seats_per_time_slot: r.opt_int("seats_per_time_slot")?,
+            seats_show_attendees: r.opt_int("seats_show_attendees")?.map(|n| n != 0),
+            attendee_states: r.json("attendee_states")?,
+            host_no_show: r.opt_int("host_no_show")?.map(|n| n != 0),
+            payment: r.opt_json("payment")?,
+        },
     })
 }
 
@@ -276,7 +309,7 @@ pub(super) const DELIVERY_INSERT_TAIL: &str =
 
 /// Splits rows for multi-row INSERTs into chunks of 64, 32, …, 1 rows, so that each table has
 /// at most seven distinct statement texts: they stay in the prepared-statement cache instead of
-/// being parsed and planned again for every batch size. (64 rows × 31 columns stays far below
+/// being parsed and planned again for every batch size. (64 rows × 40 columns stays far below
 /// SQLite's 32,766 and PostgreSQL's 65,535 parameters.)
 pub(crate) fn row_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     std::iter::from_fn(move || {
@@ -316,9 +349,9 @@ mod tests {
         );
         assert!(
             sql.select
-                .ends_with(", created_at, updated_at FROM bookings")
+                .ends_with(", host_no_show, payment FROM bookings")
         );
-        assert!(sql.insert.ends_with(", updated_at, provider) "));
+        assert!(sql.insert.contains(", updated_at, provider, series_id, "));
         // Identity, creation time and provider are never overwritten by an update.
         let updated: Vec<&str> = sql
             .update_set
@@ -328,7 +361,7 @@ mod tests {
         for kept in ["id", "external_id", "created_at", "provider"] {
             assert!(!updated.contains(&kept), "{kept}");
         }
-        assert_eq!(updated.len(), 27);
+        assert_eq!(updated.len(), 36);
         assert!(!DELIVERY_SQL.select.contains("body,"));
         assert!(!DELIVERY_SQL.select.contains(", body "));
     }

@@ -130,6 +130,19 @@ pub(super) async fn lock_bookings(
     decode_bookings(&rows)
 }
 
+/// The bookings with these series keys (the occurrences of the series being written).
+pub(super) async fn lock_series(tx: &mut SqliteConnection, keys: &[&str]) -> Result<Vec<Booking>> {
+    let sql = format!(
+        "{} WHERE series_key IN (SELECT value FROM json_each($1))",
+        BOOKING_SQL.select
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(json_list(keys))
+        .fetch_all(tx)
+        .await?;
+    decode_bookings(&rows)
+}
+
 /// One query for many uids: they travel as one JSON array parameter.
 pub(super) async fn bookings_with_uids(p: &SqlitePool, uids: &[&str]) -> Result<Vec<Booking>> {
     let sql = format!(

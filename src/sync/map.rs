@@ -201,6 +201,7 @@ impl ApiBooking {
             event_type_slug: self.event_type.as_ref().and_then(|e| e.slug.clone()),
             metadata,
             owner: None,
+            extra: Default::default(),
         })
     }
 }

@@ -373,7 +373,12 @@ fn expected_status(e: &BookingEvent) -> Option<crate::booking::Status> {
         } => Status::RescheduleRequested,
         BookingEvent::Cancelled { .. } => Status::Cancelled,
         BookingEvent::Rejected { .. } => Status::Rejected,
-        BookingEvent::Meeting { .. } => return None,
+        BookingEvent::PaymentInitiated(_) => Status::AwaitingPayment,
+        BookingEvent::Meeting { .. }
+        | BookingEvent::Paid { .. }
+        | BookingEvent::NoShow { .. }
+        | BookingEvent::Reassigned(_)
+        | BookingEvent::LocationUpdated(_) => return None,
     })
 }
 

@@ -90,8 +90,12 @@ fn details_mut(event: &mut BookingEvent) -> Option<&mut BookingDetails> {
         | BookingEvent::Requested { details: d, .. }
         | BookingEvent::Rescheduled { details: d, .. }
         | BookingEvent::Cancelled { details: d, .. }
-        | BookingEvent::Rejected { details: d, .. } => Some(d),
-        BookingEvent::Meeting { .. } => None,
+        | BookingEvent::Rejected { details: d, .. }
+        | BookingEvent::PaymentInitiated(d)
+        | BookingEvent::Paid { details: d, .. }
+        | BookingEvent::Reassigned(d)
+        | BookingEvent::LocationUpdated(d) => Some(d),
+        BookingEvent::Meeting { .. } | BookingEvent::NoShow { .. } => None,
     }
 }
 

@@ -14,9 +14,9 @@ use std::collections::{HashMap, HashSet};
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::booking::{Booking, BookingEvent, HistoryEntry, Source, decide};
+use crate::booking::{Booking, BookingEvent, HistoryEntry, Source, decide_with};
 use crate::outbox::plan::EmailPolicy;
-use crate::outbox::{EmailKind, JobState, OutboxJob};
+use crate::outbox::{EmailKind, JobState, OutboxJob, Withdrawal};
 use crate::store::{StoreError, Tx};
 
 /// Which of the planned emails to keep.
@@ -47,22 +47,27 @@ pub struct Changes<'p> {
     updated: Vec<String>,
     history: Vec<HistoryEntry>,
     emails: Vec<OutboxJob>,
+    /// Reminders the changes withdraw (cancelled, rejected, moved, a seat given up), written in
+    /// the same transaction as the changes.
+    withdrawals: Vec<Withdrawal>,
     policy: Option<&'p EmailPolicy>,
     now: Timestamp,
 }
 
 impl<'p> Changes<'p> {
-    /// Loads (and on PostgreSQL locks until commit) every booking `events` may touch.
+    /// Loads (and on PostgreSQL locks until commit) every booking `events` may touch, and every
+    /// recorded occurrence of the recurring series they name.
     pub async fn load<'e>(
         tx: &mut Tx<'_>,
         events: impl Iterator<Item = &'e BookingEvent>,
         policy: Option<&'p EmailPolicy>,
         now: Timestamp,
     ) -> Result<Changes<'p>, StoreError> {
-        let mut uids: Vec<&str> = events.flat_map(BookingEvent::uids).collect();
+        let events: Vec<&BookingEvent> = events.collect();
+        let mut uids: Vec<&str> = events.iter().flat_map(|e| e.uids()).collect();
         uids.sort_unstable();
         uids.dedup();
-        let bookings = if uids.is_empty() {
+        let mut bookings: HashMap<String, Booking> = if uids.is_empty() {
             HashMap::new()
         } else {
             tx.lock_bookings(&uids)
@@ -71,12 +76,26 @@ impl<'p> Changes<'p> {
                 .map(|b| (b.uid.clone(), b))
                 .collect()
         };
+        let mut keys: Vec<String> = events
+            .iter()
+            .filter_map(|e| super::ingest::series_key_of(e))
+            .collect();
+        keys.extend(bookings.values().filter_map(|b| b.extra.series_key.clone()));
+        keys.sort_unstable();
+        keys.dedup();
+        if !keys.is_empty() {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            for b in tx.lock_series(&keys).await? {
+                bookings.entry(b.uid.clone()).or_insert(b);
+            }
+        }
         Ok(Changes {
             bookings,
             inserted: HashSet::new(),
             updated: Vec::new(),
             history: Vec::new(),
             emails: Vec::new(),
+            withdrawals: Vec::new(),
             policy,
             now,
         })
@@ -96,7 +115,18 @@ impl<'p> Changes<'p> {
         scope: EmailScope,
     ) -> EventResult {
         let now = self.now;
-        let decision = decide(event, |u| self.bookings.get(u), now);
+        let bookings = &self.bookings;
+        let decision = decide_with(
+            event,
+            |u| bookings.get(u),
+            |key| {
+                bookings
+                    .values()
+                    .filter(|b| b.extra.series_key.as_deref() == Some(key))
+                    .collect()
+            },
+            now,
+        );
         if decision.changes.is_empty() {
             return EventResult {
                 note: decision.note,
@@ -119,6 +149,8 @@ impl<'p> Changes<'p> {
                         }
                     }));
             }
+            self.withdrawals
+                .extend(crate::outbox::plan::withdrawals(&change));
             let uid = change.after.uid.clone();
             if change.before.is_none() {
                 self.inserted.insert(uid.clone());
@@ -159,6 +191,9 @@ impl<'p> Changes<'p> {
         tx.insert_history(&self.history).await?;
         if !self.emails.is_empty() {
             tx.insert_outbox(&self.emails).await?;
+        }
+        if !self.withdrawals.is_empty() {
+            tx.withdraw_reminders(&self.withdrawals, self.now).await?;
         }
         Ok(())
     }

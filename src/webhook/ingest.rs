@@ -149,9 +149,19 @@ impl Ingest {
     pub async fn submit(&self, mut received: Received) -> Result<Applied, IngestError> {
         let at = received.received_at;
         received.parsed = received.parsed.and_then(|p| self.admission.admit(p, at));
-        let key = match &received.parsed {
-            Ok(p) => p.booking_uid().unwrap_or(&received.body_sha256),
-            Err(_) => &received.body_sha256,
+        // Occurrences of one recurring series go to one writer, so that they are linked in
+        // arrival order (PostgreSQL also locks the series' rows, for several instances).
+        let series = match &received.parsed {
+            Ok(ParsedDelivery {
+                parsed: Parsed::Booking(e),
+                ..
+            }) => series_key_of(e),
+            _ => None,
+        };
+        let key = match (&series, &received.parsed) {
+            (Some(k), _) => k.as_str(),
+            (None, Ok(p)) => p.booking_uid().unwrap_or(&received.body_sha256),
+            (None, Err(_)) => &received.body_sha256,
         };
         let slot = self.hasher.hash_one(key) as usize % self.writers.len();
         let writer = &self.writers[slot];
@@ -162,6 +172,13 @@ impl Ingest {
             .map_err(|_| IngestError::ShuttingDown)?;
         answer.await.unwrap_or(Err(IngestError::ShuttingDown))
     }
+}
+
+/// The series key of an event about an occurrence of a recurring series.
+pub(super) fn series_key_of(e: &crate::booking::BookingEvent) -> Option<String> {
+    let d = e.details()?;
+    let rule = d.extra.recurring_event.as_ref()?;
+    Some(crate::booking::series_key(d, rule))
 }
 
 async fn writer(
@@ -354,7 +371,7 @@ async fn apply_batch(
             id: r.id,
             received_at: r.received_at,
             body_sha256: r.body_sha256.clone(),
-            trigger_event: trigger,
+            trigger_event: trigger.filter(|t| !t.is_empty()),
             webhook_version: r.webhook_version.clone(),
             content_type: r.content_type.clone(),
             booking_uid: booking_uid.clone(),

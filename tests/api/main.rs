@@ -23,6 +23,7 @@ mod rls;
 mod security;
 mod service;
 mod sessions;
+mod shapes;
 mod store_contract;
 mod sync;
 mod web;

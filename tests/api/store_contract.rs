@@ -108,6 +108,34 @@ fn booking(n: u128, uid: &str, starts_in_hours: i64, status: Status) -> Booking 
         meeting_ended_at: None,
         created_at: at(-3600),
         updated_at: at(-3600 + n as i64),
+        extra: calbook::booking::BookingExtras {
+            series_id: Some(format!("series-{n}")),
+            series_key: Some("k".repeat(32)),
+            recurring_event: Some(calbook::booking::RecurringRule {
+                freq: 2,
+                count: Some(4),
+                interval: 1,
+            }),
+            series_cancelled_from: (n == 1).then(|| at(3600)),
+            seats_per_time_slot: Some(5),
+            seats_show_attendees: Some(n == 2),
+            attendee_states: [(
+                "lee@example.com".to_owned(),
+                calbook::booking::AttendeeState {
+                    seat: Some(calbook::booking::SeatState::Cancelled),
+                    seat_reason: Some("Über".to_owned()),
+                    moved_to: None,
+                    no_show: Some(true),
+                },
+            )]
+            .into(),
+            host_no_show: Some(false),
+            payment: Some(calbook::booking::Payment {
+                id: Some("pay_1".to_owned()),
+                amount: Some(4500),
+                currency: Some("EUR".to_owned()),
+            }),
+        },
     }
 }
 

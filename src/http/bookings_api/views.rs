@@ -75,6 +75,17 @@ pub struct BookingView {
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
+    /// The recurring series this booking is an occurrence of (the uid of its first recorded
+    /// occurrence); `null` for a single booking.
+    pub series_id: Option<String>,
+    /// Per attendee (lowercase email): `seat` (`booked` / `cancelled`, for seated events),
+    /// `seat_reason`, `moved_to` (a seat moved to another booking) and `no_show`.
+    #[schema(value_type = Object)]
+    pub attendee_states: std::collections::BTreeMap<String, crate::booking::AttendeeState>,
+    /// Whether the host was marked absent; `null` when nobody said.
+    pub host_no_show: Option<bool>,
+    /// The payment `BOOKING_PAID` recorded (amount in the currency's minor unit).
+    pub payment: Option<crate::booking::Payment>,
     /// Admins only: Cal.com's numeric booking id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calcom_id: Option<i64>,
@@ -87,6 +98,13 @@ impl BookingView {
     /// What `admin` (or a client, when false) sees of `b`; `links` says which linked uids it may
     /// see.
     pub fn new(b: &Booking, admin: bool, links: &Links) -> BookingView {
+        let seen;
+        let b = if admin || !b.seated() {
+            b
+        } else {
+            seen = client_view(b);
+            &seen
+        };
         BookingView {
             uid: b.uid.clone(),
             status: b.status,
@@ -116,10 +134,30 @@ impl BookingView {
             meeting_ended_at: b.meeting_ended_at,
             created_at: b.created_at,
             updated_at: b.updated_at,
+            series_id: b.extra.series_id.clone(),
+            attendee_states: b.extra.attendee_states.clone(),
+            host_no_show: b.extra.host_no_show,
+            payment: b.extra.payment.clone(),
             calcom_id: b.calcom_id.filter(|_| admin),
             metadata: admin.then(|| b.metadata.clone()),
         }
     }
+}
+
+/// A seated booking as its client (the booker, its first attendee) sees it: with
+/// `seatsShowAttendees: false`, no other seat's attendee or state.
+fn client_view(b: &Booking) -> Booking {
+    let mut seen = b.as_seen_by(b.attendee_email.as_deref());
+    let visible: Vec<String> = seen
+        .attendees
+        .iter()
+        .filter_map(|p| p.email.as_deref())
+        .map(crate::booking::email_key)
+        .collect();
+    seen.extra
+        .attendee_states
+        .retain(|email, _| visible.contains(email));
+    seen
 }
 
 /// One page of bookings.

@@ -24,6 +24,48 @@ pub(crate) fn ical_uid(booking: &Booking) -> String {
 /// `ical_sequence + 1`). Times are UTC (`…Z`), so no VTIMEZONE is needed. `DTSTAMP` is the
 /// booking's `updated_at`, so the output is deterministic.
 pub fn calendar_invite(booking: &Booking, method: CalendarMethod) -> CalendarInvite {
+    invite(booking, method, None)
+}
+
+/// A recurring series' one invite: one event whose UID is the series' (`series_uid`, the first
+/// recorded occurrence's iCalUID). A REQUEST starts at the earliest date and lists the others as
+/// `RDATE`s; a CANCEL (a "cancel all remaining") names the first cancelled date with
+/// `RECURRENCE-ID;RANGE=THISANDFUTURE`, which removes it and every later one.
+pub fn series_invite(
+    booking: &Booking,
+    method: CalendarMethod,
+    series_uid: &str,
+    dates: &[(Timestamp, Timestamp)],
+) -> CalendarInvite {
+    let mut dates = dates.to_vec();
+    dates.sort();
+    let Some(&(first_start, first_end)) = dates.first() else {
+        return calendar_invite(booking, method);
+    };
+    let mut b = booking.clone();
+    b.ical_uid = Some(series_uid.to_owned());
+    b.starts_at = first_start;
+    b.ends_at = first_end;
+    let extra = match method {
+        CalendarMethod::Request if dates.len() > 1 => Some(Property::new(
+            "RDATE",
+            dates[1..]
+                .iter()
+                .map(|(s, _)| utc_basic(*s))
+                .collect::<Vec<_>>()
+                .join(","),
+        )),
+        CalendarMethod::Cancel => {
+            let mut p = Property::new("RECURRENCE-ID", utc_basic(first_start));
+            p.add_parameter("RANGE", "THISANDFUTURE");
+            Some(p)
+        }
+        CalendarMethod::Request => None,
+    };
+    invite(&b, method, extra)
+}
+
+fn invite(booking: &Booking, method: CalendarMethod, extra: Option<Property>) -> CalendarInvite {
     let base_sequence = u32::try_from(booking.ical_sequence.max(0)).unwrap_or(u32::MAX);
     let (sequence, status) = match method {
         CalendarMethod::Request => (base_sequence, EventStatus::Confirmed),
@@ -67,6 +109,9 @@ pub fn calendar_invite(booking: &Booking, method: CalendarMethod) -> CalendarInv
             attendee = attendee.cn(cn);
         }
         event.attendee(attendee);
+    }
+    if let Some(p) = extra {
+        event.append_property(p);
     }
 
     let mut calendar = Calendar::empty();

@@ -72,13 +72,18 @@ email_kinds! {
     Declined => "declined",
     /// Before the start, by each `REMINDER_OFFSETS` lead.
     Reminder => "reminder",
+    /// A new host or place (`BOOKING_REASSIGNED`, `BOOKING_LOCATION_UPDATED`): the invite
+    /// replaces the old one (same UID, higher SEQUENCE).
+    Updated => "updated",
 }
 
 impl EmailKind {
     /// The calendar invite this kind carries, if any.
     pub(super) fn calendar_method(self) -> Option<CalendarMethod> {
         match self {
-            EmailKind::Confirmation | EmailKind::Rescheduled => Some(CalendarMethod::Request),
+            EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
+                Some(CalendarMethod::Request)
+            }
             EmailKind::Cancelled => Some(CalendarMethod::Cancel),
             EmailKind::Requested | EmailKind::Declined | EmailKind::Reminder => None,
         }
@@ -86,7 +91,10 @@ impl EmailKind {
 
     pub(super) fn has_google_link(self) -> bool {
         match self {
-            EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Reminder => true,
+            EmailKind::Confirmation
+            | EmailKind::Rescheduled
+            | EmailKind::Reminder
+            | EmailKind::Updated => true,
             EmailKind::Cancelled | EmailKind::Requested | EmailKind::Declined => false,
         }
     }
@@ -98,7 +106,8 @@ impl EmailKind {
             EmailKind::Cancelled
             | EmailKind::Requested
             | EmailKind::Declined
-            | EmailKind::Reminder => false,
+            | EmailKind::Reminder
+            | EmailKind::Updated => false,
         }
     }
 }

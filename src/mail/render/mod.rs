@@ -30,7 +30,12 @@ use crate::mail::{Email, Mailbox, header_safe};
 
 use builtin::BUILTINS;
 pub use builtin::TEMPLATE_NAMES;
-pub use ics::{calendar_invite, google_calendar_link};
+pub use ics::{calendar_invite, google_calendar_link, series_invite};
+
+/// The calendar UID a series' invites use: its first recorded occurrence's.
+pub fn series_calendar_uid(first: &Booking) -> String {
+    ics::ical_uid(first)
+}
 pub use kind::{EmailKind, Role};
 pub use zone::{LocalTime, local_time};
 
@@ -69,6 +74,11 @@ pub struct RenderContext {
     pub reminder_lead: Option<jiff::SignedDuration>,
     /// For Rescheduled: the old start time (shown as "moved from …").
     pub previous_start: Option<jiff::Timestamp>,
+    /// For a recurring series' one confirmation, or a cancel-all's one cancellation: every
+    /// occurrence's `(start, end)`, listed in the email (empty otherwise).
+    pub series: Vec<(jiff::Timestamp, jiff::Timestamp)>,
+    /// The series' calendar UID (its first recorded occurrence's iCalUID), with `series`.
+    pub series_uid: Option<String>,
 }
 
 /// The rendered parts of one email.
@@ -266,6 +276,8 @@ struct TemplateValues {
     reminder_lead: String,
     google_calendar_link: Option<String>,
     uid: String,
+    /// Each date of a series this email covers, in the recipient's zone (empty otherwise).
+    series_dates: Vec<String>,
 }
 
 impl TemplateValues {
@@ -336,6 +348,11 @@ impl TemplateValues {
                 .has_google_link()
                 .then(|| google_calendar_link(booking)),
             uid: booking.uid.clone(),
+            series_dates: ctx
+                .series
+                .iter()
+                .map(|(start, end)| format_span(&lookup, *start, *end))
+                .collect(),
         }
     }
 }
@@ -415,8 +432,13 @@ pub fn compose(
     idempotency_key: String,
     ctx: &RenderContext,
 ) -> Result<Email, RenderError> {
-    let parts = renderer.render(kind, booking, recipient, ctx)?;
-    let (booking, _) = renderer.links.screen(booking);
+    // Cancelled seats left out; a seated event that hides attendees shows each only themself.
+    let seen = booking.as_seen_by(match recipient.role {
+        Role::Attendee => Some(recipient.email.as_str()),
+        Role::Host => None,
+    });
+    let parts = renderer.render(kind, &seen, recipient, ctx)?;
+    let (booking, _) = renderer.links.screen(&seen);
     Ok(Email {
         from: safe_mailbox(from.name.as_deref(), &from.address),
         reply_to: reply_to.map(|m| safe_mailbox(m.name.as_deref(), &m.address)),
@@ -424,9 +446,12 @@ pub fn compose(
         subject: parts.subject,
         text: parts.text,
         html: parts.html,
-        calendar: kind
-            .calendar_method()
-            .map(|method| calendar_invite(&booking, method)),
+        calendar: kind.calendar_method().map(|method| match &ctx.series_uid {
+            Some(uid) if !ctx.series.is_empty() => {
+                series_invite(&booking, method, uid, &ctx.series)
+            }
+            _ => calendar_invite(&booking, method),
+        }),
         idempotency_key,
     })
 }

@@ -62,6 +62,7 @@ fn booking() -> Booking {
         meeting_ended_at: None,
         created_at: ts("2026-03-01T09:00:00Z"),
         updated_at: ts("2026-03-01T09:00:00Z"),
+        extra: Default::default(),
     }
 }
 
@@ -78,6 +79,8 @@ fn ctx() -> RenderContext {
         business_name: "Acme".to_owned(),
         reminder_lead: Some(SignedDuration::from_hours(24)),
         previous_start: Some(ts("2026-03-09T16:00:00Z")),
+        series: Vec::new(),
+        series_uid: None,
     }
 }
 
@@ -231,7 +234,9 @@ fn compose_attaches_the_right_invite() {
         )
         .unwrap();
         let expected = match kind {
-            EmailKind::Confirmation | EmailKind::Rescheduled => Some(CalendarMethod::Request),
+            EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
+                Some(CalendarMethod::Request)
+            }
             EmailKind::Cancelled => Some(CalendarMethod::Cancel),
             _ => None,
         };
@@ -260,7 +265,10 @@ fn compose_attaches_the_right_invite() {
             has_link,
             matches!(
                 kind,
-                EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Reminder
+                EmailKind::Confirmation
+                    | EmailKind::Rescheduled
+                    | EmailKind::Reminder
+                    | EmailKind::Updated
             ),
             "{kind}"
         );

@@ -73,8 +73,10 @@ async fn the_sqlite_rebuild_keeps_every_row_and_index_and_accepts_any_kind() {
     .execute(&pool)
     .await
     .unwrap();
-    let before: Vec<OutboxJob> = EmailKind::ALL
-        .into_iter()
+    // The kinds 0002's CHECK knew (later kinds need no migration: that is what 0006 is for).
+    let before: Vec<OutboxJob> = EmailKind::ALL[..6]
+        .iter()
+        .copied()
         .zip(JobState::ALL.into_iter().cycle())
         .enumerate()
         .map(|(i, (kind, state))| job(i as u128, kind, state))

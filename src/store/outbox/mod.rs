@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use uuid::Uuid;
 
 use super::{Result, Store, Tx, row_chunks};
-use crate::outbox::{Finish, JobState, OutboxJob};
+use crate::outbox::{Finish, JobState, OutboxJob, Withdrawal};
 
 impl Tx<'_> {
     /// Inserts planned jobs; a job whose idempotency key exists already is left out silently
@@ -28,6 +28,23 @@ impl Tx<'_> {
     pub async fn insert_outbox(&mut self, jobs: &[OutboxJob]) -> Result<()> {
         for chunk in row_chunks(jobs) {
             let stmt = row::insert(chunk);
+            match self {
+                Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
+                Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,
+            };
+        }
+        Ok(())
+    }
+
+    /// Withdraws pending reminders (state `skipped`, the reason recorded), in this transaction:
+    /// run after [`Tx::insert_outbox`], so reminders planned by the same batch are covered.
+    pub async fn withdraw_reminders(
+        &mut self,
+        withdrawals: &[Withdrawal],
+        now: Timestamp,
+    ) -> Result<()> {
+        for w in withdrawals {
+            let stmt = row::withdraw(w, now);
             match self {
                 Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
                 Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,

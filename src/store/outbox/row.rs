@@ -11,7 +11,7 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::outbox::{EmailKind, Finish, JobState, OutboxJob, Role};
+use crate::outbox::{EmailKind, Finish, JobState, OutboxJob, Role, Withdrawal};
 use crate::store::{Backend, Result, StoreError};
 
 /// The columns of `email_outbox`, in the order [`encode`] writes them.
@@ -306,6 +306,27 @@ pub(super) fn for_booking(booking_id: Uuid) -> Stmt {
         ),
         args: vec![Arg::Uuid(Some(booking_id))],
     }
+}
+
+/// Pending reminders of one booking become `skipped` with `w.reason` (only `w.recipient`'s, when
+/// set; only those planned for another start than `w.keep_start`, when set).
+pub(super) fn withdraw(w: &Withdrawal, now: Timestamp) -> Stmt {
+    let mut sql = "UPDATE email_outbox SET state = 'skipped', last_error = $2, updated_at = $3 \
+         WHERE booking_id = $1 AND state = 'pending' AND kind = 'reminder'"
+        .to_owned();
+    let mut args = vec![Arg::Uuid(Some(w.booking_id)), text(&w.reason), time(now)];
+    if let Some(r) = &w.recipient {
+        args.push(text(&r.trim().to_ascii_lowercase()));
+        sql.push_str(&format!(" AND lower(recipient_email) = ${}", args.len()));
+    }
+    if let Some(start) = w.keep_start {
+        args.push(time(start));
+        sql.push_str(&format!(
+            " AND (scheduled_start IS NULL OR scheduled_start <> ${})",
+            args.len()
+        ));
+    }
+    Stmt { sql, args }
 }
 
 /// Dead jobs (all, or the one with `id`) back to `pending`, due `now`, with no attempts.

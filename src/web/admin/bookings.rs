@@ -347,7 +347,17 @@ pub async fn booking(
     let attendees: Vec<_> = b
         .attendees
         .iter()
-        .map(|p| minijinja::context! { name => &p.name, email => &p.email, time_zone => &p.time_zone })
+        .map(|p| {
+            let state = p.email.as_deref().and_then(|e| b.attendee_state(e));
+            minijinja::context! {
+                name => &p.name,
+                email => &p.email,
+                time_zone => &p.time_zone,
+                seat_cancelled => state.is_some_and(|s| s.seat == Some(crate::booking::SeatState::Cancelled)),
+                moved_to => state.and_then(|s| s.moved_to.clone()),
+                no_show => state.and_then(|s| s.no_show),
+            }
+        })
         .collect();
     web.pages.render(
         "admin/booking.html",
@@ -368,6 +378,14 @@ pub async fn booking(
                 cancellation_reason => &b.cancellation_reason,
                 rejection_reason => &b.rejection_reason,
                 ical_sequence => b.ical_sequence,
+                series_id => &b.extra.series_id,
+                seats => b.extra.seats_per_time_slot,
+                host_no_show => b.extra.host_no_show,
+                payment => b.extra.payment.as_ref().map(|p| minijinja::context! {
+                    id => &p.id,
+                    amount => p.amount.map(|a| format!("{}.{:02}", a / 100, (a % 100).abs())),
+                    currency => &p.currency,
+                }),
                 created => show_time(b.created_at, zone),
                 updated => show_time(b.updated_at, zone),
             },

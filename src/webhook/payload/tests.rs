@@ -111,7 +111,7 @@ fn ping_and_requested_samples() {
 #[test]
 fn unknown_trigger_and_unknown_version_are_ignored_not_errors() {
     let body =
-        br#"{"triggerEvent":"BOOKING_PAID","createdAt":"2026-03-02T09:15:42.318Z","payload":{}}"#;
+        br#"{"triggerEvent":"RECORDING_READY","createdAt":"2026-03-02T09:15:42.318Z","payload":{}}"#;
     assert!(matches!(
         parse(None, None, body).unwrap().parsed,
         Parsed::Ignored { .. }

@@ -1,15 +1,26 @@
 //! The state machine: given the stored bookings an event touches, which changes it makes.
 //!
-//! | event | no booking yet | pending | confirmed | reschedule_requested | terminal |
+//! | event | no booking yet | pending / awaiting_payment | confirmed | reschedule_requested | terminal |
 //! |---|---|---|---|---|---|
-//! | created | insert confirmed | confirm | — | — | — |
+//! | created | insert confirmed (an occurrence of a series: linked, see `series`) | confirm, nothing erased | fill gaps (`updated`) | fill gaps | — |
+//! | created, seated | insert confirmed | confirm | `seat_added` for a new attendee | `seat_added` | `seat_added` reopens a booking emptied seat by seat |
 //! | requested | insert pending | — | — | — | — |
+//! | payment initiated | insert awaiting_payment | fill gaps | fill gaps | fill gaps | — |
+//! | paid | insert confirmed, paid | `paid`, confirmed | `paid` | `paid` | `paid` (status kept) |
 //! | rescheduled (new uid) | insert confirmed, linked from old | link | link | link | link |
 //! | rescheduled (old uid) | insert as `rescheduled` | rescheduled | rescheduled | rescheduled | rescheduled (unless already) |
+//! | rescheduled, one seat of a seated booking | the seat moves (see `seats`) | | | | |
 //! | cancelled | insert cancelled | cancelled | cancelled | cancelled | — |
+//! | cancelled, seated | `seat_cancelled` (see `seats`) | | | | |
+//! | cancelled with `recurringEvent` (cancel all) | cancelled + every later occurrence `series_cancelled` | | | | |
 //! | cancelled + requestReschedule | insert reschedule_requested | reschedule_requested | reschedule_requested | — | — |
 //! | rejected | insert rejected | rejected | — | — | — |
 //! | meeting started / ended | — (unknown) | history entry once | history entry once | — | — |
+//! | no-show | — (unknown) | `no_show_updated` when a mark changes | same | same | same |
+//! | reassigned / location updated | insert confirmed | `reassigned` / `location_updated`, sequence + 1 | same | same | — |
+//!
+//! Events never erase: an absent, null or empty field keeps the stored value, and metadata
+//! merges key by key (`merge`).
 
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -33,6 +44,24 @@ pub enum Action {
     Linked,
     MeetingStarted,
     MeetingEnded,
+    /// A seated booking gained an attendee.
+    SeatAdded,
+    /// Attendees of a seated booking cancelled (or moved) their seats; the booking stays.
+    SeatCancelled,
+    /// Recorded from `BOOKING_PAYMENT_INITIATED`: awaiting payment.
+    PaymentInitiated,
+    /// `BOOKING_PAID` recorded the payment (and confirmed a booking awaiting it).
+    Paid,
+    NoShowUpdated,
+    /// A new host (`BOOKING_REASSIGNED`).
+    Reassigned,
+    /// A new place or meeting link (`BOOKING_LOCATION_UPDATED`).
+    LocationUpdated,
+    /// A later event filled in what the booking did not know yet (metadata, notes, owner).
+    Updated,
+    /// Cancelled by a "cancel all remaining" of its series, named by another occurrence: that
+    /// occurrence's one email covers it.
+    SeriesCancelled,
 }
 
 impl Action {
@@ -48,6 +77,15 @@ impl Action {
             Action::Linked => "linked",
             Action::MeetingStarted => "meeting_started",
             Action::MeetingEnded => "meeting_ended",
+            Action::SeatAdded => "seat_added",
+            Action::SeatCancelled => "seat_cancelled",
+            Action::PaymentInitiated => "payment_initiated",
+            Action::Paid => "paid",
+            Action::NoShowUpdated => "no_show_updated",
+            Action::Reassigned => "reassigned",
+            Action::LocationUpdated => "location_updated",
+            Action::Updated => "updated",
+            Action::SeriesCancelled => "series_cancelled",
         }
     }
 }
@@ -105,23 +143,48 @@ pub struct Decision {
     pub note: Option<String>,
 }
 
-/// Decides what `event` changes, given the stored bookings (`lookup` by Cal.com uid).
+/// Decides what `event` changes, given the stored bookings (`lookup` by Cal.com uid). Events
+/// about recurring series also need the other occurrences: see [`decide_with`].
 pub fn decide<'a>(
     event: &BookingEvent,
     lookup: impl Fn(&str) -> Option<&'a Booking>,
+    now: Timestamp,
+) -> Decision {
+    decide_with(event, lookup, |_| Vec::new(), now)
+}
+
+/// [`decide`], with `series` listing the stored bookings that have a given series key
+/// (see [`crate::booking::extras::series_key`]), so that occurrences of one recurring series are
+/// linked and a "cancel all remaining" reaches every later one.
+pub fn decide_with<'a>(
+    event: &BookingEvent,
+    lookup: impl Fn(&str) -> Option<&'a Booking>,
+    series: impl Fn(&str) -> Vec<&'a Booking>,
     now: Timestamp,
 ) -> Decision {
     let mut changes = Vec::new();
     let mut notes = Vec::new();
     match event {
         BookingEvent::Created(d) => match lookup(&d.uid) {
-            None => changes.push(insert(d, Status::Confirmed, Action::Created, now)),
-            Some(b) if b.status == Status::Pending => {
+            None => changes.extend(series::insert_occurrence(d, &series, now)),
+            Some(b) if matches!(b.status, Status::Pending | Status::AwaitingPayment) => {
                 let mut after = refreshed(b, d, now);
                 after.status = Status::Confirmed;
                 changes.push(update(Action::Confirmed, b, after));
             }
-            Some(b) => notes.push(format!("booking is already {}", b.status)),
+            Some(b)
+                if (d.extra.seated() || b.seated())
+                    && (!b.status.is_terminal() || seats::emptied(b)) =>
+            {
+                match seats::add(b, d, now) {
+                    Some(c) => changes.push(c),
+                    None => notes.push("every seat in it is already recorded".to_owned()),
+                }
+            }
+            Some(b) => match merge::learnt(b, d, now) {
+                Some(c) => changes.push(c),
+                None => notes.push(format!("booking is already {}", b.status)),
+            },
         },
         BookingEvent::Requested { details, from } => {
             match lookup(&details.uid) {
@@ -140,7 +203,9 @@ pub fn decide<'a>(
             // Seated events can move a booking without a new uid: a time change in place.
             match lookup(&details.uid) {
                 Some(b) if !b.status.is_terminal() => {
-                    let after = refreshed(b, details, now);
+                    let mut after = refreshed(b, details, now);
+                    // A seat list names only the seat concerned: keep everyone's.
+                    after.attendees = seats::union(&b.attendees, &details.attendees);
                     if after.starts_at != b.starts_at || after.ends_at != b.ends_at {
                         changes.push(update(Action::Rescheduled, b, after));
                     } else {
@@ -150,6 +215,17 @@ pub fn decide<'a>(
                 Some(b) => notes.push(format!("booking is already {}", b.status)),
                 None => changes.push(insert(details, Status::Confirmed, Action::Created, now)),
             }
+        }
+        BookingEvent::Rescheduled { details, from }
+            if details.extra.seated() && seats::moves_one_seat(lookup(&from.uid), details) =>
+        {
+            changes.extend(seats::move_seat(
+                lookup(&from.uid),
+                lookup(&details.uid),
+                from,
+                details,
+                now,
+            ));
         }
         BookingEvent::Rescheduled { details, from } => {
             match lookup(&details.uid) {
@@ -172,6 +248,18 @@ pub fn decide<'a>(
             details,
             reason,
             by,
+            reschedule_requested: false,
+        } if seats::is_seat_cancel(lookup(&details.uid), details) => {
+            match seats::cancel(lookup(&details.uid), details, reason, now) {
+                Some(c) => changes.push(c),
+                None => notes.push("those seats are already cancelled".to_owned()),
+            }
+            let _ = by;
+        }
+        BookingEvent::Cancelled {
+            details,
+            reason,
+            by,
             reschedule_requested,
         } => {
             let (status, action) = if *reschedule_requested {
@@ -179,25 +267,38 @@ pub fn decide<'a>(
             } else {
                 (Status::Cancelled, Action::Cancelled)
             };
+            let cancel_all = !*reschedule_requested && details.extra.recurring_event.is_some();
             let apply = |b: &mut Booking| {
                 b.status = status;
-                b.cancellation_reason = reason.clone();
-                b.cancelled_by = by.clone();
+                b.cancellation_reason = reason.clone().or(b.cancellation_reason.take());
+                b.cancelled_by = by.clone().or(b.cancelled_by.take());
                 b.ical_sequence = b.ical_sequence.max(details.ical_sequence.unwrap_or(0));
+                if cancel_all {
+                    b.extra.series_cancelled_from = Some(b.starts_at);
+                }
             };
-            match lookup(&details.uid) {
+            let named = match lookup(&details.uid) {
                 None => {
                     let mut c = insert(details, status, action, now);
+                    series::link(&mut c.after, &series);
                     apply(&mut c.after);
                     changes.push(c);
+                    changes.last().map(|c| c.after.clone())
                 }
                 Some(b) if !b.status.is_terminal() && b.status != status => {
                     let mut after = b.clone();
                     apply(&mut after);
                     after.updated_at = now;
                     changes.push(update(action, b, after));
+                    changes.last().map(|c| c.after.clone())
                 }
-                Some(b) => notes.push(format!("booking is already {}", b.status)),
+                Some(b) => {
+                    notes.push(format!("booking is already {}", b.status));
+                    (cancel_all && b.status == Status::Cancelled).then(|| b.clone())
+                }
+            };
+            if cancel_all && let Some(named) = named {
+                changes.extend(series::cancel_later(&named, &series, now));
             }
         }
         BookingEvent::Rejected { details, reason } => match lookup(&details.uid) {
@@ -235,6 +336,50 @@ pub fn decide<'a>(
                 }
             }
         },
+        BookingEvent::PaymentInitiated(d) => match lookup(&d.uid) {
+            None => changes.push(insert(
+                d,
+                Status::AwaitingPayment,
+                Action::PaymentInitiated,
+                now,
+            )),
+            Some(b) => match merge::learnt(b, d, now) {
+                Some(c) => changes.push(c),
+                None => notes.push(format!("booking is already {}", b.status)),
+            },
+        },
+        BookingEvent::Paid { details, payment } => {
+            match more::paid(lookup(&details.uid), details, payment, now) {
+                Some(c) => changes.push(c),
+                None => notes.push("payment already recorded".to_owned()),
+            }
+        }
+        BookingEvent::NoShow {
+            uid,
+            attendees,
+            host,
+        } => match lookup(uid) {
+            None => notes.push("unknown booking".to_owned()),
+            Some(b) => match more::no_show(b, attendees, *host, now) {
+                Some(c) => changes.push(c),
+                None => notes.push("no-show marks unchanged".to_owned()),
+            },
+        },
+        BookingEvent::Reassigned(d) | BookingEvent::LocationUpdated(d) => {
+            let action = if matches!(event, BookingEvent::Reassigned(_)) {
+                Action::Reassigned
+            } else {
+                Action::LocationUpdated
+            };
+            match lookup(&d.uid) {
+                None => changes.push(insert(d, Status::Confirmed, Action::Created, now)),
+                Some(b) if b.status.is_terminal() => notes.push(format!("booking is {}", b.status)),
+                Some(b) => match more::moved_details(b, d, action, now) {
+                    Some(c) => changes.push(c),
+                    None => notes.push("nothing changed".to_owned()),
+                },
+            }
+        }
     }
     Decision {
         note: (changes.is_empty() && !notes.is_empty()).then(|| notes.join("; ")),
@@ -242,7 +387,7 @@ pub fn decide<'a>(
     }
 }
 
-fn insert(d: &BookingDetails, status: Status, action: Action, now: Timestamp) -> Change {
+pub(super) fn insert(d: &BookingDetails, status: Status, action: Action, now: Timestamp) -> Change {
     Change {
         action,
         before: None,
@@ -250,7 +395,7 @@ fn insert(d: &BookingDetails, status: Status, action: Action, now: Timestamp) ->
     }
 }
 
-fn update(action: Action, before: &Booking, after: Booking) -> Change {
+pub(super) fn update(action: Action, before: &Booking, after: Booking) -> Change {
     Change {
         action,
         before: Some(before.clone()),
@@ -258,25 +403,7 @@ fn update(action: Action, before: &Booking, after: Booking) -> Change {
     }
 }
 
-/// `b` with the descriptive fields of `d` (times, people, place), keeping status and links.
-fn refreshed(b: &Booking, d: &BookingDetails, now: Timestamp) -> Booking {
-    let fresh = Booking::from_details(d, b.status, now);
-    Booking {
-        id: b.id,
-        client_id: b.client_id.or(fresh.client_id),
-        status: b.status,
-        ical_sequence: b.ical_sequence.max(fresh.ical_sequence),
-        rescheduled_from: b.rescheduled_from.clone(),
-        rescheduled_to: b.rescheduled_to.clone(),
-        cancellation_reason: b.cancellation_reason.clone(),
-        cancelled_by: b.cancelled_by.clone(),
-        rejection_reason: b.rejection_reason.clone(),
-        meeting_started_at: b.meeting_started_at,
-        meeting_ended_at: b.meeting_ended_at,
-        created_at: b.created_at,
-        ..fresh
-    }
-}
+use merge::refreshed;
 
 /// The old side of a reschedule: mark it `rescheduled` → `new`. When its own creation never
 /// arrived, record it from the reschedule's `rescheduleUid` / `rescheduleStartTime` /
@@ -319,5 +446,12 @@ fn mark_rescheduled(
     }
 }
 
+mod merge;
+mod more;
+mod seats;
+mod series;
+
+#[cfg(test)]
+mod shape_tests;
 #[cfg(test)]
 mod tests;

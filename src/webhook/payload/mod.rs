@@ -133,6 +133,18 @@ struct Payload {
     request_reschedule: Option<Value>,
     reschedule_requested: Option<Value>,
     rejection_reason: Option<String>,
+    // Issue 11: seats, series, payments, no-shows (read in `shapes`).
+    seats_per_time_slot: Option<Value>,
+    seats_show_attendees: Option<Value>,
+    recurring_event: Option<Value>,
+    recurring_booking_uid: Option<String>,
+    recurring_event_id: Option<String>,
+    payment_id: Option<Value>,
+    payment_data: Option<Value>,
+    price: Option<Value>,
+    currency: Option<String>,
+    booking_uid: Option<String>,
+    no_show_host: Option<Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -143,6 +155,7 @@ struct RawPerson {
     time_zone: Option<String>,
     language: Option<Value>,
     locale: Option<String>,
+    no_show: Option<Value>,
 }
 
 impl RawPerson {
@@ -182,6 +195,19 @@ pub fn parse(
             _ => e.to_string(),
         })
     })?;
+    if envelope.trigger_event.is_none()
+        && envelope.payload.is_none()
+        && shapes::is_empty_object(body)
+    {
+        // Cal.com has sent signed `{}` bodies for scheduled meeting events (its issue #13494).
+        return Ok(ParsedDelivery {
+            trigger: String::new(),
+            parsed: Parsed::Ignored {
+                reason: "empty body: Cal.com sent `{}` (its issue #13494); nothing to apply"
+                    .to_owned(),
+            },
+        });
+    }
     let trigger = envelope
         .trigger_event
         .filter(|t| !t.is_empty())
@@ -205,9 +231,19 @@ pub fn parse(
         | "BOOKING_REQUESTED"
         | "BOOKING_RESCHEDULED"
         | "BOOKING_CANCELLED"
-        | "BOOKING_REJECTED" => {
+        | "BOOKING_REJECTED"
+        | "BOOKING_PAYMENT_INITIATED"
+        | "BOOKING_PAID"
+        | "BOOKING_REASSIGNED"
+        | "BOOKING_LOCATION_UPDATED" => {
             let payload = payload_of(&trigger, envelope.payload)?;
             Parsed::Booking(booking_event(&trigger, payload)?)
+        }
+        "BOOKING_NO_SHOW_UPDATED"
+        | "AFTER_HOSTS_CAL_VIDEO_NO_SHOW"
+        | "AFTER_GUESTS_CAL_VIDEO_NO_SHOW" => {
+            let payload = payload_of(&trigger, envelope.payload)?;
+            shapes::no_show(&trigger, payload)?
         }
         "MEETING_STARTED" | "MEETING_ENDED" => {
             // The cron path sends the booking flat, at the root; newer paths wrap it.
@@ -256,6 +292,7 @@ fn booking_event(trigger: &str, mut p: Payload) -> Result<BookingEvent, PayloadE
     let cancellation_reason = p.cancellation_reason.take();
     let cancelled_by = p.cancelled_by.take();
     let rejection_reason = p.rejection_reason.take();
+    let payment = shapes::payment(&mut p);
     let details = details(p)?;
     Ok(match trigger {
         "BOOKING_CREATED" => BookingEvent::Created(details),
@@ -265,6 +302,10 @@ fn booking_event(trigger: &str, mut p: Payload) -> Result<BookingEvent, PayloadE
             // Without rescheduleUid the old booking can not be found; keep the new one.
             None => BookingEvent::Created(details),
         },
+        "BOOKING_PAYMENT_INITIATED" => BookingEvent::PaymentInitiated(details),
+        "BOOKING_PAID" => BookingEvent::Paid { details, payment },
+        "BOOKING_REASSIGNED" => BookingEvent::Reassigned(details),
+        "BOOKING_LOCATION_UPDATED" => BookingEvent::LocationUpdated(details),
         "BOOKING_CANCELLED" => BookingEvent::Cancelled {
             details,
             reason: cancellation_reason,
@@ -278,8 +319,9 @@ fn booking_event(trigger: &str, mut p: Payload) -> Result<BookingEvent, PayloadE
     })
 }
 
-fn details(p: Payload) -> Result<BookingDetails, PayloadError> {
+fn details(mut p: Payload) -> Result<BookingDetails, PayloadError> {
     let uid = uid_of(&p)?;
+    let extra = shapes::extras(&mut p);
     let starts_at = time(&p.start_time, "startTime")?;
     let ends_at = time(&p.end_time, "endTime")?;
     if ends_at < starts_at {
@@ -309,11 +351,12 @@ fn details(p: Payload) -> Result<BookingDetails, PayloadError> {
     Ok(BookingDetails {
         uid,
         calcom_id: as_i64(&p.booking_id).or_else(|| as_i64(&p.id)),
+        // Empty when absent: a new booking is then titled "Booking", a known one keeps its title.
         title: p
             .title
             .or(p.event_title)
             .filter(|t| !t.trim().is_empty())
-            .unwrap_or_else(|| "Booking".to_owned()),
+            .unwrap_or_default(),
         description: p.description.filter(|s| !s.is_empty()),
         notes: p.additional_notes.filter(|s| !s.is_empty()),
         starts_at,
@@ -332,6 +375,7 @@ fn details(p: Payload) -> Result<BookingDetails, PayloadError> {
         event_type_slug: p.slug.filter(|s| !s.is_empty()),
         metadata,
         owner: None,
+        extra,
     })
 }
 
@@ -381,6 +425,8 @@ fn truthy(v: &Option<Value>) -> bool {
         _ => false,
     }
 }
+
+mod shapes;
 
 #[cfg(test)]
 mod tests;
