@@ -363,6 +363,7 @@ impl StoreArgs {
             sqlite_synchronous: self.sqlite_synchronous,
             pg_max_connections: self.db_pool_size.max(1),
             acquire_timeout: Duration::from_millis(self.db_timeout_ms),
+            ..StoreOptions::default()
         }
     }
 }

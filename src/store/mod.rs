@@ -22,6 +22,7 @@
 mod common;
 mod delivery;
 mod error;
+mod heal;
 mod options;
 mod outbox;
 mod postgres;
@@ -249,6 +250,15 @@ pub enum WriterConnection {
 }
 
 impl WriterConnection {
+    /// Closes the connection instead of returning it to the pool: after an error that may have
+    /// left it in doubt (see `heal`).
+    pub fn discard(self) {
+        match self {
+            WriterConnection::Sqlite(mut c) => c.close_on_drop(),
+            WriterConnection::Postgres(mut c) => c.close_on_drop(),
+        }
+    }
+
     /// Starts a write transaction (on SQLite it takes the write lock at once).
     pub async fn begin(&mut self) -> Result<Tx<'_>> {
         use sqlx::Connection;

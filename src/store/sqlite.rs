@@ -59,9 +59,14 @@ pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<SqlitePool> {
         .foreign_keys(true)
         // Checkpoints run in the background (see `checkpoint`), not inside a webhook's commit.
         .pragma("wal_autocheckpoint", "0");
+    let options = match o.sqlite_max_page_count {
+        Some(pages) => options.pragma("max_page_count", pages.to_string()),
+        None => options,
+    };
     Ok(SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(o.acquire_timeout)
+        .after_release(super::heal::sqlite_after_release)
         .connect_with(options)
         .await?)
 }

@@ -235,8 +235,10 @@ async fn apply_with_retries(
             },
         };
         // A lost race leaves the connection healthy; any other error may not have.
-        if matches!(&result, Err(e) if !matches!(e, StoreError::Conflict)) {
-            *conn = None;
+        if matches!(&result, Err(e) if !matches!(e, StoreError::Conflict))
+            && let Some(c) = conn.take()
+        {
+            c.discard();
         }
         match result {
             Ok(applied) => return applied.into_iter().map(Ok).collect(),

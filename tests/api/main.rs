@@ -6,6 +6,7 @@ mod browser;
 mod cli;
 mod email;
 mod email_batch;
+mod faults;
 mod helpers;
 mod ingest;
 mod logs;

@@ -1,0 +1,4 @@
+//! Issue 13: faults heal without a restart, health tells the truth, bad input never wedges.
+//! Each module is one row of the issue's table.
+
+mod disk_full;
