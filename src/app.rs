@@ -109,7 +109,6 @@ impl App {
             None => None,
         };
         let state = AppState::new(Services {
-            store,
             ingest,
             secrets: Arc::new(secrets),
             metrics: crate::telemetry::metrics_handle(),
@@ -118,6 +117,8 @@ impl App {
             sign_in_throttle: Default::default(),
             trusted_proxies: settings.trusted_proxies.clone(),
             outbox_wake: settings.run_outbox_worker.then(|| worker.waker()),
+            readiness: crate::http::readiness::Readiness::new(&store, settings.data_dir.clone()),
+            store,
         });
         Ok(App {
             listener,

@@ -1,5 +1,5 @@
-//! `GET /healthz` (the process answers), `GET /readyz` (the database answers and every migration
-//! is applied) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (the process answers), `GET /readyz` (every migration is applied, the database
+//! takes a write and the disk has room: [`super::readiness`]) and `GET /metrics` (Prometheus text).
 //!
 //! What an anonymous caller learns is only what a load balancer needs: `/healthz` is
 //! `{"status":"ok"}`, `/readyz` is `{"status":"ready"}` or 503 `{"status":"unavailable"}`.
@@ -33,7 +33,7 @@ async fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let ready = state.store.ready().await;
+    let ready = state.readiness.check(&state.store).await;
     if let Err(e) = &ready {
         tracing::warn!(error = %e, "readiness check failed");
     }
@@ -50,7 +50,7 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
                 "status": "unavailable",
                 "database": backend,
                 "error": "database_unavailable",
-                "message": e.to_string(),
+                "message": e,
             })),
         )
             .into_response(),

@@ -26,6 +26,7 @@ mod heal;
 mod options;
 mod outbox;
 mod postgres;
+mod probe;
 mod query;
 mod rows;
 mod sessions;
@@ -104,6 +105,14 @@ impl Store {
     /// The default database: a SQLite file in the data directory.
     pub fn default_url(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("calbook.db").display())
+    }
+
+    /// The SQLite database file, when this is SQLite.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Store::Sqlite(s) => Some(s.pool.connect_options().get_filename().to_path_buf()),
+            Store::Postgres(_) => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -19,7 +19,7 @@ async fn sqlite_pool(app: &TestApp) -> sqlx::SqlitePool {
 
 /// Fills the file to its page cap with a filler table (through the app's own pool, so the same
 /// cap applies).
-async fn fill(pool: &sqlx::SqlitePool) {
+pub(super) async fn fill(pool: &sqlx::SqlitePool) {
     sqlx::query("CREATE TABLE filler (b BLOB)")
         .execute(pool)
         .await

@@ -2,3 +2,4 @@
 //! Each module is one row of the table.
 
 mod disk_full;
+mod readiness;

@@ -1,0 +1,81 @@
+//! What `/readyz` checks, and how often: [`Readiness`].
+//!
+//! Ready means a delivery would be kept now: every migration is applied, the database took a real
+//! write ([`Store::probe_write`]), and the disk under the data directory (and under the SQLite
+//! file) has at least [`MIN_FREE_BYTES`] free. The write probe runs at most once every
+//! [`PROBE_INTERVAL`]; callers in between get the last answer, so a load balancer polling every
+//! second costs one small write every few seconds. Concurrent callers share one probe.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::store::Store;
+
+/// The least free space under the data directory (and the SQLite file) that counts as ready.
+pub const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
+/// How long one probe's answer is reused.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The readiness checks and their last answer.
+pub struct Readiness {
+    dirs: Vec<PathBuf>,
+    last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+}
+
+impl Readiness {
+    /// Checks `data_dir`, and the SQLite file's directory when `store` is SQLite.
+    pub fn new(store: &Store, data_dir: PathBuf) -> Readiness {
+        let mut dirs = vec![data_dir];
+        if let Some(file) = store.sqlite_file()
+            && let Some(dir) = file.parent()
+            && !dirs.iter().any(|d| d == dir)
+        {
+            dirs.push(dir.to_path_buf());
+        }
+        Readiness {
+            dirs,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Ok when ready; otherwise what is wrong, for the log and for admins.
+    pub async fn check(&self, store: &Store) -> Result<(), String> {
+        let mut last = self.last.lock().await;
+        if let Some((at, answer)) = &*last
+            && at.elapsed() < PROBE_INTERVAL
+        {
+            return answer.clone();
+        }
+        let answer = self.probe(store).await;
+        *last = Some((Instant::now(), answer.clone()));
+        answer
+    }
+
+    async fn probe(&self, store: &Store) -> Result<(), String> {
+        store.ready().await.map_err(|e| e.to_string())?;
+        store
+            .probe_write()
+            .await
+            .map_err(|e| format!("the database refuses writes: {e}"))?;
+        for dir in &self.dirs {
+            if let Some(free) = free_bytes(dir)
+                && free < MIN_FREE_BYTES
+            {
+                return Err(format!(
+                    "the disk under {} is nearly full: {} MiB free (at least {} MiB needed)",
+                    dir.display(),
+                    free / (1024 * 1024),
+                    MIN_FREE_BYTES / (1024 * 1024)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes an unprivileged writer may still use under `dir` (`None` if it cannot be read: the
+/// directory missing is for the write probe to find).
+fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
