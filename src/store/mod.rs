@@ -37,6 +37,7 @@ mod value;
 pub use delivery::{Delivery, Outcome, UnknownOutcome};
 pub use error::{Result, StoreError};
 pub use options::{SqliteSync, StoreOptions};
+pub use outbox::OutboxStats;
 pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };

@@ -49,9 +49,9 @@ impl Store {
             Store::Postgres(p) => {
                 let mut conn = p.acquire().await.map_err(StoreError::Unavailable)?;
                 let result = conn
-                    .execute(
-                        sqlx::query("UPDATE health_probe SET checked_at = now() WHERE id = 1"),
-                    )
+                    .execute(sqlx::query(
+                        "UPDATE health_probe SET checked_at = now() WHERE id = 1",
+                    ))
                     .await
                     .map(|_| ())
                     .map_err(StoreError::from);

@@ -58,6 +58,8 @@ pub struct Applied {
     pub note: Option<String>,
     /// Emails this delivery planned into the outbox.
     pub emails_planned: usize,
+    /// Why a rejected delivery was rejected, as a metrics label ([`PayloadError::reason`]).
+    pub rejected_for: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -210,6 +212,10 @@ async fn writer(
                 if let Ok(a) = &result {
                     metrics::counter!("calbook_webhook_deliveries_total", "outcome" => a.outcome.as_str())
                         .increment(1);
+                    if let Some(reason) = &a.rejected_for {
+                        metrics::counter!("calbook_webhook_rejected_total", "reason" => *reason)
+                            .increment(1);
+                    }
                 }
                 // The requester may have gone away; the delivery is committed either way.
                 let _ = job.reply.send(result);
@@ -399,6 +405,7 @@ async fn apply_batch(
             booking_uid,
             note,
             emails_planned: planned_here,
+            rejected_for: r.parsed.as_ref().err().map(PayloadError::reason),
         });
     }
 

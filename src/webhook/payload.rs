@@ -46,6 +46,23 @@ pub enum PayloadError {
     TooManyAttendees { count: usize, max: usize },
 }
 
+impl PayloadError {
+    /// A short stable name for metrics labels (`calbook_webhook_rejected_total{reason}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PayloadError::FormEncoded => "form_encoded",
+            PayloadError::NotJson(_) => "not_json",
+            PayloadError::MissingTrigger => "missing_trigger",
+            PayloadError::MissingPayload { .. } => "missing_payload",
+            PayloadError::MissingField { .. } => "missing_field",
+            PayloadError::BadTime { .. } => "bad_time",
+            PayloadError::BadUid => "bad_uid",
+            PayloadError::EndBeforeStart => "end_before_start",
+            PayloadError::TooManyAttendees { .. } => "too_many_attendees",
+        }
+    }
+}
+
 /// What a verified delivery asks for.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(

@@ -15,6 +15,9 @@
 mod postgres;
 mod row;
 mod sqlite;
+mod stats;
+
+pub use stats::OutboxStats;
 
 use jiff::Timestamp;
 use uuid::Uuid;

@@ -3,3 +3,4 @@
 
 mod disk_full;
 mod readiness;
+mod metrics;

@@ -78,6 +78,9 @@ async fn a_full_database_is_not_ready_until_space_is_back() {
         body["message"].as_str().unwrap().contains("full"),
         "the admin is told why: {body}"
     );
-    sqlx::query("DROP TABLE filler").execute(&pool).await.unwrap();
+    sqlx::query("DROP TABLE filler")
+        .execute(&pool)
+        .await
+        .unwrap();
     wait_for_readyz(&app, StatusCode::OK).await;
 }
