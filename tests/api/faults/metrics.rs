@@ -22,13 +22,16 @@ async fn outbox_and_rejections_are_in_metrics(backend: Backend) {
 
     let text = app.metrics().await;
     let pending = value(&text, "calbook_outbox_pending").expect("calbook_outbox_pending");
-    assert!(pending >= 1.0, "the confirmation waits (no worker runs): {pending}");
+    assert!(
+        pending >= 1.0,
+        "the confirmation waits (no worker runs): {pending}"
+    );
     assert_eq!(value(&text, "calbook_outbox_dead"), Some(0.0));
     let age = value(&text, "calbook_outbox_oldest_due_age_seconds").expect("oldest due age");
     assert!(age >= 0.0);
     assert!(
-        text.lines().any(|l| l
-            .starts_with("calbook_webhook_rejected_total{reason=\"missing_trigger\"}")),
+        text.lines()
+            .any(|l| l.starts_with("calbook_webhook_rejected_total{reason=\"missing_trigger\"}")),
         "rejections by reason:\n{text}"
     );
 }

@@ -2,5 +2,6 @@
 //! Each module is one row of the table.
 
 mod disk_full;
-mod readiness;
 mod metrics;
+mod nul;
+mod readiness;
