@@ -29,8 +29,9 @@ impl Tx<'_> {
     /// Inserts planned jobs; a job whose idempotency key exists already is left out silently
     /// (the email was planned before: a replayed or repeated change).
     pub async fn insert_outbox(&mut self, jobs: &[OutboxJob]) -> Result<()> {
-        for chunk in row_chunks(jobs) {
-            let stmt = row::insert(chunk);
+        let lanes = row::lanes(jobs);
+        for (chunk, lanes) in row_chunks(jobs).zip(row_chunks(&lanes)) {
+            let stmt = row::insert_in_lanes(chunk, lanes);
             match self {
                 Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
                 Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,

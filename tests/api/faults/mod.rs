@@ -2,6 +2,7 @@
 //! Each module is one row of the table.
 
 mod disk_full;
+mod fairness;
 mod metrics;
 mod nul;
 mod readiness;
