@@ -67,8 +67,17 @@ impl App {
         let verifier = sign_in_verifier(settings)?;
         let store = Store::open(&settings.database_url(), &settings.store)
             .await
-            .context("opening the database")?;
-        info!(backend = ?store.backend(), "database ready");
+            .with_context(|| {
+                format!(
+                    "opening the database at {}",
+                    Store::describe_url(&settings.database_url())
+                )
+            })?;
+        info!(
+            backend = ?store.backend(),
+            database = %Store::describe_url(&settings.database_url()),
+            "database ready"
+        );
         let email = settings
             .email
             .build(&settings.data_dir)

@@ -160,10 +160,28 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", once(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: a cause whose text its parent already contains
+/// (`Permission denied (os error 13): Permission denied (os error 13)`, a migration error repeated
+/// by every layer that wraps it) is left out.
+pub fn once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A secret given as a flag is visible to every user of the machine (`ps`); say so, naming the
@@ -195,14 +213,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             config::ensure_data_dir(&settings.data_dir)?;
-            let store = open(&settings).await?;
+            let store = Store::open(&settings.database_url(), &settings.store)
+                .await
+                .context("opening the database (DATABASE_URL)")?;
             println!("migrations applied ({:?})", store.backend());
         }
         Command::Secret => {
-            let (secrets, source) = config::webhook_secrets(&settings)?;
-            if let config::SecretSource::Generated(p) = &source {
-                eprintln!("generated a new webhook secret in {}", p.display());
-            }
+            // Never generates: a new secret here would not be the one `serve` verifies with.
+            let secrets = config::existing_webhook_secrets(&settings)?;
             for s in secrets.all() {
                 println!("{s}");
             }
@@ -280,8 +298,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens the database for a command that reads or changes what `serve` stored: it never creates
+/// a data directory or a database (see [`Store::open_existing`]).
 pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Store> {
-    Store::open(&settings.database_url(), &settings.store)
+    Store::open_existing(&settings.database_url(), &settings.store)
         .await
         .context("opening the database (DATABASE_URL)")
 }

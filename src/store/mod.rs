@@ -83,10 +83,46 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing database (`url`) and applies pending migrations; a missing SQLite file is
+    /// an error that says where calbook looked, never a new empty database. For the CLI commands
+    /// that read or change what `serve` stored.
+    pub async fn open_existing(url: &str, options: &StoreOptions) -> Result<Store> {
+        let store = Store::connect_with(url, options, false).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Opens `url` without migrating.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
+        Store::connect_with(url, options, true).await
+    }
+
+    /// Where `url` points, for the log: the SQLite file's absolute path, or PostgreSQL's
+    /// `host:port/database` (never the user's password).
+    pub fn describe_url(url: &str) -> String {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            let path = Path::new(path);
+            return std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string();
+        }
+        match url::Url::parse(url) {
+            Ok(u) => format!(
+                "{}:{}{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "(an unreadable DATABASE_URL)".to_owned(),
+        }
+    }
+
+    async fn connect_with(url: &str, options: &StoreOptions, create: bool) -> Result<Store> {
         if url.starts_with("sqlite:") {
-            let pool = sqlite::connect(url, options).await?;
+            let pool = sqlite::connect(url, options, create).await?;
             let mut wal_path = pool.connect_options().get_filename().as_os_str().to_owned();
             wal_path.push("-wal");
             Ok(Store::Sqlite(SqliteStore {

@@ -39,18 +39,42 @@ impl Db for Sqlite {
     }
 }
 
-pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<SqlitePool> {
+/// Connects to the file `url` names. `create`: make the file if it is missing (its directory must
+/// exist: calbook creates only its data directory, never folders a mistyped URL names).
+pub(super) async fn connect(url: &str, o: &StoreOptions, create: bool) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
-    if let Some(dir) = options.get_filename().parent()
-        && !dir.as_os_str().is_empty()
-        && dir != Path::new(":memory:")
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() {
+        return Err(StoreError::Config(
+            "DATABASE_URL names no file (sqlite:// needs a path, e.g. \
+             sqlite:///var/lib/calbook/calbook.db); unset it to use <data dir>/calbook.db"
+                .to_owned(),
+        ));
+    }
+    if file != Path::new(":memory:") {
+        if !create && !file.exists() {
+            let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+            return Err(StoreError::Config(format!(
+                "no database at {}: `calbook serve` (or `calbook migrate`) creates it. If calbook \
+                 serves from another data directory, point CALBOOK_DATA_DIR (or --data-dir, or \
+                 DATABASE_URL) at it; relative paths start in the working directory",
+                shown.display()
+            )));
+        }
+        if let Some(dir) = file.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Config(format!(
+                "the directory {} of DATABASE_URL's file does not exist; create it, or fix \
+                 DATABASE_URL (or unset it to use <data dir>/calbook.db)",
+                dir.display()
+            )));
+        }
     }
     let options = options
-        .create_if_missing(true)
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         // Commits write the WAL without waiting for the disk; durability for `full` comes from
         // `Store::durability_barrier`, which fsyncs the WAL outside the write lock.
