@@ -102,6 +102,12 @@ impl Store {
         Ok(affected.into_iter().map(|n| n == 1).collect())
     }
 
+    /// Releases the jobs still being sent under `lease` (a stopping worker): they are `pending`
+    /// again at once, for another instance to take. Returns how many.
+    pub async fn release_outbox_lease(&self, lease: Uuid) -> Result<u64> {
+        self.outbox_execute(row::release(lease)).await
+    }
+
     /// Jobs, most recently changed first, optionally of one state.
     pub async fn outbox(&self, state: Option<JobState>, limit: u32) -> Result<Vec<OutboxJob>> {
         self.outbox_jobs(row::list(self.backend(), state, limit))

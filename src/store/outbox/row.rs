@@ -281,6 +281,18 @@ fn due_ids(backend: Backend, now: &str, limit: &str, lock: &str) -> String {
     )
 }
 
+/// Puts the jobs still `sending` under `lease` back to `pending` (due as they were, the attempt
+/// not counted), for a worker that stops before sending them.
+pub(super) fn release(lease: Uuid) -> Stmt {
+    Stmt {
+        sql: "UPDATE email_outbox SET state = 'pending', attempts = attempts - 1, \
+                lease_token = NULL, leased_until = NULL \
+              WHERE lease_token = $1 AND state = 'sending'"
+            .to_owned(),
+        args: vec![Arg::Uuid(Some(lease))],
+    }
+}
+
 /// Ends a `sending` job held by `lease`; changes no row when the lease was lost.
 pub(super) fn finish(id: Uuid, lease: Uuid, finish: &Finish, now: Timestamp) -> Stmt {
     let held = [Arg::Uuid(Some(id)), Arg::Uuid(Some(lease))];

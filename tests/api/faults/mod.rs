@@ -7,3 +7,4 @@ mod fairness;
 mod metrics;
 mod nul;
 mod readiness;
+mod shutdown;
