@@ -82,7 +82,9 @@ pub(super) async fn connect(url: &str, o: &StoreOptions, create: bool) -> Result
         .busy_timeout(o.sqlite_busy_timeout)
         .foreign_keys(true)
         // Checkpoints run in the background (see `checkpoint`), not inside a webhook's commit.
-        .pragma("wal_autocheckpoint", "0");
+        .pragma("wal_autocheckpoint", "0")
+        // After a checkpoint resets the log, the file is cut back to this size.
+        .pragma("journal_size_limit", WAL_LIMIT_BYTES.to_string());
     let options = match o.sqlite_max_page_count {
         Some(pages) => options.pragma("max_page_count", pages.to_string()),
         None => options,
@@ -101,6 +103,24 @@ pub(super) async fn tune_writer(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query("PRAGMA cache_size = -16384")
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// The WAL's bound: the upkeep task truncates it past half of this, and `journal_size_limit`
+/// cuts it back to this after any checkpoint that resets it.
+pub(super) const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Copies every committed WAL page into the database file and empties the WAL (a TRUNCATE
+/// checkpoint: it waits, up to the busy timeout, for the writer to finish its transaction).
+pub(super) async fn truncate_wal(p: &SqlitePool) -> Result<()> {
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(p)
+        .await?;
+    if busy != 0 {
+        return Err(StoreError::Unavailable(sqlx::Error::Protocol(
+            "the WAL checkpoint could not take the write lock in time".to_owned(),
+        )));
+    }
     Ok(())
 }
 

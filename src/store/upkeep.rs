@@ -1,5 +1,6 @@
 //! SQLite durability and upkeep: the WAL fsync before a delivery is acknowledged
-//! ([`Store::durability_barrier`]) and the background checkpoint task ([`Store::start_upkeep`]).
+//! ([`Store::durability_barrier`]) and the background checkpoint task ([`Store::start_upkeep`]),
+//! which keeps the WAL under [`sqlite::WAL_LIMIT_BYTES`] however busy the writer is.
 //! On PostgreSQL both are no-ops: its commit is durable by itself and it checkpoints on its own.
 //!
 //! Failure modes: a failed fsync is [`StoreError::Unavailable`] (the delivery is not
@@ -47,6 +48,7 @@ impl Store {
             return None;
         };
         let pool = s.pool.clone();
+        let wal_path = s.wal_path.clone();
         Some(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(1000));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -57,6 +59,19 @@ impl Store {
                 }
                 if let Err(e) = sqlite::checkpoint(&pool).await {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                }
+                // Under sustained writes a PASSIVE checkpoint never catches up (the writer keeps
+                // appending), and the WAL would grow without bound. Past half the limit, a
+                // TRUNCATE checkpoint waits for the write lock (between two batches), copies
+                // everything back and empties the file.
+                let size = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
+                if size > sqlite::WAL_LIMIT_BYTES / 2 {
+                    match sqlite::truncate_wal(&pool).await {
+                        Ok(()) => tracing::debug!(wal_bytes = size, "WAL truncated"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, wal_bytes = size, "SQLite WAL truncation failed; will retry")
+                        }
+                    }
                 }
             }
         }))
