@@ -82,12 +82,24 @@ impl App {
             .email
             .build(&settings.data_dir)
             .context("email settings")?;
+        let alert_to = settings
+            .alert_email
+            .as_deref()
+            .map(|a| crate::outbox::setup::parse_mailbox("CALBOOK_ALERT_EMAIL", a))
+            .transpose()
+            .context("alert settings")?;
+        if alert_to.is_some() {
+            info!("alerts go to CALBOOK_ALERT_EMAIL (at most one per kind an hour)");
+        }
+        let alerts =
+            crate::alert::Alerts::new(alert_to, email.worker.from.clone(), email.mailer.clone());
         let worker = Worker::new(
             store.clone(),
             email.mailer.clone(),
             email.renderer.clone(),
             email.worker,
-        );
+        )
+        .with_alerts(alerts.clone());
         info!(mailer = email.mailer.kind(), "email outbox ready");
         let mut web = crate::web::Web::new(
             &settings.web,
@@ -126,6 +138,7 @@ impl App {
             sign_in_throttle: Default::default(),
             trusted_proxies: settings.trusted_proxies.clone(),
             outbox_wake: settings.run_outbox_worker.then(|| worker.waker()),
+            alerts,
             readiness: crate::http::readiness::Readiness::new(&store, settings.data_dir.clone()),
             store,
         });

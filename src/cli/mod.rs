@@ -1,6 +1,7 @@
 //! The `calbook` command line: the commands, and their dispatch. The settings (every one a flag
 //! and an environment variable) are declared in [`crate::config::args`] and flattened in here.
 
+mod check;
 mod mail;
 mod output;
 mod trigger;
@@ -34,7 +35,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
-    /// Print the webhook secret(s) to paste into Cal.com (generating one if there is none).
+    /// Print the webhook secret(s) to paste into Cal.com (`serve` generates one on first start;
+    /// this never does).
     Secret,
     /// Print the admin token that signs in to /admin (generating one if there is none).
     AdminToken,
@@ -52,6 +54,9 @@ pub enum Command {
     /// Preview emails, or send a test email through the configured transport.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Check the whole configuration (secret, database, mail transport, Cal.com API key) and
+    /// print a table; exit 1 if anything fails.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,6 +270,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output::deliveries(&store.deliveries_with_outcome(outcome, limit).await?, json)?;
         }
         Command::Trigger(args) => return trigger::run(&settings, args).await,
+        Command::Check => return check::run(&settings).await,
         Command::Mail(MailCommand::Preview {
             kind,
             booking,

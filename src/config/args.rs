@@ -285,6 +285,10 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's headers (slow or silent connections are closed).
     #[arg(long, env = "CALBOOK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
+    /// Who gets an alert email (at most one per kind an hour) when webhooks are refused for
+    /// their signature, emails go dead or the database refuses writes.
+    #[arg(long, env = "CALBOOK_ALERT_EMAIL")]
+    pub alert_email: Option<String>,
 }
 
 /// The secret settings: (argument id, environment variable). Each also reads `<NAME>_FILE`, and a
@@ -427,6 +431,7 @@ impl ServeArgs {
             ..IngestOptions::default()
         };
         s.ingest.admission.max_attendees = usize::from(self.max_attendees);
+        s.alert_email = self.alert_email.clone().filter(|a| !a.trim().is_empty());
         s.trusted_proxies = crate::http::client_addr::parse_trusted_proxies(&self.trusted_proxies)
             .map_err(anyhow::Error::msg)?;
         s.connection_limits.header_read_timeout =

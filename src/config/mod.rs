@@ -53,6 +53,9 @@ pub struct Settings {
     pub web: crate::web::WebSettings,
     /// `CALBOOK_TRUSTED_PROXIES`: reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `CALBOOK_ALERT_EMAIL`: who is told (at most hourly per kind) when bookings or emails are
+    /// being lost ([`crate::alert`]). `None`: alerts are only logged.
+    pub alert_email: Option<String>,
 }
 
 impl Settings {
@@ -74,6 +77,7 @@ impl Settings {
             connection_limits: Default::default(),
             web: Default::default(),
             trusted_proxies: Vec::new(),
+            alert_email: None,
         }
     }
 

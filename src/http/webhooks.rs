@@ -85,6 +85,10 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
     let digest = body_sha256(&body);
     if let Err(e) = state.secrets.verify(signature, &body) {
         metrics::counter!("calbook_webhook_refused_total", "reason" => "signature").increment(1);
+        state.alerts.raise(
+            crate::alert::AlertKind::SignatureRefused,
+            &format!("a webhook delivery was refused: {e}"),
+        );
         warn!(body_sha256 = %digest, reason = %e, "webhook signature refused");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -113,7 +117,14 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         parsed,
     };
     let applied = state.ingest.submit(received).await.map_err(|e| match e {
-        IngestError::Unavailable | IngestError::ShuttingDown => ApiError::unavailable(),
+        IngestError::Unavailable => {
+            state.alerts.raise(
+                crate::alert::AlertKind::DatabaseRefusesWrites,
+                "a webhook delivery got 503: the database could not take it",
+            );
+            ApiError::unavailable()
+        }
+        IngestError::ShuttingDown => ApiError::unavailable(),
         IngestError::Internal => ApiError::internal(),
     })?;
     info!(

@@ -145,6 +145,8 @@ pub struct Worker {
     config: WorkerConfig,
     wake: Arc<Notify>,
     limiter: Option<RateLimiter>,
+    /// Told when an email goes dead (`CALBOOK_ALERT_EMAIL`).
+    alerts: Option<Arc<crate::alert::Alerts>>,
 }
 
 impl Worker {
@@ -166,7 +168,14 @@ impl Worker {
             config,
             wake: Arc::new(Notify::new()),
             limiter,
+            alerts: None,
         }
+    }
+
+    /// Raises an alert (at most one an hour) when an email goes dead.
+    pub fn with_alerts(mut self, alerts: Arc<crate::alert::Alerts>) -> Worker {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// Wakes the worker early (after the ingest planned new emails).
@@ -322,8 +331,18 @@ impl Worker {
             tokio::join!(batches, singles);
         }
         // Every outcome of this claim, in one transaction (one commit instead of one per email).
+        let mut dead = 0;
         for outcome in self.flush(lease).await {
+            dead += usize::from(matches!(outcome, JobOutcome::Dead));
             count(outcome);
+        }
+        if dead > 0
+            && let Some(a) = &self.alerts
+        {
+            a.raise(
+                crate::alert::AlertKind::EmailDead,
+                &format!("{dead} email(s) given up on in the last batch"),
+            );
         }
         let parked = *parked.lock().await;
         if let Some(d) = parked {
