@@ -139,7 +139,8 @@ impl App {
             trusted_proxies: settings.trusted_proxies.clone(),
             outbox_wake: settings.run_outbox_worker.then(|| worker.waker()),
             alerts,
-            readiness: crate::http::readiness::Readiness::new(&store, settings.data_dir.clone()),
+            readiness: crate::http::readiness::Readiness::new(&store, settings.data_dir.clone())
+                .with_mailer(email.mailer.clone()),
             store,
         });
         Ok(App {

@@ -39,16 +39,24 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
     }
     let details = is_admin(&state, &headers).await;
     let backend = state.store.backend();
-    match ready {
-        Ok(()) if details => {
-            Json(json!({ "status": "ready", "database": backend })).into_response()
+    let mail = || match state.readiness.mail_state() {
+        None => serde_json::Value::Null,
+        Some((transport, None)) => json!({ "transport": transport, "reachable": null }),
+        Some((transport, Some(Ok(_)))) => json!({ "transport": transport, "reachable": true }),
+        Some((transport, Some(Err(e)))) => {
+            json!({ "transport": transport, "reachable": false, "error": e })
         }
+    };
+    match ready {
+        Ok(()) if details => Json(json!({ "status": "ready", "database": backend, "mail": mail() }))
+            .into_response(),
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) if details => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({
                 "status": "unavailable",
                 "database": backend,
+                "mail": mail(),
                 "error": "database_unavailable",
                 "message": e,
             })),

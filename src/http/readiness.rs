@@ -4,7 +4,9 @@
 //! write ([`Store::probe_write`]), and the disk under the data directory (and under the SQLite
 //! file) has at least [`MIN_FREE_BYTES`] free. The write probe runs at most once every
 //! [`PROBE_INTERVAL`]; callers in between get the last answer, so a load balancer polling every
-//! second costs one small write every few seconds. Concurrent callers share one probe.
+//! second costs one small write every few seconds. Concurrent callers share one probe. The mail
+//! transport's state is reported too (probed in the background at most once a minute) but never
+//! fails readiness: emails wait in the outbox while it is down.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,10 +18,22 @@ pub const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 /// How long one probe's answer is reused.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
+/// How long the mail transport's last probe is reported before another is started.
+pub const MAIL_PROBE_INTERVAL: Duration = Duration::from_secs(60);
+
 /// The readiness checks and their last answer.
 pub struct Readiness {
     dirs: Vec<PathBuf>,
     last: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    mail: Option<std::sync::Arc<MailState>>,
+}
+
+/// The mail transport's reachability, probed in the background (never in a `/readyz` request,
+/// and never failing readiness: emails wait in the outbox while the transport is down).
+struct MailState {
+    mailer: std::sync::Arc<crate::mail::transport::Mailer>,
+    last: std::sync::Mutex<Option<(Instant, Result<String, String>)>>,
+    probing: std::sync::atomic::AtomicBool,
 }
 
 impl Readiness {
@@ -35,7 +49,39 @@ impl Readiness {
         Readiness {
             dirs,
             last: tokio::sync::Mutex::new(None),
+            mail: None,
         }
+    }
+
+    /// Also reports `mailer`'s reachability (see [`Readiness::mail_state`]).
+    pub fn with_mailer(mut self, mailer: std::sync::Arc<crate::mail::transport::Mailer>) -> Self {
+        self.mail = Some(std::sync::Arc::new(MailState {
+            mailer,
+            last: std::sync::Mutex::new(None),
+            probing: std::sync::atomic::AtomicBool::new(false),
+        }));
+        self
+    }
+
+    /// The mail transport as last probed: its kind, and `Some(Ok(detail))` reachable,
+    /// `Some(Err(why))` not, `None` not probed yet. Starts a probe in the background when the last
+    /// one is older than [`MAIL_PROBE_INTERVAL`]; never waits for it.
+    pub fn mail_state(&self) -> Option<(&'static str, Option<Result<String, String>>)> {
+        use std::sync::atomic::Ordering;
+        let m = self.mail.as_ref()?;
+        let last = m.last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let stale = last
+            .as_ref()
+            .is_none_or(|(at, _)| at.elapsed() >= MAIL_PROBE_INTERVAL);
+        if stale && !m.probing.swap(true, Ordering::AcqRel) {
+            let m = m.clone();
+            tokio::spawn(async move {
+                let result = m.mailer.probe().await;
+                *m.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), result));
+                m.probing.store(false, Ordering::Release);
+            });
+        }
+        Some((m.mailer.kind(), last.map(|(_, r)| r)))
     }
 
     /// Ok when ready; otherwise what is wrong, for the log and for admins.

@@ -106,7 +106,7 @@ pub(super) async fn tune_writer(conn: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-/// The WAL's bound: the upkeep task truncates it past half of this, and `journal_size_limit`
+/// The WAL's bound: the upkeep task truncates it past a quarter of this, and `journal_size_limit`
 /// cuts it back to this after any checkpoint that resets it.
 pub(super) const WAL_LIMIT_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -41,8 +41,9 @@ impl Store {
         }
     }
 
-    /// Starts the store's background upkeep, if it has any: on SQLite a checkpoint every second
-    /// (commits never wait for one; with no checkpoint the WAL would grow without bound).
+    /// Starts the store's background upkeep, if it has any: on SQLite a PASSIVE checkpoint every
+    /// second (commits never wait for one) and a TRUNCATE checkpoint whenever the WAL passes a
+    /// quarter of [`sqlite::WAL_LIMIT_BYTES`] (looked at four times a second).
     pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
         let Store::Sqlite(s) = self else {
             return None;
@@ -50,22 +51,28 @@ impl Store {
         let pool = s.pool.clone();
         let wal_path = s.wal_path.clone();
         Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(1000));
+            // The WAL's size is looked at four times a second (a `stat`); a PASSIVE checkpoint
+            // runs once a second.
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = 0;
             loop {
                 tick.tick().await;
                 if pool.is_closed() {
                     break;
                 }
-                if let Err(e) = sqlite::checkpoint(&pool).await {
+                n += 1;
+                if n.is_multiple_of(4)
+                    && let Err(e) = sqlite::checkpoint(&pool).await
+                {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
                 }
                 // Under sustained writes a PASSIVE checkpoint never catches up (the writer keeps
-                // appending), and the WAL would grow without bound. Past half the limit, a
-                // TRUNCATE checkpoint waits for the write lock (between two batches), copies
-                // everything back and empties the file.
+                // appending), and the WAL would grow without bound. Past a quarter of the limit,
+                // a TRUNCATE checkpoint waits for the write lock (between two batches), copies
+                // the rest back and empties the file.
                 let size = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
-                if size > sqlite::WAL_LIMIT_BYTES / 2 {
+                if size > sqlite::WAL_LIMIT_BYTES / 4 {
                     match sqlite::truncate_wal(&pool).await {
                         Ok(()) => tracing::debug!(wal_bytes = size, "WAL truncated"),
                         Err(e) => {

@@ -84,3 +84,46 @@ async fn a_full_database_is_not_ready_until_space_is_back() {
         .unwrap();
     wait_for_readyz(&app, StatusCode::OK).await;
 }
+
+/// The mail transport's state is reported to an admin, and an unreachable one does not make
+/// calbook unready (emails wait in the outbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_the_mail_transport_without_failing_on_it() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let resend = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/domains"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"data": []})))
+        .mount(&resend)
+        .await;
+    let app = TestApp::spawn_with_resend(Backend::Sqlite, &resend, false).await;
+    let mut body = Value::Null;
+    for _ in 0..50 {
+        body = wait_for_readyz(&app, StatusCode::OK).await;
+        if body["mail"]["reachable"] == true {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(body["mail"]["transport"], "resend", "{body}");
+    assert_eq!(body["mail"]["reachable"], true, "{body}");
+
+    // A transport nobody answers: still ready, and the admin is told.
+    let gone = MockServer::start().await;
+    let uri = gone.uri();
+    drop(gone);
+    let app = TestApp::spawn_with_resend_and(Backend::Sqlite, &resend, move |s| {
+        s.email.resend_base_url = Some(uri);
+    })
+    .await;
+    for _ in 0..100 {
+        body = wait_for_readyz(&app, StatusCode::OK).await;
+        if body["mail"]["reachable"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(body["mail"]["reachable"], false, "{body}");
+    assert!(body["mail"]["error"].is_string(), "{body}");
+}
