@@ -178,6 +178,12 @@ impl App {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         info!(%addr, "calbook listening on http://{addr}");
+        // Probe an SMTP relay once at start (in the background): a wrong SMTP_URL host, port or
+        // TLS mode shows in the log now, not when the first emails die. (Resend's key is
+        // checked by `calbook check` and an admin's /readyz.)
+        if self.state.readiness.mail_kind() == Some("smtp") {
+            let _ = self.state.readiness.mail_state();
+        }
         let store = self.state.store.clone();
         let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
         let outbox = self.outbox.map(|w| {

@@ -48,8 +48,9 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
         }
     };
     match ready {
-        Ok(()) if details => Json(json!({ "status": "ready", "database": backend, "mail": mail() }))
-            .into_response(),
+        Ok(()) if details => {
+            Json(json!({ "status": "ready", "database": backend, "mail": mail() })).into_response()
+        }
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) if details => (
             StatusCode::SERVICE_UNAVAILABLE,

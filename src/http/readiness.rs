@@ -63,6 +63,11 @@ impl Readiness {
         self
     }
 
+    /// The mail transport's kind (`resend`, `smtp`, `file`), when one is reported.
+    pub fn mail_kind(&self) -> Option<&'static str> {
+        self.mail.as_ref().map(|m| m.mailer.kind())
+    }
+
     /// The mail transport as last probed: its kind, and `Some(Ok(detail))` reachable,
     /// `Some(Err(why))` not, `None` not probed yet. Starts a probe in the background when the last
     /// one is older than [`MAIL_PROBE_INTERVAL`]; never waits for it.
@@ -77,6 +82,13 @@ impl Readiness {
             let m = m.clone();
             tokio::spawn(async move {
                 let result = m.mailer.probe().await;
+                if let Err(e) = &result {
+                    tracing::warn!(
+                        transport = m.mailer.kind(),
+                        error = %e,
+                        "the mail transport is not reachable; emails wait in the outbox (`calbook check` tests it)"
+                    );
+                }
                 *m.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), result));
                 m.probing.store(false, Ordering::Release);
             });
