@@ -96,8 +96,11 @@ impl Readiness {
         Some((m.mailer.kind(), last.map(|(_, r)| r)))
     }
 
-    /// Ok when ready; otherwise what is wrong, for the log and for admins.
+    /// Ok when ready; otherwise what is wrong, for the log and for admins. The migrations are
+    /// counted on every call (a read); the write probe and the disk's free space at most every
+    /// [`PROBE_INTERVAL`].
     pub async fn check(&self, store: &Store) -> Result<(), String> {
+        store.ready().await.map_err(|e| e.to_string())?;
         let mut last = self.last.lock().await;
         if let Some((at, answer)) = &*last
             && at.elapsed() < PROBE_INTERVAL
@@ -110,7 +113,6 @@ impl Readiness {
     }
 
     async fn probe(&self, store: &Store) -> Result<(), String> {
-        store.ready().await.map_err(|e| e.to_string())?;
         store
             .probe_write()
             .await
