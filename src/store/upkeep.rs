@@ -1,6 +1,6 @@
 //! SQLite durability and upkeep: the WAL fsync before a delivery is acknowledged
 //! ([`Store::durability_barrier`]) and the background checkpoint task ([`Store::start_upkeep`]),
-//! which keeps the WAL under [`sqlite::WAL_LIMIT_BYTES`] however busy the writer is.
+//! which keeps the WAL under 64 MiB (`sqlite::WAL_LIMIT_BYTES`) however busy the writer is.
 //! On PostgreSQL both are no-ops: its commit is durable by itself and it checkpoints on its own.
 //!
 //! Failure modes: a failed fsync is [`StoreError::Unavailable`] (the delivery is not
@@ -43,7 +43,7 @@ impl Store {
 
     /// Starts the store's background upkeep, if it has any: on SQLite a PASSIVE checkpoint every
     /// second (commits never wait for one) and a TRUNCATE checkpoint whenever the WAL passes a
-    /// quarter of [`sqlite::WAL_LIMIT_BYTES`] (looked at four times a second).
+    /// quarter of the WAL bound, 64 MiB (looked at four times a second).
     pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
         let Store::Sqlite(s) = self else {
             return None;
