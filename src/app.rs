@@ -69,18 +69,39 @@ impl App {
         let verifier = sign_in_verifier(settings)?;
         let store = Store::open(&settings.database_url(), &settings.store)
             .await
-            .context("opening the database")?;
-        info!(backend = ?store.backend(), "database ready");
+            .with_context(|| {
+                format!(
+                    "opening the database at {}",
+                    Store::describe_url(&settings.database_url())
+                )
+            })?;
+        info!(
+            backend = ?store.backend(),
+            database = %Store::describe_url(&settings.database_url()),
+            "database ready"
+        );
         let email = settings
             .email
             .build(&settings.data_dir)
             .context("email settings")?;
+        let alert_to = settings
+            .alert_email
+            .as_deref()
+            .map(|a| crate::outbox::setup::parse_mailbox("CALBOOK_ALERT_EMAIL", a))
+            .transpose()
+            .context("alert settings")?;
+        if alert_to.is_some() {
+            info!("alerts go to CALBOOK_ALERT_EMAIL (at most one per kind an hour)");
+        }
+        let alerts =
+            crate::alert::Alerts::new(alert_to, email.worker.from.clone(), email.mailer.clone());
         let worker = Worker::new(
             store.clone(),
             email.mailer.clone(),
             email.renderer.clone(),
             email.worker,
-        );
+        )
+        .with_alerts(alerts.clone());
         info!(mailer = email.mailer.kind(), "email outbox ready");
         let mut web = crate::web::Web::new(
             &settings.web,
@@ -112,7 +133,6 @@ impl App {
             None => None,
         };
         let state = AppState::new(Services {
-            store,
             ingest,
             secrets: Arc::new(secrets),
             metrics: crate::telemetry::metrics_handle(),
@@ -121,6 +141,10 @@ impl App {
             sign_in_throttle: Default::default(),
             trusted_proxies: settings.trusted_proxies.clone(),
             outbox_wake: settings.run_outbox_worker.then(|| worker.waker()),
+            alerts,
+            readiness: crate::http::readiness::Readiness::new(&store, settings.data_dir.clone())
+                .with_mailer(email.mailer.clone()),
+            store,
         });
         Ok(App {
             listener,
@@ -158,6 +182,12 @@ impl App {
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         info!(%addr, "calbook listening on http://{addr}");
+        // Probe an SMTP relay once at start (in the background): a wrong SMTP_URL host, port or
+        // TLS mode shows in the log now, not when the first emails die. (Resend's key is
+        // checked by `calbook check` and an admin's /readyz.)
+        if self.state.readiness.mail_kind() == Some("smtp") {
+            let _ = self.state.readiness.mail_state();
+        }
         let store = self.state.store.clone();
         let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
         let outbox = self.outbox.map(|w| {
@@ -188,9 +218,10 @@ impl App {
             ))
         });
         let stop_sync = Arc::new(tokio::sync::Notify::new());
-        let sync = self
-            .sync
-            .map(|(syncer, every)| tokio::spawn(syncer.run_every(every, stop_sync.clone())));
+        let alerts = self.state.alerts.clone();
+        let sync = self.sync.map(|(syncer, every)| {
+            tokio::spawn(syncer.run_every(every, stop_sync.clone(), alerts))
+        });
         let app = router(self.state, self.web);
         crate::http::serve(self.listener, app, self.limits, shutdown).await;
         if let Some(mut task) = sync {

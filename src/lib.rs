@@ -7,6 +7,7 @@
 //! other: [`routes`] assembles them; [`auth`] verifies sign-in; [`config`] declares every
 //! setting; [`cli`] dispatches the operator commands; [`app`] wires them together.
 
+pub mod alert;
 pub mod app;
 pub mod auth;
 pub mod booking;

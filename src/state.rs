@@ -49,4 +49,8 @@ pub struct Services {
     /// Wakes the outbox worker (after a retry from the dashboard); `None` when this process runs
     /// no worker. A runtime handle, not a setting.
     pub outbox_wake: Option<Arc<tokio::sync::Notify>>,
+    /// Alerts to the owner (`CALBOOK_ALERT_EMAIL`).
+    pub alerts: Arc<crate::alert::Alerts>,
+    /// `/readyz`'s checks (a rate-limited write probe, free disk space).
+    pub readiness: crate::http::readiness::Readiness,
 }

@@ -1,6 +1,7 @@
 //! The `calbook` command line: the commands, and their dispatch. The settings (every one a flag
 //! and an environment variable) are declared in [`crate::config::args`] and flattened in here.
 
+mod check;
 mod deliveries;
 mod mail;
 mod ops;
@@ -38,7 +39,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply database migrations and exit.
     Migrate,
-    /// Print the webhook secret(s) to paste into Cal.com (generating one if there is none).
+    /// Print the webhook secret(s) to paste into Cal.com (`serve` generates one on first start;
+    /// this never does).
     Secret,
     /// Print the admin token that signs in to /admin (generating one if there is none).
     AdminToken,
@@ -67,6 +69,9 @@ pub enum Command {
     /// Register or check the Cal.com webhook subscription through API v2.
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// Check the whole configuration (secret, database, mail transport, Cal.com API key) and
+    /// print a table; exit 1 if anything fails.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,10 +200,28 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", once(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, each said once: a cause whose text its parent already contains
+/// (`Permission denied (os error 13): Permission denied (os error 13)`, a migration error repeated
+/// by every layer that wraps it) is left out.
+pub fn once(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A secret given as a flag is visible to every user of the machine (`ps`); say so, naming the
@@ -234,14 +257,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => {
             config::ensure_data_dir(&settings.data_dir)?;
-            let store = open(&settings).await?;
+            let store = Store::open(&settings.database_url(), &settings.store)
+                .await
+                .context("opening the database (DATABASE_URL)")?;
             println!("migrations applied ({:?})", store.backend());
         }
         Command::Secret => {
-            let (secrets, source) = config::webhook_secrets(&settings)?;
-            if let config::SecretSource::Generated(p) = &source {
-                eprintln!("generated a new webhook secret in {}", p.display());
-            }
+            // Never generates: a new secret here would not be the one `serve` verifies with.
+            let secrets = config::existing_webhook_secrets(&settings)?;
             for s in secrets.all() {
                 println!("{s}");
             }
@@ -304,6 +327,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trigger(args) => return trigger::run(&settings, args).await,
         Command::Sync(args) => return sync::run(&settings, args).await,
         Command::Webhook(cmd) => return webhook::run(&settings, cmd).await,
+        Command::Check => return check::run(&settings).await,
         Command::Mail(MailCommand::Preview {
             kind,
             booking,
@@ -339,8 +363,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Opens the database for a command that reads or changes what `serve` stored: it never creates
+/// a data directory or a database (see [`Store::open_existing`]).
 pub(crate) async fn open(settings: &Settings) -> anyhow::Result<Store> {
-    Store::open(&settings.database_url(), &settings.store)
+    Store::open_existing(&settings.database_url(), &settings.store)
         .await
         .context("opening the database (DATABASE_URL)")
 }

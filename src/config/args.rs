@@ -140,6 +140,15 @@ pub struct StoreArgs {
         global = true
     )]
     pub sqlite_synchronous: SqliteSync,
+    /// SQLite: the WAL size in MiB past which calbook truncates it (a TRUNCATE checkpoint), so it
+    /// stays bounded under sustained load. 0: never (under Litestream, which manages the WAL).
+    #[arg(
+        long,
+        env = "CALBOOK_WAL_TRUNCATE_MIB",
+        default_value_t = 16,
+        global = true
+    )]
+    pub wal_truncate_mib: u64,
     /// How long a database write waits for a lock or a connection before giving up (503), in ms.
     #[arg(
         long,
@@ -324,6 +333,10 @@ pub struct ServeArgs {
     /// Seconds a client has to send a request's headers (slow or silent connections are closed).
     #[arg(long, env = "CALBOOK_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,
+    /// Who gets an alert email (at most one per kind an hour) when webhooks are refused for
+    /// their signature, emails go dead or the database refuses writes.
+    #[arg(long, env = "CALBOOK_ALERT_EMAIL")]
+    pub alert_email: Option<String>,
 }
 
 /// The secret settings: (argument id, environment variable). Each also reads `<NAME>_FILE`, and a
@@ -405,6 +418,9 @@ impl StoreArgs {
             sqlite_synchronous: self.sqlite_synchronous,
             pg_max_connections: self.db_pool_size.max(1),
             acquire_timeout: Duration::from_millis(self.db_timeout_ms),
+            sqlite_wal_truncate_bytes: (self.wal_truncate_mib > 0)
+                .then(|| self.wal_truncate_mib.saturating_mul(1024 * 1024)),
+            ..StoreOptions::default()
         }
     }
 }
@@ -468,6 +484,7 @@ impl ServeArgs {
             ..IngestOptions::default()
         };
         s.ingest.admission.max_attendees = usize::from(self.max_attendees);
+        s.alert_email = self.alert_email.clone().filter(|a| !a.trim().is_empty());
         s.trusted_proxies = crate::http::client_addr::parse_trusted_proxies(&self.trusted_proxies)
             .map_err(anyhow::Error::msg)?;
         s.connection_limits.header_read_timeout =

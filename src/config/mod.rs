@@ -55,6 +55,9 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `CALCOM_API_KEY`, `CALCOM_API_URL`, `CALCOM_SYNC_INTERVAL`: the sync with Cal.com's API.
     pub calcom: crate::sync::SyncSettings,
+    /// `CALBOOK_ALERT_EMAIL`: who is told (at most hourly per kind) when bookings or emails are
+    /// being lost ([`crate::alert`]). `None`: alerts are only logged.
+    pub alert_email: Option<String>,
 }
 
 impl Settings {
@@ -81,6 +84,7 @@ impl Settings {
                 interval: None,
                 ..Default::default()
             },
+            alert_email: None,
         }
     }
 
@@ -130,6 +134,13 @@ pub enum ConfigError {
     },
     #[error("{name}_FILE ({path}) is empty")]
     SecretFileEmpty { name: &'static str, path: PathBuf },
+    #[error(
+        "no webhook secret: CALCOM_WEBHOOK_SECRET is not set and there is no {0} (the data \
+         directory is {1}, relative paths start in the working directory). `calbook serve` creates \
+         the secret on its first start; point CALBOOK_DATA_DIR (or --data-dir) at the directory it \
+         uses"
+    )]
+    NoSecret(PathBuf, PathBuf),
 }
 
 /// The shortest admin token accepted from the environment (a generated one has 64 characters).
@@ -284,6 +295,27 @@ pub fn webhook_secrets(settings: &Settings) -> Result<(Secrets, SecretSource), C
         .and_then(Secrets::from_list)
         .ok_or(ConfigError::EmptySecretFile(path))?;
     Ok((secrets, source))
+}
+
+/// The configured secrets, or the data directory's; never generates one (for `calbook secret`,
+/// which must print the secret `serve` verifies with, not start a second setup).
+pub fn existing_webhook_secrets(settings: &Settings) -> Result<Secrets, ConfigError> {
+    if let Some(s) = settings
+        .webhook_secret
+        .as_deref()
+        .and_then(Secrets::from_list)
+    {
+        return Ok(s);
+    }
+    let path = secret_file(&settings.data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Secrets::from_list(text.trim()).ok_or(ConfigError::EmptySecretFile(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let dir = std::path::absolute(&settings.data_dir).unwrap_or(settings.data_dir.clone());
+            Err(ConfigError::NoSecret(path, dir))
+        }
+        Err(source) => Err(ConfigError::SecretFile { path, source }),
+    }
 }
 
 /// Creates the data directory (mode 0700) if it is missing. An existing one that others may read

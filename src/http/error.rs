@@ -35,7 +35,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
-            "the database is unavailable; nothing was stored, retry later",
+            "the database cannot take this now; retry later (a retried delivery is applied once, whether or not this one was stored)",
         )
     }
 
@@ -43,7 +43,7 @@ impl ApiError {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
-            "the request could not be completed; nothing was stored",
+            "the request could not be completed; retry later (a retried delivery is applied once)",
         )
     }
 }

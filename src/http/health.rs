@@ -1,5 +1,5 @@
-//! `GET /healthz` (the process answers), `GET /readyz` (the database answers and every migration
-//! is applied) and `GET /metrics` (Prometheus text).
+//! `GET /healthz` (the process answers), `GET /readyz` (every migration is applied, the database
+//! takes a write and the disk has room: [`super::readiness`]) and `GET /metrics` (Prometheus text).
 //!
 //! What an anonymous caller learns is only what a load balancer needs: `/healthz` is
 //! `{"status":"ok"}`, `/readyz` is `{"status":"ready"}` or 503 `{"status":"unavailable"}`.
@@ -33,15 +33,23 @@ async fn is_admin(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let ready = state.store.ready().await;
+    let ready = state.readiness.check(&state.store).await;
     if let Err(e) = &ready {
         tracing::warn!(error = %e, "readiness check failed");
     }
     let details = is_admin(&state, &headers).await;
     let backend = state.store.backend();
+    let mail = || match state.readiness.mail_state() {
+        None => serde_json::Value::Null,
+        Some((transport, None)) => json!({ "transport": transport, "reachable": null }),
+        Some((transport, Some(Ok(_)))) => json!({ "transport": transport, "reachable": true }),
+        Some((transport, Some(Err(e)))) => {
+            json!({ "transport": transport, "reachable": false, "error": e })
+        }
+    };
     match ready {
         Ok(()) if details => {
-            Json(json!({ "status": "ready", "database": backend })).into_response()
+            Json(json!({ "status": "ready", "database": backend, "mail": mail() })).into_response()
         }
         Ok(()) => Json(json!({ "status": "ready" })).into_response(),
         Err(e) if details => (
@@ -49,8 +57,9 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
             Json(json!({
                 "status": "unavailable",
                 "database": backend,
+                "mail": mail(),
                 "error": "database_unavailable",
-                "message": e.to_string(),
+                "message": e,
             })),
         )
             .into_response(),
@@ -81,12 +90,40 @@ pub async fn open_metrics(State(state): State<AppState>) -> Response {
     metrics_text(&state).await
 }
 
-/// The process's metrics, then the Cal.com sync's, read from the database so that every
-/// instance reports the same last sync whichever ran it (left out if the database does not
-/// answer: the rest of the figures still matter then).
+/// The process's counters and histograms, then this server's outbox figures, read from the
+/// database now (left out, with a log line, if the database does not answer within a second),
+/// then the Cal.com sync's, read from the database so that every instance reports the same last
+/// sync whichever ran it.
 async fn metrics_text(state: &AppState) -> Response {
     let mut text = state.metrics.render();
-    if let Ok(sync) = state.store.sync_state().await {
+    let stats = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        state.store.outbox_stats(crate::time::now()),
+    )
+    .await;
+    match stats {
+        Ok(Ok(s)) => {
+            use std::fmt::Write;
+            let _ = write!(
+                text,
+                "# HELP calbook_outbox_pending Emails waiting to be sent (due or not).\n\
+                 # TYPE calbook_outbox_pending gauge\n\
+                 calbook_outbox_pending {}\n\
+                 # HELP calbook_outbox_dead Emails given up on (retry them from /admin).\n\
+                 # TYPE calbook_outbox_dead gauge\n\
+                 calbook_outbox_dead {}\n\
+                 # HELP calbook_outbox_oldest_due_age_seconds How long the oldest email still to send has been due.\n\
+                 # TYPE calbook_outbox_oldest_due_age_seconds gauge\n\
+                 calbook_outbox_oldest_due_age_seconds {}\n",
+                s.pending, s.dead, s.oldest_due_age_seconds
+            );
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "outbox figures for /metrics could not be read"),
+        Err(_) => tracing::warn!("outbox figures for /metrics took over a second; left out"),
+    }
+    if let Ok(Ok(sync)) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), state.store.sync_state()).await
+    {
         text.push_str(&crate::sync::prometheus_text(&sync));
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -12,6 +12,7 @@ pub mod bookings_api;
 pub mod client_addr;
 mod error;
 mod health;
+pub mod readiness;
 mod serve;
 pub mod sign_in;
 mod webhooks;

@@ -3,7 +3,8 @@
 //! Answers 200 only after the delivery and its effects are committed; 401 for any signature
 //! problem (nothing stored, a counter incremented); 413 for a body over 256 KiB before any HMAC
 //! or JSON work; 400 (or 415 for a form-encoded body) for a signed body that cannot be used,
-//! which is kept as `rejected`; 503 when the database is unavailable (nothing stored).
+//! which is kept as `rejected`; 503 with `Retry-After` when the database cannot take it now (a
+//! retry is safe: a delivery is applied once). A 413 closes the connection (`Connection: close`).
 //! Logs carry the delivery id, the body's SHA-256 and booking uids, never the body, the
 //! signature, the secret or personal data.
 
@@ -26,7 +27,19 @@ use crate::webhook::{IngestError, MAX_BODY_BYTES, Received, body_sha256};
 pub async fn calcom(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     match receive(&state, &headers, body).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            let refused_unread = e.status == StatusCode::PAYLOAD_TOO_LARGE;
+            let mut res = e.into_response();
+            // The unread rest of the body would be taken for the next request on this
+            // keep-alive connection: say it closes (hyper then closes it after the answer).
+            if refused_unread {
+                res.headers_mut().insert(
+                    header::CONNECTION,
+                    header::HeaderValue::from_static("close"),
+                );
+            }
+            res
+        }
     }
 }
 
@@ -72,6 +85,10 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
     let digest = body_sha256(&body);
     if let Err(e) = state.secrets.verify(signature, &body) {
         metrics::counter!("calbook_webhook_refused_total", "reason" => "signature").increment(1);
+        state.alerts.raise(
+            crate::alert::AlertKind::SignatureRefused,
+            &format!("a webhook delivery was refused: {e}"),
+        );
         warn!(body_sha256 = %digest, reason = %e, "webhook signature refused");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -100,7 +117,14 @@ async fn receive(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Re
         parsed,
     };
     let applied = state.ingest.submit(received).await.map_err(|e| match e {
-        IngestError::Unavailable | IngestError::ShuttingDown => ApiError::unavailable(),
+        IngestError::Unavailable => {
+            state.alerts.raise(
+                crate::alert::AlertKind::DatabaseRefusesWrites,
+                "a webhook delivery got 503: the database could not take it",
+            );
+            ApiError::unavailable()
+        }
+        IngestError::ShuttingDown => ApiError::unavailable(),
         IngestError::Internal => ApiError::internal(),
     })?;
     info!(

@@ -36,6 +36,10 @@ use crate::mail::render::{Recipient, RenderContext, Renderer, compose};
 use crate::mail::transport::Mailer;
 use crate::store::Store;
 
+/// How long a batch in progress may take to finish once shutdown is asked for; then it is
+/// dropped and its leases released.
+const STOP_GRACE: Duration = Duration::from_millis(300);
+
 mod send;
 
 #[derive(Debug, Clone)]
@@ -141,6 +145,8 @@ pub struct Worker {
     config: WorkerConfig,
     wake: Arc<Notify>,
     limiter: Option<RateLimiter>,
+    /// Told when an email goes dead (`CALBOOK_ALERT_EMAIL`).
+    alerts: Option<Arc<crate::alert::Alerts>>,
 }
 
 impl Worker {
@@ -162,7 +168,14 @@ impl Worker {
             config,
             wake: Arc::new(Notify::new()),
             limiter,
+            alerts: None,
         }
+    }
+
+    /// Raises an alert (at most one an hour) when an email goes dead.
+    pub fn with_alerts(mut self, alerts: Arc<crate::alert::Alerts>) -> Worker {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// Wakes the worker early (after the ingest planned new emails).
@@ -176,7 +189,27 @@ impl Worker {
         async move {
             tokio::pin!(shutdown);
             loop {
-                let pause = match self.run_once(crate::time::now()).await {
+                // A batch in progress gets `STOP_GRACE` after shutdown to finish; then it is
+                // dropped and its jobs' leases are released, so another instance sends them at
+                // once instead of waiting for the leases to run out.
+                let lease = Uuid::now_v7();
+                let work = self.run_once_leased(crate::time::now(), lease);
+                tokio::pin!(work);
+                let result = tokio::select! {
+                    biased;
+                    r = &mut work => r,
+                    _ = &mut shutdown => {
+                        if tokio::time::timeout(STOP_GRACE, &mut work).await.is_err() {
+                            match self.store.release_outbox_lease(lease).await {
+                                Ok(n) if n > 0 => info!(jobs = n, "released the leases of unsent emails"),
+                                Ok(_) => {}
+                                Err(e) => warn!(error = %e, "could not release leases; they run out by themselves"),
+                            }
+                        }
+                        break;
+                    }
+                };
+                let pause = match result {
                     Ok((_, Some(parked))) => parked,
                     Ok((n, None)) if n > 0 => Duration::ZERO,
                     Ok(_) => self.config.idle_poll,
@@ -205,10 +238,18 @@ impl Worker {
         &self,
         now: Timestamp,
     ) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
+        self.run_once_leased(now, Uuid::now_v7()).await
+    }
+
+    /// [`Worker::run_once`] with the lease token given (so a stopping worker can release it).
+    async fn run_once_leased(
+        &self,
+        now: Timestamp,
+        lease: Uuid,
+    ) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
         if !self.store.outbox_has_due(now).await? {
             return Ok((0, None));
         }
-        let lease = Uuid::now_v7();
         let until = now
             .checked_add(jiff::SignedDuration::try_from(self.config.lease).unwrap_or_default())
             .unwrap_or(now);
@@ -290,8 +331,18 @@ impl Worker {
             tokio::join!(batches, singles);
         }
         // Every outcome of this claim, in one transaction (one commit instead of one per email).
+        let mut dead = 0;
         for outcome in self.flush(lease).await {
+            dead += usize::from(matches!(outcome, JobOutcome::Dead));
             count(outcome);
+        }
+        if dead > 0
+            && let Some(a) = &self.alerts
+        {
+            a.raise(
+                crate::alert::AlertKind::EmailDead,
+                &format!("{dead} email(s) given up on in the last batch"),
+            );
         }
         let parked = *parked.lock().await;
         if let Some(d) = parked {

@@ -23,31 +23,59 @@ pub enum StoreError {
 }
 
 impl From<sqlx::Error> for StoreError {
+    /// Also counts the error in `calbook_db_errors_total{kind}` (`unavailable`, `conflict`,
+    /// `database`).
     fn from(e: sqlx::Error) -> Self {
-        use sqlx::Error as E;
-        match &e {
-            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
-                StoreError::Unavailable(e)
-            }
-            E::Database(db) => {
-                let code = db.code().unwrap_or_default();
-                match code.as_ref() {
-                    // SQLite: SQLITE_BUSY, SQLITE_LOCKED (and extended codes), SQLITE_IOERR,
-                    // SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_FULL.
-                    "5" | "6" | "10" | "8" | "14" | "13" | "261" | "262" | "517" => {
-                        StoreError::Unavailable(e)
-                    }
-                    // Unique violations that an ON CONFLICT did not absorb, serialization
-                    // failures and deadlocks: another writer got there first.
-                    "2067" | "1555" | "23505" | "40001" | "40P01" => StoreError::Conflict,
-                    c if c.starts_with("08") || c.starts_with("57P") || c == "53300" => {
-                        StoreError::Unavailable(e)
-                    }
-                    _ => StoreError::Database(e),
-                }
-            }
-            _ => StoreError::Database(e),
+        let mapped = classify(e);
+        let kind = match &mapped {
+            StoreError::Unavailable(_) => "unavailable",
+            StoreError::Conflict => "conflict",
+            _ => "database",
+        };
+        metrics::counter!("calbook_db_errors_total", "kind" => kind).increment(1);
+        mapped
+    }
+}
+
+fn classify(e: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    match &e {
+        E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
+            StoreError::Unavailable(e)
         }
+        // A transaction sqlx believes is still open (see `heal`): the connection is closed
+        // when it goes back to the pool, so this heals by itself.
+        E::InvalidSavePointStatement | E::BeginFailed => StoreError::Unavailable(e),
+        E::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            let code = code.as_ref();
+            // SQLite reports extended result codes; the primary code is the low byte.
+            let sqlite_primary = db
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .and_then(|_| code.parse::<u32>().ok())
+                .map(|c| c & 0xff);
+            match (code, sqlite_primary) {
+                // Unique violations that an ON CONFLICT did not absorb, serialization
+                // failures and deadlocks: another writer got there first.
+                ("2067" | "1555" | "23505" | "40001" | "40P01", _) => StoreError::Conflict,
+                // SQLite: BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN (and their
+                // extended codes): the file cannot take the write now; it may later.
+                (_, Some(5 | 6 | 7 | 8 | 10 | 13 | 14)) => StoreError::Unavailable(e),
+                // PostgreSQL: connection exceptions, operator intervention, insufficient
+                // resources (disk full, out of memory, too many connections), read-only
+                // transaction (a standby).
+                (c, _)
+                    if c.starts_with("08")
+                        || c.starts_with("57P")
+                        || c.starts_with("53")
+                        || c == "25006" =>
+                {
+                    StoreError::Unavailable(e)
+                }
+                _ => StoreError::Database(e),
+            }
+        }
+        _ => StoreError::Database(e),
     }
 }
 

@@ -23,9 +23,11 @@
 mod common;
 mod delivery;
 mod error;
+mod heal;
 mod options;
 mod outbox;
 mod postgres;
+mod probe;
 mod query;
 mod rows;
 mod sessions;
@@ -38,6 +40,7 @@ mod value;
 pub use delivery::{Delivery, Outcome, UnknownOutcome};
 pub use error::{Result, StoreError};
 pub use options::{SqliteSync, StoreOptions};
+pub use outbox::OutboxStats;
 pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };
@@ -74,6 +77,8 @@ pub struct SqliteStore {
     pub pool: SqlitePool,
     pub(super) sync: SqliteSync,
     pub(super) wal_path: std::path::PathBuf,
+    /// See [`StoreOptions::sqlite_wal_truncate_bytes`].
+    pub(super) wal_truncate_bytes: Option<u64>,
 }
 
 impl Store {
@@ -84,16 +89,53 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens an existing database (`url`) and applies pending migrations; a missing SQLite file is
+    /// an error that says where calbook looked, never a new empty database. For the CLI commands
+    /// that read or change what `serve` stored.
+    pub async fn open_existing(url: &str, options: &StoreOptions) -> Result<Store> {
+        let store = Store::connect_with(url, options, false).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Opens `url` without migrating.
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Store> {
+        Store::connect_with(url, options, true).await
+    }
+
+    /// Where `url` points, for the log: the SQLite file's absolute path, or PostgreSQL's
+    /// `host:port/database` (never the user's password).
+    pub fn describe_url(url: &str) -> String {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or(path);
+            let path = Path::new(path);
+            return std::path::absolute(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string();
+        }
+        match url::Url::parse(url) {
+            Ok(u) => format!(
+                "{}:{}{}",
+                u.host_str().unwrap_or("localhost"),
+                u.port().unwrap_or(5432),
+                u.path()
+            ),
+            Err(_) => "(an unreadable DATABASE_URL)".to_owned(),
+        }
+    }
+
+    async fn connect_with(url: &str, options: &StoreOptions, create: bool) -> Result<Store> {
         if url.starts_with("sqlite:") {
-            let pool = sqlite::connect(url, options).await?;
+            let pool = sqlite::connect(url, options, create).await?;
             let mut wal_path = pool.connect_options().get_filename().as_os_str().to_owned();
             wal_path.push("-wal");
             Ok(Store::Sqlite(SqliteStore {
                 pool,
                 sync: options.sqlite_synchronous,
                 wal_path: wal_path.into(),
+                wal_truncate_bytes: options.sqlite_wal_truncate_bytes,
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::connect(url, options).await?))
@@ -107,6 +149,14 @@ impl Store {
     /// The default database: a SQLite file in the data directory.
     pub fn default_url(data_dir: &Path) -> String {
         format!("sqlite://{}", data_dir.join("calbook.db").display())
+    }
+
+    /// The SQLite database file, when this is SQLite.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Store::Sqlite(s) => Some(s.pool.connect_options().get_filename().to_path_buf()),
+            Store::Postgres(_) => None,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -261,6 +311,15 @@ pub enum WriterConnection {
 }
 
 impl WriterConnection {
+    /// Closes the connection instead of returning it to the pool: after an error that may have
+    /// left it in doubt (see `heal`).
+    pub fn discard(self) {
+        match self {
+            WriterConnection::Sqlite(mut c) => c.close_on_drop(),
+            WriterConnection::Postgres(mut c) => c.close_on_drop(),
+        }
+    }
+
     /// Starts a write transaction (on SQLite it takes the write lock at once).
     pub async fn begin(&mut self) -> Result<Tx<'_>> {
         use sqlx::Connection;

@@ -16,6 +16,13 @@ pub struct StoreOptions {
     pub pg_max_connections: u32,
     /// How long to wait for a database connection before answering 503.
     pub acquire_timeout: Duration,
+    /// SQLite's `max_page_count` on every connection: the database file never grows past this
+    /// many pages (writes beyond it fail as a full disk would, with 503). `None`: no cap.
+    pub sqlite_max_page_count: Option<u64>,
+    /// The WAL size past which the upkeep task truncates it (a TRUNCATE checkpoint), and, as
+    /// four times this, SQLite's `journal_size_limit`. `None`: never truncated by calbook (under
+    /// Litestream, which checkpoints and truncates the WAL itself).
+    pub sqlite_wal_truncate_bytes: Option<u64>,
 }
 
 impl Default for StoreOptions {
@@ -25,6 +32,8 @@ impl Default for StoreOptions {
             sqlite_synchronous: SqliteSync::Full,
             pg_max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            sqlite_max_page_count: None,
+            sqlite_wal_truncate_bytes: Some(16 * 1024 * 1024),
         }
     }
 }

@@ -47,6 +47,7 @@ pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(o.pg_max_connections)
         .acquire_timeout(o.acquire_timeout)
+        .after_release(super::heal::postgres_after_release)
         .connect_with(options)
         .await?)
 }

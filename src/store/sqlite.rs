@@ -39,18 +39,42 @@ impl Db for Sqlite {
     }
 }
 
-pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<SqlitePool> {
+/// Connects to the file `url` names. `create`: make the file if it is missing (its directory must
+/// exist: calbook creates only its data directory, never folders a mistyped URL names).
+pub(super) async fn connect(url: &str, o: &StoreOptions, create: bool) -> Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("DATABASE_URL: {e}")))?;
-    if let Some(dir) = options.get_filename().parent()
-        && !dir.as_os_str().is_empty()
-        && dir != Path::new(":memory:")
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() {
+        return Err(StoreError::Config(
+            "DATABASE_URL names no file (sqlite:// needs a path, e.g. \
+             sqlite:///var/lib/calbook/calbook.db); unset it to use <data dir>/calbook.db"
+                .to_owned(),
+        ));
+    }
+    if file != Path::new(":memory:") {
+        if !create && !file.exists() {
+            let shown = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+            return Err(StoreError::Config(format!(
+                "no database at {}: `calbook serve` (or `calbook migrate`) creates it. If calbook \
+                 serves from another data directory, point CALBOOK_DATA_DIR (or --data-dir, or \
+                 DATABASE_URL) at it; relative paths start in the working directory",
+                shown.display()
+            )));
+        }
+        if let Some(dir) = file.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Config(format!(
+                "the directory {} of DATABASE_URL's file does not exist; create it, or fix \
+                 DATABASE_URL (or unset it to use <data dir>/calbook.db)",
+                dir.display()
+            )));
+        }
     }
     let options = options
-        .create_if_missing(true)
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         // Commits write the WAL without waiting for the disk; durability for `full` comes from
         // `Store::durability_barrier`, which fsyncs the WAL outside the write lock.
@@ -58,10 +82,22 @@ pub(super) async fn connect(url: &str, o: &StoreOptions) -> Result<SqlitePool> {
         .busy_timeout(o.sqlite_busy_timeout)
         .foreign_keys(true)
         // Checkpoints run in the background (see `checkpoint`), not inside a webhook's commit.
-        .pragma("wal_autocheckpoint", "0");
+        .pragma("wal_autocheckpoint", "0")
+        // After a checkpoint resets the log, the file is cut back to this size (-1: never,
+        // when calbook leaves the WAL to Litestream).
+        .pragma(
+            "journal_size_limit",
+            o.sqlite_wal_truncate_bytes
+                .map_or("-1".to_owned(), |b| b.saturating_mul(4).to_string()),
+        );
+    let options = match o.sqlite_max_page_count {
+        Some(pages) => options.pragma("max_page_count", pages.to_string()),
+        None => options,
+    };
     Ok(SqlitePoolOptions::new()
         .max_connections(4)
         .acquire_timeout(o.acquire_timeout)
+        .after_release(super::heal::sqlite_after_release)
         .connect_with(options)
         .await?)
 }
@@ -72,6 +108,20 @@ pub(super) async fn tune_writer(conn: &mut SqliteConnection) -> Result<()> {
     sqlx::query("PRAGMA cache_size = -16384")
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Copies every committed WAL page into the database file and empties the WAL (a TRUNCATE
+/// checkpoint: it waits, up to the busy timeout, for the writer to finish its transaction).
+pub(super) async fn truncate_wal(p: &SqlitePool) -> Result<()> {
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(p)
+        .await?;
+    if busy != 0 {
+        return Err(StoreError::Unavailable(sqlx::Error::Protocol(
+            "the WAL checkpoint could not take the write lock in time".to_owned(),
+        )));
+    }
     Ok(())
 }
 

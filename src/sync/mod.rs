@@ -208,8 +208,14 @@ impl Syncer {
     }
 
     /// `serve`'s loop: a pass now and every `interval`, until `shutdown`; stops for good on a
-    /// refused key (the dashboard and `calbook sync --check` show why).
-    pub async fn run_every(mut self, interval: Duration, shutdown: Arc<Notify>) {
+    /// refused key (the dashboard and `calbook sync --check` show why). A failed pass raises
+    /// the `sync_failed` alert (at most one an hour, see [`crate::alert`]).
+    pub async fn run_every(
+        mut self,
+        interval: Duration,
+        shutdown: Arc<Notify>,
+        alerts: Arc<crate::alert::Alerts>,
+    ) {
         loop {
             match self.run(None, Mode::Apply).await {
                 RunOutcome::Busy => {
@@ -226,13 +232,19 @@ impl Syncer {
                 ),
                 RunOutcome::Failed(_, e) if pass::is_unauthorized(&e) => {
                     error!(error = %e, "Cal.com sync stopped");
+                    alerts.sync_failed(&format!(
+                        "Cal.com refused the API key ({e}); the sync stopped until calbook restarts with a valid CALCOM_API_KEY"
+                    ));
                     return;
                 }
-                RunOutcome::Failed(r, e) => warn!(
-                    error = %e,
-                    fetched = r.fetched,
-                    "Cal.com sync pass gave up; the next pass starts again from the watermark"
-                ),
+                RunOutcome::Failed(r, e) => {
+                    warn!(
+                        error = %e,
+                        fetched = r.fetched,
+                        "Cal.com sync pass gave up; the next pass starts again from the watermark"
+                    );
+                    alerts.sync_failed(&format!("a Cal.com sync pass gave up: {e}"));
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}

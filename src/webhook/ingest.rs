@@ -59,6 +59,8 @@ pub struct Applied {
     pub note: Option<String>,
     /// Emails this delivery planned into the outbox.
     pub emails_planned: usize,
+    /// Why a rejected delivery was rejected, as a metrics label ([`PayloadError::reason`]).
+    pub rejected_for: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -228,6 +230,10 @@ async fn writer(
                 if let Ok(a) = &result {
                     metrics::counter!("calbook_webhook_deliveries_total", "outcome" => a.outcome.as_str())
                         .increment(1);
+                    if let Some(reason) = &a.rejected_for {
+                        metrics::counter!("calbook_webhook_rejected_total", "reason" => *reason)
+                            .increment(1);
+                    }
                 }
                 // The requester may have gone away; the delivery is committed either way.
                 let _ = job.reply.send(result);
@@ -253,8 +259,10 @@ async fn apply_with_retries(
             },
         };
         // A lost race leaves the connection healthy; any other error may not have.
-        if matches!(&result, Err(e) if !matches!(e, StoreError::Conflict)) {
-            *conn = None;
+        if matches!(&result, Err(e) if !matches!(e, StoreError::Conflict))
+            && let Some(c) = conn.take()
+        {
+            c.discard();
         }
         match result {
             Ok(applied) => return applied.into_iter().map(Ok).collect(),
@@ -275,8 +283,8 @@ async fn apply_with_retries(
                 break;
             }
             Err(e) => {
-                error!(error = %e, delivery_id = %batch[0].id, body_sha256 = %batch[0].body_sha256, "delivery could not be stored");
-                return vec![Err(IngestError::Internal)];
+                error!(error = %e, delivery_id = %batch[0].id, body_sha256 = %batch[0].body_sha256, "delivery could not be applied; keeping it as rejected");
+                return vec![keep_rejected(store, batch[0]).await];
             }
         }
     }
@@ -297,6 +305,48 @@ async fn apply_with_retries(
         );
     }
     out
+}
+
+/// Keeps a delivery the database refused to apply (a value it cannot hold, a rule it enforces
+/// that calbook's did not foresee) as `rejected`, body and all, so nothing signed is lost and the
+/// operator can look at it. Only a failure to store even that is an error (HTTP 500).
+async fn keep_rejected(store: &Store, r: &Received) -> Result<Applied, IngestError> {
+    const NOTE: &str = "the database refused this delivery's values (see calbook's log); it is \
+                        kept here, unapplied, for inspection";
+    let delivery = Delivery {
+        id: r.id,
+        received_at: r.received_at,
+        body_sha256: r.body_sha256.clone(),
+        trigger_event: super::payload::sniff_trigger(&super::payload::without_nul_escapes(&r.body)),
+        webhook_version: r.webhook_version.clone(),
+        content_type: r.content_type.clone(),
+        booking_uid: None,
+        outcome: Outcome::Rejected,
+        error: Some(NOTE.to_owned()),
+        body: r.body.clone(),
+    };
+    let stored = async {
+        let mut tx = store.begin().await?;
+        tx.insert_deliveries(std::slice::from_ref(&delivery))
+            .await?;
+        tx.commit().await
+    }
+    .await;
+    match stored {
+        Ok(()) => Ok(Applied {
+            delivery_id: r.id,
+            outcome: Outcome::Rejected,
+            booking_uid: None,
+            note: Some(NOTE.to_owned()),
+            emails_planned: 0,
+            rejected_for: Some("database_refused"),
+        }),
+        Err(StoreError::Unavailable(_)) => Err(IngestError::Unavailable),
+        Err(e) => {
+            error!(error = %e, delivery_id = %r.id, body_sha256 = %r.body_sha256, "delivery could not be stored");
+            Err(IngestError::Internal)
+        }
+    }
 }
 
 /// Applies `batch` in one transaction and commits it. Decisions are made in memory against the
@@ -385,6 +435,7 @@ async fn apply_batch(
             booking_uid,
             note,
             emails_planned: planned_here,
+            rejected_for: r.parsed.as_ref().err().map(PayloadError::reason),
         });
     }
 

@@ -166,9 +166,26 @@ async fn migrate_is_idempotent(backend: Backend) {
     assert_eq!(app.count("bookings").await, 1);
 }
 
+/// `serve` generates the secret on its first start (through the same function as here);
+/// `calbook secret` prints that one, the same every time, and never makes one of its own.
 #[test]
-fn secret_is_generated_once_kept_private_and_printed() {
+fn the_secret_serve_generated_is_kept_private_and_printed() {
     let dir = tempfile::tempdir().unwrap();
+    let settings = calbook::config::Settings::with_data_dir(dir.path());
+    let (generated, source) = calbook::config::webhook_secrets(&settings).unwrap();
+    assert!(matches!(
+        source,
+        calbook::config::SecretSource::Generated(_)
+    ));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(calbook::config::secret_file(dir.path()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the secret file is private");
+    }
     let run = || {
         Command::new(env!("CARGO_BIN_EXE_calbook"))
             .arg("secret")
@@ -180,8 +197,8 @@ fn secret_is_generated_once_kept_private_and_printed() {
     let first = run();
     assert!(first.status.success());
     let secret = String::from_utf8(first.stdout).unwrap();
+    assert_eq!(secret.trim(), generated.all().next().unwrap());
     assert_eq!(secret.trim().len(), 64);
-    assert!(secret.trim().chars().all(|c| c.is_ascii_hexdigit()));
     assert_eq!(
         String::from_utf8(run().stdout).unwrap(),
         secret,

@@ -9,6 +9,7 @@ mod calcom_stand_in;
 mod cli;
 mod email;
 mod email_batch;
+mod faults;
 mod helpers;
 mod ingest;
 mod logs;

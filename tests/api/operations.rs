@@ -145,12 +145,13 @@ async fn readiness_tells_anonymous_callers_only_ready_or_not(backend: Backend) {
         (StatusCode::OK, json!({"status": "ready"})),
         "a refused token is an anonymous caller"
     );
+    let (status, body) = ready(Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["database"], backend_name);
     assert_eq!(
-        ready(Some(ADMIN_TOKEN)).await,
-        (
-            StatusCode::OK,
-            json!({"status": "ready", "database": backend_name})
-        )
+        body["mail"]["transport"], "file",
+        "the admin sees the mail transport"
     );
 
     // A migration this build knows is not applied (as after an upgrade without `migrate`).

@@ -199,10 +199,14 @@ impl Renderer {
         recipient: &Recipient,
         ctx: &RenderContext,
     ) -> Result<EmailParts, RenderError> {
-        let (booking, unverified_link) = self.links.screen(booking);
+        let booking = bounded(booking);
+        let (booking, unverified_link) = self.links.screen(&booking);
         let mut values = TemplateValues::new(kind, &booking, recipient, ctx);
         values.meeting_url_unverified = unverified_link;
-        let subject = header_safe(&self.render_one(kind, "subject", &values)?);
+        let subject = clip(
+            header_safe(&self.render_one(kind, "subject", &values)?),
+            MAX_SUBJECT_CHARS,
+        );
         values.subject = subject.clone();
         let text = self.render_one(kind, "txt", &values)?;
         let html = self.render_one(kind, "html", &values)?;
@@ -408,6 +412,51 @@ fn text_ref(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The longest subject an email gets, in characters (a 200 KB title once made a 1.9 MB header).
+pub const MAX_SUBJECT_CHARS: usize = 200;
+/// The longest booking title shown in an email, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// The longest description, notes or reason shown in an email, in characters.
+pub const MAX_NOTES_CHARS: usize = 2_000;
+
+/// `booking` with its title, description, notes and reasons cut to what an email shows (a clone
+/// only when something is cut): the subject, body, calendar invite and Google link all read it.
+fn bounded(booking: &Booking) -> std::borrow::Cow<'_, Booking> {
+    let long = |v: &Option<String>| v.as_ref().is_some_and(|t| t.len() > MAX_NOTES_CHARS);
+    if booking.title.len() <= MAX_TITLE_CHARS
+        && !long(&booking.description)
+        && !long(&booking.notes)
+        && !long(&booking.cancellation_reason)
+        && !long(&booking.rejection_reason)
+    {
+        return std::borrow::Cow::Borrowed(booking);
+    }
+    let mut b = booking.clone();
+    b.title = clip(b.title, MAX_TITLE_CHARS);
+    for v in [
+        &mut b.description,
+        &mut b.notes,
+        &mut b.cancellation_reason,
+        &mut b.rejection_reason,
+    ] {
+        *v = v.take().map(|t| clip(t, MAX_NOTES_CHARS));
+    }
+    std::borrow::Cow::Owned(b)
+}
+
+/// `s` cut to `max` characters, with "…" in place of the rest.
+fn clip(s: String, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s,
+        Some((at, _)) => {
+            let mut cut = s[..at].trim_end().to_owned();
+            cut.pop();
+            cut.push('…');
+            cut
+        }
+    }
+}
+
 /// A trimmed, non-empty value with `\r\n` normalised to `\n` and other controls removed.
 fn text(value: Option<&str>) -> Option<String> {
     text_ref(value).map(|v| {
@@ -438,7 +487,8 @@ pub fn compose(
         Role::Host => None,
     });
     let parts = renderer.render(kind, &seen, recipient, ctx)?;
-    let (booking, _) = renderer.links.screen(&seen);
+    let booking = bounded(&seen);
+    let (booking, _) = renderer.links.screen(&booking);
     Ok(Email {
         from: safe_mailbox(from.name.as_deref(), &from.address),
         reply_to: reply_to.map(|m| safe_mailbox(m.name.as_deref(), &m.address)),

@@ -8,6 +8,7 @@ use crate::booking::{Booking, Person, Status};
 use crate::mail::{CalendarMethod, Mailbox};
 
 mod invites;
+mod limits;
 mod templates;
 mod zones;
 

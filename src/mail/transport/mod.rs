@@ -150,6 +150,17 @@ impl Mailer {
         }
     }
 
+    /// Whether the transport is reachable and takes the credentials, sending nothing (for
+    /// `calbook check`): SMTP connects and greets; Resend lists the account's domains with the
+    /// API key (a key restricted to sending counts as valid); the file mailer is always ready.
+    pub async fn probe(&self) -> Result<String, String> {
+        match self {
+            Mailer::Resend(m) => m.probe().await,
+            Mailer::Smtp(m) => m.probe().await,
+            Mailer::File(_) => Ok("emails are written to files".to_owned()),
+        }
+    }
+
     /// "resend", "smtp" or "file" (for logs and `calbook mail test`).
     pub fn kind(&self) -> &'static str {
         match self {

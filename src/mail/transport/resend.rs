@@ -33,6 +33,42 @@ pub struct ResendMailer {
     timeout: Duration,
 }
 
+impl ResendMailer {
+    /// `GET /domains` with the API key: 200, or 401 `restricted_api_key` (a key that may only
+    /// send), means the key is valid. For `calbook check`; sends nothing.
+    pub async fn probe(&self) -> Result<String, String> {
+        let url = self
+            .endpoint
+            .join("domains")
+            .map_err(|e| format!("RESEND_BASE_URL: {e}"))?;
+        let res = self
+            .client
+            .get(url.clone())
+            .bearer_auth(&self.api_key)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                format!(
+                    "{} cannot be reached: {e}",
+                    url.origin().ascii_serialization()
+                )
+            })?;
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        if status.is_success() || (status.as_u16() == 401 && body.contains("restricted_api_key")) {
+            Ok(format!(
+                "{} accepts the API key",
+                url.origin().ascii_serialization()
+            ))
+        } else if matches!(status.as_u16(), 401 | 403) {
+            Err("Resend refused the API key (RESEND_API_KEY)".to_owned())
+        } else {
+            Err(format!("Resend answered {status}"))
+        }
+    }
+}
+
 impl fmt::Debug for ResendMailer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResendMailer")

@@ -197,12 +197,29 @@ impl SmtpMailer {
     }
 }
 
+impl SmtpMailer {
+    /// Connects and greets the server (EHLO, STARTTLS or TLS, and AUTH when credentials are
+    /// set), sending nothing: for `calbook check`. The error says what failed.
+    pub async fn probe(&self) -> Result<String, String> {
+        match tokio::time::timeout(self.timeout, self.transport.test_connection()).await {
+            Ok(Ok(true)) => Ok(self.target.clone()),
+            Ok(Ok(false)) => Err(format!("{} did not accept a connection", self.target)),
+            Ok(Err(e)) => Err(format!("{}: {}", self.target, classify(&e))),
+            Err(_) => Err(format!(
+                "{} did not answer within {:?}",
+                self.target, self.timeout
+            )),
+        }
+    }
+}
+
 fn classify(e: &SmtpError) -> SendError {
     let text = error_chain(e);
     if e.is_tls() || has_rustls_error(e) {
         return SendError::Blocked {
             reason: format!(
-                "TLS with the SMTP server failed; check SMTP_URL and the server's certificate ({text})"
+                "TLS with the SMTP server failed; check SMTP_URL and the server's certificate, or, \
+                 for a local relay that speaks no TLS, add ?tls=none to SMTP_URL ({text})"
             ),
             retry_after: None,
         };
@@ -231,8 +248,8 @@ fn classify(e: &SmtpError) -> SendError {
         if text.contains("STARTTLS") {
             return SendError::Blocked {
                 reason: format!(
-                    "the SMTP server does not offer STARTTLS, so nothing was sent; use smtps:// or \
-                     a server with STARTTLS ({text})"
+                    "the SMTP server does not offer STARTTLS, so nothing was sent; use smtps://, a \
+                     server with STARTTLS, or, for a local relay, add ?tls=none to SMTP_URL ({text})"
                 ),
                 retry_after: None,
             };

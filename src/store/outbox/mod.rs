@@ -15,6 +15,9 @@
 mod postgres;
 mod row;
 mod sqlite;
+mod stats;
+
+pub use stats::OutboxStats;
 
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -26,8 +29,9 @@ impl Tx<'_> {
     /// Inserts planned jobs; a job whose idempotency key exists already is left out silently
     /// (the email was planned before: a replayed or repeated change).
     pub async fn insert_outbox(&mut self, jobs: &[OutboxJob]) -> Result<()> {
-        for chunk in row_chunks(jobs) {
-            let stmt = row::insert(chunk);
+        let lanes = row::lanes(jobs);
+        for (chunk, lanes) in row_chunks(jobs).zip(row_chunks(&lanes)) {
+            let stmt = row::insert_in_lanes(chunk, lanes);
             match self {
                 Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
                 Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,
@@ -113,6 +117,12 @@ impl Store {
             Store::Postgres(p) => postgres::execute_all(p, stmts).await?,
         };
         Ok(affected.into_iter().map(|n| n == 1).collect())
+    }
+
+    /// Releases the jobs still being sent under `lease` (a stopping worker): they are `pending`
+    /// again at once, for another instance to take. Returns how many.
+    pub async fn release_outbox_lease(&self, lease: Uuid) -> Result<u64> {
+        self.outbox_execute(row::release(lease)).await
     }
 
     /// Jobs, most recently changed first, optionally of one state.

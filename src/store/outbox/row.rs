@@ -149,13 +149,53 @@ fn column_list() -> String {
     COLUMNS.join(", ")
 }
 
-/// Inserts `jobs` (at most a few dozen: see `row_chunks`), keeping existing idempotency keys.
+/// How many of one booking's emails, due at once and planned in one transaction, go in lane 0;
+/// the rest go in lane 1 (see [`lanes`]).
+pub(crate) const FAIR_SHARE: usize = 4;
+
+/// The lane of each of `jobs` (planned together, in one transaction): 0 for a booking's first
+/// [`FAIR_SHARE`] emails due at once, 1 for the rest of them. Lane 1 is sent only when no lane-0
+/// email is due, so a booking with 2,000 attendees cannot hold back another booking's
+/// confirmation by more than the sends already under way. Emails due later (reminders) are in
+/// lane 0: their due times already spread them.
+pub(super) fn lanes(jobs: &[OutboxJob]) -> Vec<i32> {
+    let mut seen: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
+    jobs.iter()
+        .map(|j| {
+            if j.due_at > j.created_at {
+                return 0;
+            }
+            let n = seen.entry(j.booking_id).or_default();
+            *n += 1;
+            i32::from(*n > FAIR_SHARE)
+        })
+        .collect()
+}
+
+/// Inserts `jobs` (at most a few dozen: see `row_chunks`) in lane 0, keeping existing
+/// idempotency keys.
+#[cfg(test)]
 pub(super) fn insert(jobs: &[OutboxJob]) -> Stmt {
-    let mut sql = format!("INSERT INTO email_outbox ({}) VALUES ", column_list());
-    let mut args = Vec::with_capacity(jobs.len() * COLUMNS.len());
+    insert_rows(jobs, None)
+}
+
+/// Inserts `jobs` (at most a few dozen) in `lanes` (one per job), keeping existing idempotency
+/// keys.
+pub(super) fn insert_in_lanes(jobs: &[OutboxJob], lanes: &[i32]) -> Stmt {
+    insert_rows(jobs, Some(lanes))
+}
+
+fn insert_rows(jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
+    let lane_column = if lanes.is_some() { ", lane" } else { "" };
+    let mut sql = format!(
+        "INSERT INTO email_outbox ({}{lane_column}) VALUES ",
+        column_list()
+    );
+    let mut args = Vec::with_capacity(jobs.len() * (COLUMNS.len() + 1));
     for (i, job) in jobs.iter().enumerate() {
         sql.push_str(if i == 0 { "(" } else { ", (" });
-        for (c, arg) in encode(job).into_iter().enumerate() {
+        let lane = lanes.map(|l| Arg::Int(l.get(i).copied().unwrap_or(0)));
+        for (c, arg) in encode(job).into_iter().chain(lane).enumerate() {
             args.push(arg);
             if c > 0 {
                 sql.push_str(", ");
@@ -207,29 +247,50 @@ pub(super) fn has_due(backend: Backend, now: Timestamp) -> Stmt {
     }
 }
 
-/// The ids of jobs due at `now` (at most `limit`, earliest first): pending ones whose time has
-/// come (a range of `email_outbox_due_idx`, which holds only pending and sending rows, up to
-/// `now`), then sending ones whose lease ran out (a range of `email_outbox_state_idx` on
-/// `state = 'sending'`: the jobs in flight). Two index ranges, so finding due jobs costs the same
-/// with 200,000 reminders planned for later as with none (one query with an `OR` across the
-/// two would walk the whole due index in order). SQLite, without statistics, would rather take
-/// `state = 'pending'` from `email_outbox_state_idx` and sort every pending row, hence
-/// `INDEXED BY` there (an error, not a silent scan, should the index ever go).
+/// The ids of jobs due at `now` (at most `limit`): pending ones whose time has come, lane 0
+/// first, then lane 1 (each lane one range of `email_outbox_due_idx`, on `(lane, due_at)`, which
+/// holds only pending and sending rows; earliest first within a lane), then sending ones whose
+/// lease ran out (a range of `email_outbox_state_idx` on `state = 'sending'`: the jobs in flight).
+/// Index ranges only, so finding due jobs costs the same with 200,000 reminders planned for later
+/// as with none (one query with an `OR` across them would walk the whole due index in order).
+/// SQLite, without statistics, would rather take `state = 'pending'` from
+/// `email_outbox_state_idx` and sort every pending row, hence `INDEXED BY` there (an error, not a
+/// silent scan, should the index ever go). Lanes: see [`lanes`].
 fn due_ids(backend: Backend, now: &str, limit: &str, lock: &str) -> String {
     let indexed_by = match backend {
         Backend::Sqlite => "INDEXED BY email_outbox_due_idx",
         Backend::Postgres => "",
     };
+    let lane = |n: u8| {
+        format!(
+            "SELECT id FROM (SELECT id FROM email_outbox {indexed_by} \
+               WHERE state IN ('pending', 'sending') AND state = 'pending' AND lane = {n} \
+                 AND due_at <= {now} \
+               ORDER BY due_at LIMIT {limit} {lock}) lane_{n}"
+        )
+    };
     format!(
-        "SELECT id FROM (SELECT id FROM email_outbox {indexed_by} \
-           WHERE state IN ('pending', 'sending') AND state = 'pending' AND due_at <= {now} \
-           ORDER BY due_at LIMIT {limit} {lock}) pending_due \
+        "{} UNION ALL {} \
          UNION ALL \
          SELECT id FROM (SELECT id FROM email_outbox \
            WHERE state = 'sending' AND leased_until <= {now} \
            LIMIT {limit} {lock}) lease_expired \
-         LIMIT {limit}"
+         LIMIT {limit}",
+        lane(0),
+        lane(1)
     )
+}
+
+/// Puts the jobs still `sending` under `lease` back to `pending` (due as they were, the attempt
+/// not counted), for a worker that stops before sending them.
+pub(super) fn release(lease: Uuid) -> Stmt {
+    Stmt {
+        sql: "UPDATE email_outbox SET state = 'pending', attempts = attempts - 1, \
+                lease_token = NULL, leased_until = NULL \
+              WHERE lease_token = $1 AND state = 'sending'"
+            .to_owned(),
+        args: vec![Arg::Uuid(Some(lease))],
+    }
 }
 
 /// Ends a `sending` job held by `lease`; changes no row when the lease was lost.

@@ -46,6 +46,23 @@ pub enum PayloadError {
     TooManyAttendees { count: usize, max: usize },
 }
 
+impl PayloadError {
+    /// A short stable name for metrics labels (`calbook_webhook_rejected_total{reason}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PayloadError::FormEncoded => "form_encoded",
+            PayloadError::NotJson(_) => "not_json",
+            PayloadError::MissingTrigger => "missing_trigger",
+            PayloadError::MissingPayload { .. } => "missing_payload",
+            PayloadError::MissingField { .. } => "missing_field",
+            PayloadError::BadTime { .. } => "bad_time",
+            PayloadError::BadUid => "bad_uid",
+            PayloadError::EndBeforeStart => "end_before_start",
+            PayloadError::TooManyAttendees { .. } => "too_many_attendees",
+        }
+    }
+}
+
 /// What a verified delivery asks for.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(
@@ -75,6 +92,37 @@ impl ParsedDelivery {
             _ => None,
         }
     }
+}
+
+/// The body with every JSON `\u0000` escape made `\ufffd` (the replacement character).
+///
+/// PostgreSQL's `text` and `jsonb` cannot hold NUL, so a name or title carrying one would fail
+/// the whole transaction there while SQLite kept it. Replacing it before parsing treats both
+/// backends alike; the stored body (`bytea`) keeps the original bytes. An escaped backslash
+/// before `u0000` (`\\u0000`, the text "\u0000") is left alone.
+pub fn without_nul_escapes(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    const NUL: &[u8] = b"\\u0000";
+    if !body.windows(NUL.len()).any(|w| w == NUL) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        if body[i] == b'\\' {
+            if body[i..].starts_with(NUL) {
+                out.extend_from_slice(b"\\ufffd");
+                i += NUL.len();
+            } else {
+                // Any other escape: copy it whole, so `\\` is never read as the start of one.
+                out.extend_from_slice(&body[i..(i + 2).min(body.len())]);
+                i += 2;
+            }
+        } else {
+            out.push(body[i]);
+            i += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The trigger name, when the body is JSON with one. Used to label rejected deliveries.
@@ -189,6 +237,7 @@ pub fn parse(
     }) {
         return Err(PayloadError::FormEncoded);
     }
+    let body = &*without_nul_escapes(body);
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         PayloadError::NotJson(match e.classify() {
             serde_json::error::Category::Data => "expected a JSON object".to_owned(),

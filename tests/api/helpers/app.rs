@@ -53,6 +53,8 @@ pub struct TestApp {
     /// Holds the data directory (and the SQLite file) until the test ends.
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+    /// The server task (`App::run`), until [`TestApp::stop`].
+    run: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl TestApp {
@@ -110,7 +112,7 @@ impl TestApp {
         let metrics_addr = app.metrics_addr();
         let store = app.store().clone();
         let (tx, rx) = oneshot::channel::<()>();
-        tokio::spawn(app.run(async {
+        let run = tokio::spawn(app.run(async {
             let _ = rx.await;
         }));
         TestApp {
@@ -123,6 +125,24 @@ impl TestApp {
             settings,
             _dir: dir,
             shutdown: Some(tx),
+            run: Some(run),
+        }
+    }
+
+    /// Asks the server to stop (as SIGTERM does) and waits, at most `limit`, for `App::run` to
+    /// return. `Err` if it was still running at `limit`.
+    pub async fn stop(&mut self, limit: Duration) -> Result<(), String> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let Some(run) = self.run.take() else {
+            return Ok(());
+        };
+        match tokio::time::timeout(limit, run).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(e))) => Err(format!("App::run failed: {e:#}")),
+            Ok(Err(e)) => Err(format!("App::run panicked: {e}")),
+            Err(_) => Err(format!("still running {limit:?} after shutdown")),
         }
     }
 
