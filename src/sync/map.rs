@@ -407,4 +407,48 @@ mod tests {
             Some("2026-11-01T09:00:00Z".parse().unwrap())
         );
     }
+
+    #[test]
+    fn series_seats_and_no_shows_are_carried() {
+        let Mapped::Event(BookingEvent::Created(d)) = to_event(&booking("accepted")).unwrap()
+        else {
+            panic!("accepted is created")
+        };
+        assert_eq!(d.extra.recurring_booking_uid.as_deref(), Some("r1"));
+        assert!(!d.extra.seat_roster, "no seatUid: not seated");
+        let mut seated = booking("accepted");
+        seated.attendees[0].seat_uid = Some("seat-1".into());
+        let Mapped::Event(e) = to_event(&seated).unwrap() else {
+            panic!("an event")
+        };
+        assert!(e.details().unwrap().extra.seat_roster);
+
+        assert_eq!(
+            marks(&booking("accepted")),
+            Some(BookingEvent::NoShow {
+                uid: "b1".into(),
+                attendees: vec![NoShowMark {
+                    email: "kim@example.com".into(),
+                    no_show: false
+                }],
+                host: None,
+            })
+        );
+        let mut absent = booking("accepted");
+        absent.attendees[0].absent = Some(true);
+        absent.absent_host = Some(true);
+        let Some(BookingEvent::NoShow { attendees, host, .. }) = marks(&absent) else {
+            panic!("marks")
+        };
+        assert!(attendees[0].no_show);
+        assert_eq!(host, Some(true));
+        let mut silent = booking("accepted");
+        silent.attendees[0].absent = None;
+        assert_eq!(marks(&silent), None);
+    }
+
+    #[test]
+    fn a_meeting_awaiting_its_host_is_not_a_booking_yet() {
+        assert_eq!(to_event(&booking("awaiting_host")).unwrap(), Mapped::NotYet);
+    }
 }
