@@ -45,7 +45,9 @@ use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::booking::{BookingDetails, BookingEvent, DetailExtras, NoShowMark, Person, PreviousSlot};
+use crate::booking::{
+    BookingDetails, BookingEvent, DetailExtras, NoShowMark, Person, PreviousSlot,
+};
 
 /// The fields of an API v2 booking that calbook reads (unknown fields are ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -437,7 +439,10 @@ mod tests {
         let mut absent = booking("accepted");
         absent.attendees[0].absent = Some(true);
         absent.absent_host = Some(true);
-        let Some(BookingEvent::NoShow { attendees, host, .. }) = marks(&absent) else {
+        let Some(BookingEvent::NoShow {
+            attendees, host, ..
+        }) = marks(&absent)
+        else {
             panic!("marks")
         };
         assert!(attendees[0].no_show);

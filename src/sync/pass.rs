@@ -311,13 +311,8 @@ impl Syncer {
     ) -> Result<(usize, usize, usize, usize), StoreError> {
         let now = crate::time::now();
         let mut tx = self.store.begin().await?;
-        let mut changes = Changes::load(
-            &mut tx,
-            events.iter().flatten(),
-            self.email.as_deref(),
-            now,
-        )
-        .await?;
+        let mut changes =
+            Changes::load(&mut tx, events.iter().flatten(), self.email.as_deref(), now).await?;
         let (mut created, mut updated, mut unchanged, mut emails) = (0, 0, 0, 0);
         for group in events {
             let Some(first) = group.first() else { continue };
@@ -351,7 +346,11 @@ impl Syncer {
         events: &[Vec<BookingEvent>],
         report: &mut Report,
     ) -> Result<(), StoreError> {
-        let mut uids: Vec<&str> = events.iter().flatten().flat_map(BookingEvent::uids).collect();
+        let mut uids: Vec<&str> = events
+            .iter()
+            .flatten()
+            .flat_map(BookingEvent::uids)
+            .collect();
         uids.sort_unstable();
         uids.dedup();
         let stored: HashMap<String, crate::booking::Booking> = self

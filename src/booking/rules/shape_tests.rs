@@ -438,6 +438,9 @@ fn a_showed_up_mark_on_someone_never_marked_changes_nothing() {
     let actions: Vec<_> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(actions, ["created", "no_show_updated", "no_show_updated"]);
     let n = &store["N"];
-    assert_eq!(n.attendee_state("pat@example.com").unwrap().no_show, Some(false));
+    assert_eq!(
+        n.attendee_state("pat@example.com").unwrap().no_show,
+        Some(false)
+    );
     assert_eq!(n.extra.host_no_show, None);
 }
