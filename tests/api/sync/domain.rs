@@ -23,6 +23,7 @@ on_both_backends!(
     a_seat_taken_while_calbook_was_down_gets_one_confirmation,
     a_seat_by_webhook_then_sync_is_one_change_and_one_email,
     a_seat_cancelled_while_calbook_was_down_converges,
+    an_unpaid_booking_is_no_drift_and_its_payment_converges,
 );
 
 const ANN: (&str, &str) = ("Ann Lee", "ann@example.com");
@@ -318,4 +319,42 @@ async fn a_seat_cancelled_while_calbook_was_down_converges(backend: Backend) {
     );
     assert_eq!(app.history(SLOT).await.len(), 3);
     assert_eq!(emails(&app).await, planned);
+}
+
+/// API v2 has no payment fields: an unpaid booking is `pending` there, which is calbook's
+/// `awaiting_payment`; `accepted` after payment confirms it as the webhook's `BOOKING_CREATED`.
+async fn an_unpaid_booking_is_no_drift_and_its_payment_converges(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let api = CalcomApi::start().await;
+    let mut s = started(&app, &api).await;
+    let start = hours_from_now(48);
+    let mut initiated = Body::booking(
+        "BOOKING_PAYMENT_INITIATED",
+        "UnpaidBooking000000009",
+        start,
+        &[ANN],
+    )
+    .with("paymentId", json!(881));
+    initiated.0["triggerEvent"] = json!("BOOKING_PAYMENT_INITIATED");
+    assert_eq!(deliver(&app, &initiated).await, "applied");
+    let uid = "UnpaidBooking000000009";
+    assert_eq!(app.booking(uid).await.status, Status::AwaitingPayment);
+    api.put(in_api(&initiated, "pending"));
+    assert!(check(&mut s).await.drift.is_empty());
+    assert_eq!(sync(&mut s).await.changed(), 0);
+    assert_eq!(app.booking(uid).await.status, Status::AwaitingPayment);
+    assert_eq!(count_for(&app, EmailKind::Confirmation, ANN.1).await, 0);
+    assert_eq!(count_for(&app, EmailKind::Requested, ANN.1).await, 0);
+
+    // Paid while calbook was down: Cal.com accepted it.
+    api.edit(uid, |b| b["status"] = json!("accepted"));
+    assert_eq!(check(&mut s).await.drift.len(), 1);
+    sync(&mut s).await;
+    assert_eq!(app.booking(uid).await.status, Status::Confirmed);
+    assert_eq!(
+        app.history_actions(uid).await,
+        ["payment_initiated", "confirmed"]
+    );
+    assert_eq!(count_for(&app, EmailKind::Confirmation, ANN.1).await, 1);
+    assert_eq!(sync(&mut s).await.changed(), 0);
 }
