@@ -61,6 +61,18 @@ pub(super) fn no_show(
     host: Option<bool>,
     now: Timestamp,
 ) -> Option<Change> {
+    let known = |email: &str| {
+        b.extra
+            .attendee_states
+            .get(&email_key(email))
+            .and_then(|s| s.no_show)
+            .unwrap_or(false)
+    };
+    // The sync states every booking's marks: most change nothing, and cost no copy.
+    let host_differs = host.is_some_and(|h| b.extra.host_no_show.unwrap_or(false) != h);
+    if !host_differs && marks.iter().all(|m| known(&m.email) == m.no_show) {
+        return None;
+    }
     let mut after = b.clone();
     for m in marks {
         let key = email_key(&m.email);
