@@ -60,14 +60,19 @@ pub struct DetailExtras {
     /// `BOOKING_CANCELLED` of a "cancel all remaining".
     pub recurring_event: Option<RecurringRule>,
     /// `recurringBookingUid` / `recurringEventId` when the source has it (API v2 does, webhooks
-    /// do not): the series' own id, which then wins over calbook's guess.
+    /// do not): the series' own id, which then wins over calbook's guess, also for occurrences
+    /// already recorded under calbook's guess (they are re-linked, history `series_linked`).
     pub recurring_booking_uid: Option<String>,
+    /// `attendees` is the whole list of seats still held (API v2's seated booking, whose
+    /// attendees carry `seatUid`), not only the seat concerned as in a webhook: a seated attendee
+    /// calbook has that is missing from it gave up their seat.
+    pub seat_roster: bool,
 }
 
 impl DetailExtras {
-    /// Whether the event type is seated.
+    /// Whether the event type is seated (or the source lists the booking's seats).
     pub fn seated(&self) -> bool {
-        self.seats_per_time_slot.is_some_and(|n| n > 0)
+        self.seats_per_time_slot.is_some_and(|n| n > 0) || self.seat_roster
     }
 }
 

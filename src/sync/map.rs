@@ -4,28 +4,50 @@
 //! The object is `BookingOutput_2024_08_13` of
 //! `packages/platform/types/bookings/2024-08-13/outputs/booking.output.ts` in calcom/cal.com at
 //! commit 1adf94bde079e5e2efc21b8557470da4eed026f9 (FINDINGS §6): lowercase `status`,
-//! `rescheduledFromUid` / `rescheduledToUid`, `hosts`, `attendees` (with `absent`), `icsUid`,
-//! `metadata`, `createdAt` / `updatedAt`.
+//! `rescheduledFromUid` / `rescheduledToUid`, `hosts`, `attendees` (with `absent`), `absentHost`,
+//! `icsUid`, `metadata`, `createdAt` / `updatedAt`. The same file defines the other shapes
+//! `GET /v2/bookings` mixes in: `RecurringBookingOutput_2024_08_13` (adds `recurringBookingUid`),
+//! `GetSeatedBookingOutput_2024_08_13` (`attendees[]` are `SeatedAttendee`s, each with its
+//! `seatUid`) and `GetRecurringSeatedBookingOutput_2024_08_13` (both).
 //!
 //! | API booking | event |
 //! |---|---|
-//! | `accepted`, no `rescheduledFromUid` | `Created` (also confirms a pending one) |
+//! | `accepted`, no `rescheduledFromUid` | `Created` (also confirms a pending or unpaid one) |
 //! | `accepted` with `rescheduledFromUid` | `Rescheduled` from that uid |
 //! | `pending` | `Requested` (from `rescheduledFromUid` when set) |
 //! | `cancelled` with `rescheduledToUid` | the OLD side of a reschedule: [`Mapped::MovedTo`]; the sync applies the new booking's `Rescheduled` instead, never a cancellation |
 //! | `cancelled` | `Cancelled` (`cancellationReason`, `cancelledByEmail`) |
 //! | `rejected` | `Rejected` |
+//! | `awaiting_host` (an instant meeting no host took yet) | [`Mapped::NotYet`]: not a booking yet; it is read again when it changes |
+//! | `recurringBookingUid` | `DetailExtras::recurring_booking_uid`: the series id, which replaces calbook's guess on every occurrence it linked (`series_linked`) |
+//! | attendees with `seatUid` | `DetailExtras::seat_roster`: the list of every seat still held; a new one is `seat_added`, one missing is `seat_cancelled` |
+//! | attendees' `absent`, `absentHost` | a `NoShow` event after the booking's own ([`marks`]): `no_show_updated` when a mark differs |
 //!
-//! Not carried yet (the domain has no place for them): `recurringBookingUid`, attendees'
-//! `absent` / `absentHost`, seats (`seatUid`), payment fields, and a host's "request reschedule"
-//! (the API shows it as `cancelled`; the webhook's `requestReschedule` flag has no API twin).
-//! Cal.com's API does not give the `iCalSequence` either; the stored one is kept.
+//! What the API does not give, so the sync cannot converge it (the webhook's value is kept):
+//! - `recurringEvent` (the rule): only `recurringBookingUid`. An occurrence first recorded by the
+//!   sync has its series id but no rule, so a later webhook "cancel all remaining" reaches only
+//!   the occurrences calbook linked by rule; the others converge when the next sync reads them
+//!   cancelled (Cal.com cancels them too), each with its own cancellation email.
+//! - payments: no `paid`, `payment` or price field. An unpaid booking is `pending` in the API
+//!   (Cal.com holds it unconfirmed until payment): a booking calbook recorded `awaiting_payment`
+//!   stays so (`--check` does not call that drift), and `accepted` confirms it as the webhook's
+//!   `BOOKING_CREATED` after payment does. One first seen by the sync while unpaid is recorded
+//!   `pending` (the API cannot tell it from one awaiting the host). The payment's id, amount and
+//!   currency come only from `BOOKING_PAID`.
+//! - a seat's cancellation reason, and where a seat moved (Cal.com deletes the seat's attendee):
+//!   the sync records the seat cancelled without a reason or `moved_to`.
+//! - the seat count (`seatsPerTimeSlot`) and `seatsShowAttendees`: a seated booking first seen by
+//!   the sync has neither until a webhook brings them.
+//! - a host's "request reschedule" (the API shows it as `cancelled`; the webhook's
+//!   `requestReschedule` flag has no API twin), and the `iCalSequence` (the stored one is kept).
 
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::booking::{BookingDetails, BookingEvent, Person, PreviousSlot};
+use crate::booking::{
+    BookingDetails, BookingEvent, DetailExtras, NoShowMark, Person, PreviousSlot,
+};
 
 /// The fields of an API v2 booking that calbook reads (unknown fields are ignored).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,6 +94,12 @@ pub struct ApiBooking {
     pub created_at: Option<String>,
     #[serde(default)]
     pub updated_at: Option<String>,
+    /// Recurring bookings: the series' id.
+    #[serde(default)]
+    pub recurring_booking_uid: Option<String>,
+    /// Whether the host was marked absent.
+    #[serde(default)]
+    pub absent_host: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -91,6 +119,12 @@ pub struct ApiPerson {
     pub time_zone: Option<String>,
     #[serde(default)]
     pub language: Option<String>,
+    /// Attendees: marked absent (no-show).
+    #[serde(default)]
+    pub absent: Option<bool>,
+    /// Seated bookings: the attendee's own seat.
+    #[serde(default)]
+    pub seat_uid: Option<String>,
 }
 
 impl ApiPerson {
@@ -116,6 +150,8 @@ pub enum Mapped {
     /// The old side of a reschedule: the booking moved to this uid. The new booking's
     /// `Rescheduled` event records both sides.
     MovedTo(String),
+    /// Not a booking calbook records yet (`awaiting_host`: an instant meeting no host took).
+    NotYet,
 }
 
 /// Why a booking could not be mapped (it is skipped, logged by uid, and counted).
@@ -201,7 +237,14 @@ impl ApiBooking {
             event_type_slug: self.event_type.as_ref().and_then(|e| e.slug.clone()),
             metadata,
             owner: None,
-            extra: Default::default(),
+            extra: DetailExtras {
+                recurring_booking_uid: nonempty(&self.recurring_booking_uid).map(str::to_owned),
+                seat_roster: self
+                    .attendees
+                    .iter()
+                    .any(|a| nonempty(&a.seat_uid).is_some()),
+                ..DetailExtras::default()
+            },
         })
     }
 }
@@ -251,12 +294,39 @@ pub fn to_event(b: &ApiBooking) -> Result<Mapped, MapError> {
                 .or_else(|| b.cancellation_reason.clone())
                 .filter(|s| !s.is_empty()),
         },
+        "awaiting_host" => {
+            b.details()?;
+            return Ok(Mapped::NotYet);
+        }
         other => {
             return Err(MapError::UnknownStatus(
                 other.chars().filter(|c| !c.is_control()).take(40).collect(),
             ));
         }
     }))
+}
+
+/// The no-show marks the booking carries (attendees' `absent`, `absentHost`), as the event that
+/// follows the booking's own: `None` when the booking states none.
+pub fn marks(b: &ApiBooking) -> Option<BookingEvent> {
+    let attendees: Vec<NoShowMark> = b
+        .attendees
+        .iter()
+        .filter_map(|a| {
+            Some(NoShowMark {
+                email: nonempty(&a.email)?.to_owned(),
+                no_show: a.absent?,
+            })
+        })
+        .collect();
+    if attendees.is_empty() && b.absent_host.is_none() {
+        return None;
+    }
+    Some(BookingEvent::NoShow {
+        uid: b.uid.trim().to_owned(),
+        attendees,
+        host: b.absent_host,
+    })
 }
 
 #[cfg(test)]
@@ -338,5 +408,52 @@ mod tests {
             booking("accepted").changed_at(),
             Some("2026-11-01T09:00:00Z".parse().unwrap())
         );
+    }
+
+    #[test]
+    fn series_seats_and_no_shows_are_carried() {
+        let Mapped::Event(BookingEvent::Created(d)) = to_event(&booking("accepted")).unwrap()
+        else {
+            panic!("accepted is created")
+        };
+        assert_eq!(d.extra.recurring_booking_uid.as_deref(), Some("r1"));
+        assert!(!d.extra.seat_roster, "no seatUid: not seated");
+        let mut seated = booking("accepted");
+        seated.attendees[0].seat_uid = Some("seat-1".into());
+        let Mapped::Event(e) = to_event(&seated).unwrap() else {
+            panic!("an event")
+        };
+        assert!(e.details().unwrap().extra.seat_roster);
+
+        assert_eq!(
+            marks(&booking("accepted")),
+            Some(BookingEvent::NoShow {
+                uid: "b1".into(),
+                attendees: vec![NoShowMark {
+                    email: "kim@example.com".into(),
+                    no_show: false
+                }],
+                host: None,
+            })
+        );
+        let mut absent = booking("accepted");
+        absent.attendees[0].absent = Some(true);
+        absent.absent_host = Some(true);
+        let Some(BookingEvent::NoShow {
+            attendees, host, ..
+        }) = marks(&absent)
+        else {
+            panic!("marks")
+        };
+        assert!(attendees[0].no_show);
+        assert_eq!(host, Some(true));
+        let mut silent = booking("accepted");
+        silent.attendees[0].absent = None;
+        assert_eq!(marks(&silent), None);
+    }
+
+    #[test]
+    fn a_meeting_awaiting_its_host_is_not_a_booking_yet() {
+        assert_eq!(to_event(&booking("awaiting_host")).unwrap(), Mapped::NotYet);
     }
 }

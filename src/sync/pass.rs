@@ -26,7 +26,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use super::client::ClientError;
-use super::map::{ApiBooking, Mapped, to_event};
+use super::map::{ApiBooking, Mapped, marks, to_event};
 use super::{OVERLAP, Syncer};
 use crate::booking::{BookingEvent, Source, decide};
 use crate::store::StoreError;
@@ -179,13 +179,14 @@ impl Syncer {
         Ok(())
     }
 
-    /// The page's events, in order, admitted as the webhook admits them. The old side of a
-    /// reschedule becomes the new booking's `Rescheduled` (fetched when not on this page).
+    /// The page's events, in order, admitted as the webhook admits them: one group per booking
+    /// (its own event, then its no-show marks), counted as one. The old side of a reschedule
+    /// becomes the new booking's `Rescheduled` (fetched when not on this page).
     async fn events(
         &self,
         page: &[ApiBooking],
         report: &mut Report,
-    ) -> Result<Vec<BookingEvent>, ClientError> {
+    ) -> Result<Vec<Vec<BookingEvent>>, ClientError> {
         let mut out = Vec::with_capacity(page.len());
         for b in page {
             let mapped = match to_event(b) {
@@ -196,8 +197,17 @@ impl Syncer {
                     continue;
                 }
             };
+            let mut follow = None;
             let event = match mapped {
-                Mapped::Event(e) => e,
+                Mapped::NotYet => {
+                    tracing::debug!(booking_uid = %b.uid, "awaiting a host: not a booking yet");
+                    report.skipped += 1;
+                    continue;
+                }
+                Mapped::Event(e) => {
+                    follow = marks(b);
+                    e
+                }
                 Mapped::MovedTo(to) => {
                     if page.iter().any(|o| o.uid == to) {
                         continue;
@@ -227,23 +237,30 @@ impl Syncer {
             {
                 old_times(page, from);
             }
-            let admitted = self.admission.admit(
-                ParsedDelivery {
-                    trigger: "SYNC".to_owned(),
-                    parsed: Parsed::Booking(event),
-                },
-                crate::time::now(),
-            );
-            match admitted {
-                Ok(ParsedDelivery {
-                    parsed: Parsed::Booking(e),
-                    ..
-                }) => out.push(e),
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(booking_uid = %b.uid, error = %e, "Cal.com booking refused");
-                    report.skipped += 1;
+            let mut group = Vec::with_capacity(2);
+            for event in std::iter::once(event).chain(follow) {
+                let admitted = self.admission.admit(
+                    ParsedDelivery {
+                        trigger: "SYNC".to_owned(),
+                        parsed: Parsed::Booking(event),
+                    },
+                    crate::time::now(),
+                );
+                match admitted {
+                    Ok(ParsedDelivery {
+                        parsed: Parsed::Booking(e),
+                        ..
+                    }) => group.push(e),
+                    Ok(_) => {}
+                    Err(e) => {
+                        warn!(booking_uid = %b.uid, error = %e, "Cal.com booking refused");
+                        report.skipped += 1;
+                        break;
+                    }
                 }
+            }
+            if !group.is_empty() {
+                out.push(group);
             }
         }
         Ok(out)
@@ -253,7 +270,7 @@ impl Syncer {
     /// when it loses a race with the webhook writer or another instance).
     async fn apply(
         &self,
-        events: &[BookingEvent],
+        events: &[Vec<BookingEvent>],
         scope: EmailScope,
         mark: Option<Timestamp>,
         import_done: bool,
@@ -287,20 +304,26 @@ impl Syncer {
 
     async fn apply_once(
         &self,
-        events: &[BookingEvent],
+        events: &[Vec<BookingEvent>],
         scope: EmailScope,
         mark: Option<Timestamp>,
         import_done: bool,
     ) -> Result<(usize, usize, usize, usize), StoreError> {
         let now = crate::time::now();
         let mut tx = self.store.begin().await?;
-        let mut changes = Changes::load(&mut tx, events.iter(), self.email.as_deref(), now).await?;
+        let mut changes =
+            Changes::load(&mut tx, events.iter().flatten(), self.email.as_deref(), now).await?;
         let (mut created, mut updated, mut unchanged, mut emails) = (0, 0, 0, 0);
-        for e in events {
-            let existed = changes.booking(e.uid()).is_some();
-            let done = changes.apply(e, None, Source::Sync, scope);
-            emails += done.emails_planned;
-            match (done.changes, existed) {
+        for group in events {
+            let Some(first) = group.first() else { continue };
+            let existed = changes.booking(first.uid()).is_some();
+            let mut written = 0;
+            for e in group {
+                let done = changes.apply(e, None, Source::Sync, scope);
+                emails += done.emails_planned;
+                written += done.changes;
+            }
+            match (written, existed) {
                 (0, _) => unchanged += 1,
                 (_, false) => created += 1,
                 (_, true) => updated += 1,
@@ -318,8 +341,16 @@ impl Syncer {
     }
 
     /// `--check`: what applying would change, without writing.
-    async fn check(&self, events: &[BookingEvent], report: &mut Report) -> Result<(), StoreError> {
-        let mut uids: Vec<&str> = events.iter().flat_map(BookingEvent::uids).collect();
+    async fn check(
+        &self,
+        events: &[Vec<BookingEvent>],
+        report: &mut Report,
+    ) -> Result<(), StoreError> {
+        let mut uids: Vec<&str> = events
+            .iter()
+            .flatten()
+            .flat_map(BookingEvent::uids)
+            .collect();
         uids.sort_unstable();
         uids.dedup();
         let stored: HashMap<String, crate::booking::Booking> = self
@@ -330,35 +361,47 @@ impl Syncer {
             .map(|b| (b.uid.clone(), b))
             .collect();
         let now = crate::time::now();
-        for e in events {
-            let d = decide(e, |u| stored.get(u), now);
-            if d.changes.is_empty() {
-                // The rules may keep calbook's state (a terminal status is never left): still a
-                // disagreement to report when the statuses differ.
-                let held = stored
-                    .get(e.uid())
-                    .zip(expected_status(e))
-                    .filter(|(b, want)| b.status != *want);
-                match held {
-                    Some((b, want)) => report.drift.push(Drift {
-                        uid: b.uid.clone(),
-                        calbook: Some(b.status.as_str().to_owned()),
-                        calcom: format!("{want} (kept by calbook's rules)"),
-                    }),
-                    None => report.unchanged += 1,
+        for group in events {
+            let before = report.drift.len();
+            for e in group {
+                let d = decide(e, |u| stored.get(u), now);
+                if d.changes.is_empty() {
+                    // The rules may keep calbook's state (a terminal status is never left):
+                    // still a disagreement to report when the statuses differ.
+                    let held = stored
+                        .get(e.uid())
+                        .zip(expected_status(e))
+                        .filter(|(b, want)| !agrees(b.status, *want));
+                    if let Some((b, want)) = held {
+                        report.drift.push(Drift {
+                            uid: b.uid.clone(),
+                            calbook: Some(b.status.as_str().to_owned()),
+                            calcom: format!("{want} (kept by calbook's rules)"),
+                        });
+                    }
+                    continue;
                 }
-                continue;
+                for c in &d.changes {
+                    report.drift.push(Drift {
+                        uid: c.after.uid.clone(),
+                        calbook: c.before.as_ref().map(|b| b.status.as_str().to_owned()),
+                        calcom: format!("{} ({})", c.after.status, c.action.as_str()),
+                    });
+                }
             }
-            for c in &d.changes {
-                report.drift.push(Drift {
-                    uid: c.after.uid.clone(),
-                    calbook: c.before.as_ref().map(|b| b.status.as_str().to_owned()),
-                    calcom: format!("{} ({})", c.after.status, c.action.as_str()),
-                });
+            if report.drift.len() == before {
+                report.unchanged += 1;
             }
         }
         Ok(())
     }
+}
+
+/// Whether calbook's `have` says what Cal.com's `want` does. The API shows an unpaid booking as
+/// `pending` (it has no payment fields): calbook's `awaiting_payment` is that.
+fn agrees(have: crate::booking::Status, want: crate::booking::Status) -> bool {
+    use crate::booking::Status;
+    have == want || (have == Status::AwaitingPayment && want == Status::Pending)
 }
 
 /// The status Cal.com's state means for the booking an event is about.

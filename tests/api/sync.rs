@@ -17,6 +17,7 @@ use crate::on_both_backends;
 
 mod cli;
 mod dashboard;
+mod domain;
 mod faults;
 mod tools;
 

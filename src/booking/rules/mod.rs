@@ -18,6 +18,7 @@
 //! | meeting started / ended | — (unknown) | history entry once | history entry once | — | — |
 //! | no-show | — (unknown) | `no_show_updated` when a mark changes | same | same | same |
 //! | reassigned / location updated | insert confirmed | `reassigned` / `location_updated`, sequence + 1 | same | same | — |
+//! | any, naming its series (`recurringBookingUid`) | — | `series_linked` to that id, with the occurrences calbook had linked under its guess | same | same | same |
 //!
 //! Events never erase: an absent, null or empty field keeps the stored value, and metadata
 //! merges key by key (`merge`).
@@ -62,6 +63,9 @@ pub enum Action {
     /// Cancelled by a "cancel all remaining" of its series, named by another occurrence: that
     /// occurrence's one email covers it.
     SeriesCancelled,
+    /// The source named the series (`recurringBookingUid`): the occurrence takes that id in place
+    /// of the one calbook guessed.
+    SeriesLinked,
 }
 
 impl Action {
@@ -86,6 +90,7 @@ impl Action {
             Action::LocationUpdated => "location_updated",
             Action::Updated => "updated",
             Action::SeriesCancelled => "series_cancelled",
+            Action::SeriesLinked => "series_linked",
         }
     }
 }
@@ -176,10 +181,16 @@ pub fn decide_with<'a>(
                 if (d.extra.seated() || b.seated())
                     && (!b.status.is_terminal() || seats::emptied(b)) =>
             {
-                match seats::add(b, d, now) {
-                    Some(c) => changes.push(c),
-                    None => notes.push("every seat in it is already recorded".to_owned()),
+                let (added, cancelled) = if d.extra.seat_roster {
+                    seats::roster(b, d, now)
+                } else {
+                    (seats::add(b, d, now), None)
+                };
+                if added.is_none() && cancelled.is_none() {
+                    notes.push("every seat in it is already recorded".to_owned());
                 }
+                changes.extend(added);
+                changes.extend(cancelled);
             }
             Some(b) => match merge::learnt(b, d, now) {
                 Some(c) => changes.push(c),
@@ -380,6 +391,9 @@ pub fn decide_with<'a>(
                 },
             }
         }
+    }
+    if let Some(d) = event.details() {
+        series::adopt_id(d, &mut changes, &lookup, &series, now);
     }
     Decision {
         note: (changes.is_empty() && !notes.is_empty()).then(|| notes.join("; ")),

@@ -51,24 +51,44 @@ pub(super) fn paid(
     }
 }
 
-/// No-show marks: per attendee (by email) and for the host.
+/// No-show marks: per attendee (by email) and for the host. Nobody marked yet counts as having
+/// shown up: a "showed up" mark on someone never marked changes nothing, so a source that states
+/// every attendee's mark (API v2's `absent`, `absentHost`) and one that names only the marked
+/// (the webhook) end the same, with the same history.
 pub(super) fn no_show(
     b: &Booking,
     marks: &[NoShowMark],
     host: Option<bool>,
     now: Timestamp,
 ) -> Option<Change> {
+    let known = |email: &str| {
+        b.extra
+            .attendee_states
+            .get(&email_key(email))
+            .and_then(|s| s.no_show)
+            .unwrap_or(false)
+    };
+    // The sync states every booking's marks: most change nothing, and cost no copy.
+    let host_differs = host.is_some_and(|h| b.extra.host_no_show.unwrap_or(false) != h);
+    if !host_differs && marks.iter().all(|m| known(&m.email) == m.no_show) {
+        return None;
+    }
     let mut after = b.clone();
     for m in marks {
-        after
+        let key = email_key(&m.email);
+        let known = after
             .extra
             .attendee_states
-            .entry(email_key(&m.email))
-            .or_default()
-            .no_show = Some(m.no_show);
+            .get(&key)
+            .and_then(|s| s.no_show);
+        if known.unwrap_or(false) != m.no_show {
+            after.extra.attendee_states.entry(key).or_default().no_show = Some(m.no_show);
+        }
     }
-    if host.is_some() {
-        after.extra.host_no_show = host;
+    if let Some(h) = host
+        && b.extra.host_no_show.unwrap_or(false) != h
+    {
+        after.extra.host_no_show = Some(h);
     }
     if after.extra == b.extra {
         return None;

@@ -93,10 +93,49 @@ pub(super) fn add(b: &Booking, d: &BookingDetails, now: Timestamp) -> Option<Cha
     Some(update(Action::SeatAdded, b, after))
 }
 
-/// Whether a (genuine) cancellation of `d` cancels seats rather than the whole booking.
+/// A seated booking as a list of every seat still held (API v2, [`DetailExtras::seat_roster`]):
+/// new attendees take their seat (`seat_added`, as the webhook's), then the active attendees
+/// missing from the list give theirs up (`seat_cancelled`, no reason: Cal.com deletes a cancelled
+/// seat's attendee, the API keeps no trace of why). `None`, `None` when both agree already.
+///
+/// [`DetailExtras::seat_roster`]: crate::booking::DetailExtras::seat_roster
+pub(super) fn roster(
+    b: &Booking,
+    d: &BookingDetails,
+    now: Timestamp,
+) -> (Option<Change>, Option<Change>) {
+    let added = add(b, d, now);
+    let current = added.as_ref().map_or(b, |c| &c.after);
+    let listed = emails(d);
+    let gone: Vec<Person> = current
+        .active_attendees()
+        .filter(|p| {
+            p.email
+                .as_deref()
+                .is_some_and(|e| !listed.contains(&email_key(e)))
+        })
+        .cloned()
+        .collect();
+    if gone.is_empty() || d.attendees.is_empty() {
+        return (added, None);
+    }
+    let mut after = current.clone();
+    let leaving = BookingDetails {
+        attendees: gone,
+        ..d.clone()
+    };
+    cancel_seats(&mut after, &leaving, &None, None);
+    settle(&mut after, &None);
+    after.updated_at = now;
+    let cancelled = update(Action::SeatCancelled, current, after);
+    (added, Some(cancelled))
+}
+
+/// Whether a (genuine) cancellation of `d` cancels seats rather than the whole booking. (A
+/// cancellation that lists every seat, API v2's, is the whole booking's.)
 pub(super) fn is_seat_cancel(b: Option<&Booking>, d: &BookingDetails) -> bool {
     let seated = d.extra.seated() || b.is_some_and(Booking::seated);
-    if !seated || d.attendees.is_empty() {
+    if !seated || d.attendees.is_empty() || d.extra.seat_roster {
         return false;
     }
     match b {

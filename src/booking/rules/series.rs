@@ -9,6 +9,11 @@
 //! type, organizer, first attendee, rule) and starts a whole number of steps apart, within the
 //! series' length. The first occurrence recorded names the series (`series_id` = its uid).
 //!
+//! When a source names the series (`recurringBookingUid`, API v2), that id wins: the booking
+//! takes it, and so do the recorded occurrences calbook had linked under its own guess (same
+//! series key, same guessed id), each with one `series_linked` history entry; a second pass
+//! finds them linked and changes nothing ([`adopt_id`]).
+//!
 //! Order independence: an occurrence that arrives after a cancel-all of its series, starting at
 //! or after the cancelled one, is recorded cancelled (`series_cancelled`, no email), so any
 //! interleaving of creates and the cancel-all ends the same way.
@@ -109,4 +114,56 @@ pub(super) fn cancel_later<'a>(
         .collect();
     out.sort_by_key(|c| c.after.starts_at);
     out
+}
+
+/// The series id `d` names (`recurringBookingUid`) replaces calbook's guess: on the booking the
+/// event is about (in the change `changes` already makes to it, or as a `series_linked` update),
+/// and on every recorded occurrence linked under the same guessed id. Nothing when they agree.
+pub(super) fn adopt_id<'a>(
+    d: &BookingDetails,
+    changes: &mut Vec<Change>,
+    lookup: &impl Fn(&str) -> Option<&'a Booking>,
+    series: &impl Fn(&str) -> Vec<&'a Booking>,
+    now: Timestamp,
+) {
+    let Some(id) = d.extra.recurring_booking_uid.as_deref() else {
+        return;
+    };
+    let latest = |uid: &str, changes: &[Change]| -> Option<Booking> {
+        changes
+            .iter()
+            .rev()
+            .find(|c| c.after.uid == uid)
+            .map(|c| c.after.clone())
+    };
+    let Some(target) = latest(&d.uid, changes).or_else(|| lookup(&d.uid).cloned()) else {
+        return;
+    };
+    let guessed = target.extra.series_id.clone().filter(|g| g != id);
+    let relink = |b: &Booking, changes: &mut Vec<Change>| {
+        if b.extra.series_id.as_deref() == Some(id) {
+            return;
+        }
+        if let Some(c) = changes.iter_mut().rev().find(|c| c.after.uid == b.uid) {
+            c.after.extra.series_id = Some(id.to_owned());
+            return;
+        }
+        let mut after = b.clone();
+        after.extra.series_id = Some(id.to_owned());
+        after.updated_at = now;
+        changes.push(update(Action::SeriesLinked, b, after));
+    };
+    relink(&target, changes);
+    let Some(guessed) = guessed else {
+        return;
+    };
+    let mut others: Vec<&Booking> = members(&target, series)
+        .into_iter()
+        .filter(|m| m.extra.series_id.as_deref() == Some(guessed.as_str()))
+        .collect();
+    others.sort_by_key(|m| m.starts_at);
+    for m in others {
+        let current = latest(&m.uid, changes).unwrap_or_else(|| m.clone());
+        relink(&current, changes);
+    }
 }

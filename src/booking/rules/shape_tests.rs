@@ -338,3 +338,109 @@ fn a_new_host_or_place_updates_the_booking_and_raises_the_invite_sequence() {
     let actions: Vec<_> = history.iter().map(|h| h.1.as_str()).collect();
     assert_eq!(actions, ["created", "reassigned", "location_updated"]);
 }
+
+/// `event` as API v2 shows it: naming its series.
+fn from_api(event: BookingEvent, series: &str) -> BookingEvent {
+    let BookingEvent::Created(mut d) = event else {
+        unreachable!()
+    };
+    d.extra.recurring_event = None;
+    d.extra.recurring_booking_uid = Some(series.into());
+    BookingEvent::Created(d)
+}
+
+#[test]
+fn the_series_id_a_source_names_relinks_every_occurrence_once() {
+    let (_, history) = run(&[
+        weekly(0),
+        weekly(1),
+        weekly(2),
+        from_api(weekly(1), "rec-1"),
+        from_api(weekly(1), "rec-1"),
+        from_api(weekly(0), "rec-1"),
+    ]);
+    let linked: Vec<_> = history
+        .iter()
+        .filter(|h| h.1 == Action::SeriesLinked)
+        .map(|h| h.0.as_str())
+        .collect();
+    assert_eq!(linked, ["W1", "W0", "W2"], "each once, none again");
+    let (store, _) = run(&[
+        weekly(0),
+        weekly(1),
+        from_api(weekly(1), "rec-1"),
+        weekly(2),
+    ]);
+    for uid in ["W0", "W1"] {
+        assert_eq!(store[uid].extra.series_id.as_deref(), Some("rec-1"));
+    }
+    // A later webhook occurrence joins the series it finds by rule: the source's id.
+    assert_eq!(store["W2"].extra.series_id.as_deref(), Some("rec-1"));
+}
+
+#[test]
+fn a_seat_roster_adds_new_seats_and_cancels_missing_ones() {
+    let (x, y, z) = (
+        person("X", "x@example.com"),
+        person("Y", "y@example.com"),
+        person("Z", "z@example.com"),
+    );
+    let roster = |who: &[Person]| {
+        let mut d = seated("S", who);
+        d.extra = DetailExtras {
+            seat_roster: true,
+            ..DetailExtras::default()
+        };
+        BookingEvent::Created(d)
+    };
+    let (store, history) = run(&[
+        BookingEvent::Created(seated("S", std::slice::from_ref(&x))),
+        BookingEvent::Created(seated("S", std::slice::from_ref(&y))),
+        roster(&[x.clone(), z.clone()]),
+        roster(&[x.clone(), z.clone()]),
+    ]);
+    let s = &store["S"];
+    assert_eq!(s.status, Status::Confirmed);
+    assert!(s.seat_cancelled("y@example.com"));
+    assert!(!s.seat_cancelled("z@example.com"));
+    let actions: Vec<_> = history.iter().map(|h| h.1.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["created", "seat_added", "seat_added", "seat_cancelled"]
+    );
+    // The webhook's own cancel of that seat, after: nothing more.
+    let (_, history) = run(&[
+        BookingEvent::Created(seated("S", &[x.clone(), y.clone()])),
+        roster(std::slice::from_ref(&x)),
+        cancel(seated("S", std::slice::from_ref(&y))),
+    ]);
+    assert_eq!(history.len(), 2, "{history:?}");
+}
+
+#[test]
+fn a_showed_up_mark_on_someone_never_marked_changes_nothing() {
+    let created = BookingEvent::Created(paid_event("N", json!({})));
+    let marks = |no_show: bool, host: bool| BookingEvent::NoShow {
+        uid: "N".into(),
+        attendees: vec![NoShowMark {
+            email: "pat@example.com".into(),
+            no_show,
+        }],
+        host: Some(host),
+    };
+    let (store, history) = run(&[
+        created,
+        marks(false, false),
+        marks(true, false),
+        marks(true, false),
+        marks(false, false),
+    ]);
+    let actions: Vec<_> = history.iter().map(|h| h.1.as_str()).collect();
+    assert_eq!(actions, ["created", "no_show_updated", "no_show_updated"]);
+    let n = &store["N"];
+    assert_eq!(
+        n.attendee_state("pat@example.com").unwrap().no_show,
+        Some(false)
+    );
+    assert_eq!(n.extra.host_no_show, None);
+}

@@ -41,6 +41,7 @@ pub(super) fn extras(p: &mut Payload) -> DetailExtras {
             .take()
             .or(p.recurring_event_id.take())
             .filter(|s| !s.trim().is_empty()),
+        seat_roster: false,
     }
 }
 

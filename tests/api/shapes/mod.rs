@@ -12,5 +12,5 @@ mod dashboard;
 mod payments;
 mod seats;
 mod series;
-mod story;
+pub(crate) mod story;
 mod trigger;
