@@ -224,6 +224,10 @@ pub struct EmailArgs {
     /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
     #[arg(long, env = "CALBOOK_TEMPLATES_DIR", global = true)]
     pub templates_dir: Option<PathBuf>,
+    /// calbook's public URL, e.g. `https://book.acme.example`: cancellation and declined emails
+    /// link to `<it>/book` ("Book again"). Unset: no such link.
+    #[arg(long, env = "CALBOOK_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Reminders before each meeting, e.g. "48h,24h,1h,15m"; empty disables them.
     #[arg(
         long,
@@ -439,6 +443,10 @@ impl EmailArgs {
             resend_base_url: self.resend_base_url.clone(),
             smtp_url: self.smtp_url.clone(),
             templates_dir: self.templates_dir.clone(),
+            site: crate::mail::render::SiteLinks {
+                booker_origin: Some(embed_origin.to_owned()),
+                public_url: nonempty(&self.public_url),
+            },
             policy: plan::EmailPolicy {
                 kinds: plan::parse_kinds(&self.email_kinds).map_err(anyhow::Error::msg)?,
                 reminder_offsets: plan::parse_offsets(&self.reminder_offsets)

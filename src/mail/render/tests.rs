@@ -7,6 +7,7 @@ use super::*;
 use crate::booking::{Booking, Person, Status};
 use crate::mail::{CalendarMethod, Mailbox};
 
+mod actions;
 mod invites;
 mod templates;
 mod zones;
@@ -52,7 +53,7 @@ fn booking() -> Booking {
         ical_sequence: 2,
         event_type_id: Some(7),
         event_type_slug: Some("intro".to_owned()),
-        metadata: serde_json::json!({}),
+        metadata: serde_json::json!({ BOOKER_URL_KEY: "https://acme.cal.com" }),
         rescheduled_from: None,
         rescheduled_to: None,
         cancellation_reason: Some("Something came up at work.".to_owned()),
@@ -89,6 +90,10 @@ fn renderer() -> Renderer {
     Renderer::new(None)
         .unwrap()
         .with_links(LinkPolicy::new(["meet.example.com"]))
+        .with_site(SiteLinks {
+            booker_origin: Some("https://cal.com".to_owned()),
+            public_url: Some("https://book.acme.example".to_owned()),
+        })
 }
 
 /// What minijinja's HTML auto-escape makes of `s`.
@@ -147,12 +152,18 @@ fn booking_values_are_escaped_in_html_and_plain_in_text() {
             assert!(!parts.html.contains("<img"), "{kind}");
             assert!(!parts.html.contains("javascript:alert(1)//\""), "{kind}");
             assert!(parts.html.contains("&lt;script&gt;"), "{kind}");
-            // Only our own link may carry an href, and only to Google Calendar.
+            // Only our own links may carry an href: Google Calendar, the booker URL's Cal.com
+            // pages and calbook's own booking page.
             for (i, _) in parts.html.match_indices("href=\"") {
                 assert!(
-                    parts.html[i..].starts_with(
-                        "href=\"https:&#x2f;&#x2f;calendar.google.com&#x2f;calendar&#x2f;render?"
-                    ),
+                    [
+                        "href=\"https:&#x2f;&#x2f;calendar.google.com&#x2f;calendar&#x2f;render?",
+                        "href=\"https:&#x2f;&#x2f;acme.cal.com&#x2f;reschedule&#x2f;bk_7Yq2\"",
+                        "href=\"https:&#x2f;&#x2f;acme.cal.com&#x2f;booking&#x2f;bk_7Yq2?cancel=true&amp;",
+                        "href=\"https:&#x2f;&#x2f;book.acme.example&#x2f;book\"",
+                    ]
+                    .iter()
+                    .any(|ok| parts.html[i..].starts_with(ok)),
                     "{kind}: {}",
                     &parts.html[i..]
                 );
