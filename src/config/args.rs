@@ -236,11 +236,11 @@ pub struct EmailArgs {
         global = true
     )]
     pub reminder_offsets: String,
-    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder, updated.
+    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder, updated, reschedule_requested.
     #[arg(
         long,
         env = "EMAIL_KINDS",
-        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder,updated",
+        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder,updated,reschedule_requested",
         global = true
     )]
     pub email_kinds: String,

@@ -42,15 +42,26 @@ pub struct Actions {
     pub join: bool,
 }
 
-/// Whether `kind` is about a booking that is still on (so Reschedule and Cancel make sense).
-fn is_live(kind: EmailKind) -> bool {
+/// Which links `kind` offers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Offer {
+    /// A booking that is still on: Join, Reschedule and Cancel.
+    Live,
+    /// The host asked for a new time: Reschedule only.
+    PickNewTime,
+    /// Over: Book again.
+    Over,
+}
+
+fn offer(kind: EmailKind) -> Offer {
     match kind {
         EmailKind::Confirmation
         | EmailKind::Rescheduled
         | EmailKind::Requested
         | EmailKind::Reminder
-        | EmailKind::Updated => true,
-        EmailKind::Cancelled | EmailKind::Declined => false,
+        | EmailKind::Updated => Offer::Live,
+        EmailKind::RescheduleRequested => Offer::PickNewTime,
+        EmailKind::Cancelled | EmailKind::Declined => Offer::Over,
     }
 }
 
@@ -63,12 +74,15 @@ pub fn actions(
     policy: &LinkPolicy,
 ) -> Actions {
     let mut out = Actions::default();
-    if is_live(kind) {
-        out.join = true;
+    let offer = offer(kind);
+    if offer != Offer::Over {
+        out.join = offer == Offer::Live;
         if let Some(base) = booker_url(booking, site, policy) {
             let uid = urlencoding(&booking.uid);
             out.reschedule_url = Some(format!("{base}/reschedule/{uid}"));
-            if let Ok(mut url) = url::Url::parse(&format!("{base}/booking/{uid}")) {
+            if offer == Offer::Live
+                && let Ok(mut url) = url::Url::parse(&format!("{base}/booking/{uid}"))
+            {
                 url.query_pairs_mut()
                     .append_pair("cancel", "true")
                     .append_pair(

@@ -248,7 +248,7 @@ fn compose_attaches_the_right_invite() {
             EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
                 Some(CalendarMethod::Request)
             }
-            EmailKind::Cancelled => Some(CalendarMethod::Cancel),
+            EmailKind::Cancelled | EmailKind::RescheduleRequested => Some(CalendarMethod::Cancel),
             _ => None,
         };
         assert_eq!(

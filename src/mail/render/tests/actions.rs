@@ -157,3 +157,41 @@ fn emails_show_location_names_and_phone_numbers_as_phone_numbers() {
     );
     assert!(p.html.contains("href=\"tel:+49301234567\""), "{}", p.html);
 }
+
+#[test]
+fn a_reschedule_request_links_to_the_reschedule_page_and_cancels_the_old_invite() {
+    let mut b = booking();
+    b.status = crate::booking::Status::RescheduleRequested;
+    b.cancellation_reason = Some("I'm ill that day.".to_owned());
+    let p = links(EmailKind::RescheduleRequested, &b);
+    assert!(
+        p.text
+            .contains("Reschedule: https://acme.cal.com/reschedule/bk_7Yq2\n"),
+        "{}",
+        p.text
+    );
+    assert!(p.text.contains("Reason: I'm ill that day."), "{}", p.text);
+    assert!(!p.text.contains("cancel=true"), "{}", p.text);
+    assert!(!p.html.contains("Join the meeting"));
+    let email = compose(
+        &renderer(),
+        EmailKind::RescheduleRequested,
+        &b,
+        &attendee(&b),
+        &Mailbox {
+            name: None,
+            address: "bookings@acme.example".to_owned(),
+        },
+        None,
+        "k".to_owned(),
+        &ctx(),
+    )
+    .unwrap();
+    let invite = email.calendar.expect("a calendar CANCEL for the old slot");
+    assert_eq!(invite.method, CalendarMethod::Cancel);
+    assert!(
+        unfold(&invite.ics).contains("UID:bk_7Yq2@Cal.com"),
+        "{}",
+        invite.ics
+    );
+}

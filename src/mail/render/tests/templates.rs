@@ -134,7 +134,7 @@ fn email_kind_round_trips() {
     let err = "welcome".parse::<EmailKind>().unwrap_err();
     assert_eq!(
         err,
-        "unknown email kind \"welcome\" (expected one of confirmation, rescheduled, cancelled, requested, declined, reminder, updated)"
+        "unknown email kind \"welcome\" (expected one of confirmation, rescheduled, cancelled, requested, declined, reminder, updated, reschedule_requested)"
     );
     assert_eq!(TEMPLATE_NAMES.len(), BUILTINS.len());
     assert!(TEMPLATE_NAMES.contains(&"reminder.html"));
