@@ -5,28 +5,23 @@
 //! `getRescheduleLink`, calcom/cal.com at its 2024–2025 main):
 //! `<booker url>/reschedule/<uid>` and
 //! `<booker url>/booking/<uid>?cancel=true&allRemainingBookings=<recurring>&cancelledBy=<email>`.
-//! The booker URL is the webhook's `bookerUrl` (kept in the booking's metadata under
-//! [`BOOKER_URL_KEY`], which the payload parser always overwrites, so a booker cannot set it),
-//! used only when it is an `https` URL on a host the [`LinkPolicy`] allows (Cal.com, the
-//! configured Cal.com origin, `CALBOOK_ALLOWED_LINK_HOSTS`); otherwise the configured Cal.com
-//! embed origin. With neither, an email has no Reschedule or Cancel link rather than a wrong one.
+//! The booker URL is the configured Cal.com embed origin (`CALCOM_EMBED_ORIGIN`). Without one,
+//! an email has no Reschedule or Cancel link rather than a wrong one.
 //!
-//! Not done: a seat's own `seatReferenceUid` (calbook does not keep it yet), so a seat's links
-//! act on the whole booking page, where Cal.com asks which seat.
+//! Not done: the webhook's own `bookerUrl` (an organization's domain) is not kept yet: storing
+//! it in the booking's metadata made a webhook after the sync count as a change, so it needs its
+//! own column, left out of change detection. Nor is a seat's `seatReferenceUid` (calbook does not
+//! keep it), so a seat's links open the whole booking's page.
 
 use crate::booking::Booking;
 use crate::booking::links::{LinkPolicy, defang};
 
 use super::{EmailKind, Recipient};
 
-/// The metadata key the webhook parser stores the payload's `bookerUrl` under.
-pub const BOOKER_URL_KEY: &str = "calbookBookerUrl";
-
 /// Where calbook's and Cal.com's public pages are (from configuration).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SiteLinks {
-    /// The Cal.com origin the booking page embeds (`CALCOM_EMBED_ORIGIN`): the booker URL when
-    /// the payload has none.
+    /// The Cal.com origin the booking page embeds (`CALCOM_EMBED_ORIGIN`): the booker URL.
     pub booker_origin: Option<String>,
     /// calbook's public URL (`CALBOOK_PUBLIC_URL`): "Book again" links to `<it>/book`.
     pub public_url: Option<String>,
@@ -71,13 +66,12 @@ pub fn actions(
     booking: &Booking,
     recipient: &Recipient,
     site: &SiteLinks,
-    policy: &LinkPolicy,
 ) -> Actions {
     let mut out = Actions::default();
     let offer = offer(kind);
     if offer != Offer::Over {
         out.join = offer == Offer::Live;
-        if let Some(base) = booker_url(booking, site, policy) {
+        if let Some(base) = site.booker_origin.as_deref().and_then(https_base) {
             let uid = urlencoding(&booking.uid);
             out.reschedule_url = Some(format!("{base}/reschedule/{uid}"));
             if offer == Offer::Live
@@ -105,17 +99,6 @@ pub fn actions(
             .map(|base| format!("{base}/book"));
     }
     out
-}
-
-/// The booker URL: the payload's when allowed, else the configured origin; no trailing `/`.
-fn booker_url(booking: &Booking, site: &SiteLinks, policy: &LinkPolicy) -> Option<String> {
-    booking
-        .metadata
-        .get(BOOKER_URL_KEY)
-        .and_then(serde_json::Value::as_str)
-        .filter(|u| policy.allows(u))
-        .and_then(https_base)
-        .or_else(|| site.booker_origin.as_deref().and_then(https_base))
 }
 
 /// `url` without query, fragment or trailing `/`, when it is an `http(s)` URL without

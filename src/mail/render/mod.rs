@@ -29,7 +29,7 @@ use crate::booking::links::LinkPolicy;
 use crate::booking::{Booking, Person};
 use crate::mail::{Email, Mailbox, header_safe};
 
-pub use actions::{Actions, BOOKER_URL_KEY, SiteLinks, actions, location_label};
+pub use actions::{Actions, SiteLinks, actions, location_label};
 use builtin::BUILTINS;
 pub use builtin::TEMPLATE_NAMES;
 pub use ics::{calendar_invite, google_calendar_link, series_invite};
@@ -213,7 +213,7 @@ impl Renderer {
         let (booking, unverified_link) = self.links.screen(booking);
         let mut values = TemplateValues::new(kind, &booking, recipient, ctx);
         values.meeting_url_unverified = unverified_link;
-        let acts = actions(kind, &booking, recipient, &self.site, &self.links);
+        let acts = actions(kind, &booking, recipient, &self.site);
         values.reschedule_url = acts.reschedule_url;
         values.cancel_url = acts.cancel_url;
         values.book_again_url = acts.book_again_url;

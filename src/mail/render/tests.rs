@@ -53,7 +53,7 @@ fn booking() -> Booking {
         ical_sequence: 2,
         event_type_id: Some(7),
         event_type_slug: Some("intro".to_owned()),
-        metadata: serde_json::json!({ BOOKER_URL_KEY: "https://acme.cal.com" }),
+        metadata: serde_json::json!({}),
         rescheduled_from: None,
         rescheduled_to: None,
         cancellation_reason: Some("Something came up at work.".to_owned()),
@@ -91,7 +91,7 @@ fn renderer() -> Renderer {
         .unwrap()
         .with_links(LinkPolicy::new(["meet.example.com"]))
         .with_site(SiteLinks {
-            booker_origin: Some("https://cal.com".to_owned()),
+            booker_origin: Some("https://acme.cal.com".to_owned()),
             public_url: Some("https://book.acme.example".to_owned()),
         })
 }

@@ -124,7 +124,6 @@ struct Payload {
     #[serde(rename = "iCalSequence")]
     ical_sequence: Option<Value>,
     metadata: Option<Value>,
-    booker_url: Option<String>,
     video_call_data: Option<Value>,
     reschedule_uid: Option<String>,
     reschedule_start_time: Option<String>,
@@ -328,24 +327,10 @@ fn details(mut p: Payload) -> Result<BookingDetails, PayloadError> {
     if ends_at < starts_at {
         return Err(PayloadError::EndBeforeStart);
     }
-    let mut metadata = match p.metadata {
+    let metadata = match p.metadata {
         Some(m @ Value::Object(_)) => m,
         _ => Value::Object(Default::default()),
     };
-    // The payload's `bookerUrl` (for the emails' Cal.com links) under a key a booker's own
-    // metadata cannot set: any such key from the payload's metadata is replaced or removed.
-    if let Value::Object(m) = &mut metadata {
-        let key = crate::mail::render::BOOKER_URL_KEY;
-        match p
-            .booker_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-        {
-            Some(url) => m.insert(key.to_owned(), Value::String(url.to_owned())),
-            None => m.remove(key),
-        };
-    }
     let meeting_url = p
         .video_call_data
         .as_ref()

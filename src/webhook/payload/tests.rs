@@ -142,29 +142,3 @@ fn bad_bodies_name_their_problem() {
         }
     }
 }
-
-#[test]
-fn booker_url_is_kept_for_the_emails_and_a_bookers_own_metadata_cannot_set_it() {
-    let key = crate::mail::render::BOOKER_URL_KEY;
-    let body = serde_json::json!({
-        "triggerEvent": "BOOKING_CREATED",
-        "payload": {
-            "uid": "b1", "title": "t", "startTime": "2026-12-01T10:00:00Z",
-            "endTime": "2026-12-01T10:30:00Z", "bookerUrl": "https://acme.cal.com",
-            "metadata": { key: "https://evil.example" }
-        }
-    });
-    let p = parse(Some("application/json"), None, body.to_string().as_bytes()).unwrap();
-    let Parsed::Booking(BookingEvent::Created(d)) = p.parsed else {
-        panic!()
-    };
-    assert_eq!(d.metadata[key], "https://acme.cal.com");
-
-    let mut body = body;
-    body["payload"].as_object_mut().unwrap().remove("bookerUrl");
-    let p = parse(Some("application/json"), None, body.to_string().as_bytes()).unwrap();
-    let Parsed::Booking(BookingEvent::Created(d)) = p.parsed else {
-        panic!()
-    };
-    assert!(d.metadata.get(key).is_none(), "{}", d.metadata);
-}

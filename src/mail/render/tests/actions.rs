@@ -43,24 +43,16 @@ fn a_recurring_booking_cancels_all_remaining_as_calcom_does() {
 }
 
 #[test]
-fn without_a_trusted_booker_url_the_embed_origin_is_used() {
+fn booker_set_metadata_cannot_move_the_links_elsewhere() {
     let mut b = booking();
-    // A booker-supplied or foreign booker URL is not used.
-    b.metadata = serde_json::json!({ BOOKER_URL_KEY: "https://evil.example" });
+    b.metadata = serde_json::json!({ "bookerUrl": "https://evil.example" });
     let p = links(EmailKind::Confirmation, &b);
     assert!(
-        p.text.contains("https://cal.com/reschedule/bk_7Yq2"),
+        p.text.contains("https://acme.cal.com/reschedule/bk_7Yq2"),
         "{}",
         p.text
     );
     assert!(!p.text.contains("evil"), "{}", p.text);
-    b.metadata = serde_json::json!({});
-    let p = links(EmailKind::Confirmation, &b);
-    assert!(
-        p.text.contains("https://cal.com/reschedule/bk_7Yq2"),
-        "{}",
-        p.text
-    );
 }
 
 #[test]

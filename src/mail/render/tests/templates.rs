@@ -13,7 +13,11 @@ fn override_dir_replaces_only_the_files_it_has() {
     std::fs::write(dir.path().join("unrelated.txt"), "{% broken").unwrap();
     let r = Renderer::new(Some(dir.path()))
         .unwrap()
-        .with_links(LinkPolicy::new(["meet.example.com"]));
+        .with_links(LinkPolicy::new(["meet.example.com"]))
+        .with_site(SiteLinks {
+            booker_origin: Some("https://acme.cal.com".to_owned()),
+            public_url: Some("https://book.acme.example".to_owned()),
+        });
     let b = booking();
     let p = r
         .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
