@@ -228,6 +228,12 @@ pub struct EmailArgs {
     /// link to `<it>/book` ("Book again"). Unset: no such link.
     #[arg(long, env = "CALBOOK_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Logo shown at the top of the emails (an `https` URL).
+    #[arg(long, env = "CALBOOK_LOGO_URL", global = true)]
+    pub logo_url: Option<String>,
+    /// A line at the bottom of every email (address, legal).
+    #[arg(long, env = "CALBOOK_EMAIL_FOOTER", global = true)]
+    pub email_footer: Option<String>,
     /// Reminders before each meeting, e.g. "48h,24h,1h,15m"; empty disables them.
     #[arg(
         long,
@@ -374,9 +380,7 @@ impl GlobalArgs {
         s.auth = self.supabase.auth_config();
         s.store = self.store.options();
         s.web = self.page.web_settings(&self.business_name);
-        s.email = self
-            .email
-            .email_settings(&self.business_name, &self.page.calcom_embed_origin)?;
+        s.email = self.email.email_settings(&self.business_name, &self.page)?;
         s.calcom = self.calcom_api.sync_settings()?;
         Ok(s)
     }
@@ -433,9 +437,10 @@ impl EmailArgs {
     fn email_settings(
         &self,
         business_name: &Option<String>,
-        embed_origin: &str,
+        page: &PageArgs,
     ) -> anyhow::Result<crate::outbox::setup::EmailSettings> {
         use crate::outbox::plan;
+        let embed_origin = page.calcom_embed_origin.as_str();
         Ok(crate::outbox::setup::EmailSettings {
             from: self.email_from.clone(),
             reply_to: self.email_reply_to.clone(),
@@ -443,6 +448,11 @@ impl EmailArgs {
             resend_base_url: self.resend_base_url.clone(),
             smtp_url: self.smtp_url.clone(),
             templates_dir: self.templates_dir.clone(),
+            brand: crate::mail::render::Brand {
+                logo_url: nonempty(&self.logo_url),
+                color: nonempty(&page.calcom_brand_color),
+                footer: nonempty(&self.email_footer),
+            },
             site: crate::mail::render::SiteLinks {
                 booker_origin: Some(embed_origin.to_owned()),
                 public_url: nonempty(&self.public_url),

@@ -11,6 +11,7 @@
 //! - Times are shown in the recipient's zone from jiff's bundled tz database.
 
 mod actions;
+mod brand;
 mod builtin;
 mod ics;
 mod kind;
@@ -30,6 +31,7 @@ use crate::booking::{Booking, Person};
 use crate::mail::{Email, Mailbox, header_safe};
 
 pub use actions::{Actions, SiteLinks, actions, location_label};
+pub use brand::Brand;
 use builtin::BUILTINS;
 pub use builtin::TEMPLATE_NAMES;
 pub use ics::{calendar_invite, google_calendar_link, series_invite};
@@ -130,6 +132,8 @@ pub struct Renderer {
     links: LinkPolicy,
     /// Where the action links point (see [`actions`]).
     site: SiteLinks,
+    /// Logo, colour and footer (see [`Brand`]).
+    brand: Brand,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -187,6 +191,7 @@ impl Renderer {
             env,
             links: LinkPolicy::default(),
             site: SiteLinks::default(),
+            brand: Brand::default(),
         })
     }
 
@@ -199,6 +204,12 @@ impl Renderer {
     /// Points the Reschedule, Cancel and Book again links at `site`.
     pub fn with_site(mut self, site: SiteLinks) -> Renderer {
         self.site = site;
+        self
+    }
+
+    /// Shows the business's logo, colour and footer line.
+    pub fn with_brand(mut self, brand: Brand) -> Renderer {
+        self.brand = brand;
         self
     }
 
@@ -217,6 +228,12 @@ impl Renderer {
         values.reschedule_url = acts.reschedule_url;
         values.cancel_url = acts.cancel_url;
         values.book_again_url = acts.book_again_url;
+        values.logo_url = self.brand.logo();
+        (values.accent, values.accent_text) = {
+            let (bg, fg) = self.brand.accent();
+            (bg, fg.to_owned())
+        };
+        values.footer = self.brand.footer();
         values.join_url = acts.join.then(|| values.meeting_url.clone()).flatten();
         if let Some(loc) = booking.location.as_deref().filter(|l| !l.trim().is_empty()) {
             values.location_is_phone = actions::is_phone(loc);
@@ -289,6 +306,13 @@ struct TemplateValues {
     /// Whether `location` is a phone number.
     location_is_phone: bool,
     meeting_url: Option<String>,
+    /// The business's logo (an `https` URL) for the HTML header.
+    logo_url: Option<String>,
+    /// The brand colour (`#rrggbb`) and the text colour on it.
+    accent: String,
+    accent_text: String,
+    /// A footer line (address, legal).
+    footer: Option<String>,
     /// The meeting URL as a Join button (emails about a live booking with a linkable URL).
     join_url: Option<String>,
     /// Cal.com's page to pick a new time (emails about a live booking).
@@ -365,6 +389,10 @@ impl TemplateValues {
             duration: format_minutes(minutes),
             location: text(booking.location.as_deref()),
             location_is_phone: false,
+            logo_url: None,
+            accent: brand::DEFAULT_ACCENT.to_owned(),
+            accent_text: "#ffffff".to_owned(),
+            footer: None,
             join_url: None,
             reschedule_url: None,
             cancel_url: None,

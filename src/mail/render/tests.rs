@@ -94,6 +94,11 @@ fn renderer() -> Renderer {
             booker_origin: Some("https://acme.cal.com".to_owned()),
             public_url: Some("https://book.acme.example".to_owned()),
         })
+        .with_brand(Brand {
+            logo_url: Some("https://acme.example/logo.png".to_owned()),
+            color: Some("#0f766e".to_owned()),
+            footer: Some("Acme GmbH, Torstraße 1, 10119 Berlin".to_owned()),
+        })
 }
 
 /// What minijinja's HTML auto-escape makes of `s`.
@@ -149,7 +154,11 @@ fn booking_values_are_escaped_in_html_and_plain_in_text() {
             assert!(!parts.html.contains("<script"), "{kind}: {}", parts.html);
             assert!(!parts.html.contains("evil.example\""), "{kind}");
             assert!(!parts.html.contains("href=\"https://evil"), "{kind}");
-            assert!(!parts.html.contains("<img"), "{kind}");
+            assert_eq!(
+                parts.html.matches("<img").count(),
+                1,
+                "{kind}: only the logo"
+            );
             assert!(!parts.html.contains("javascript:alert(1)//\""), "{kind}");
             assert!(parts.html.contains("&lt;script&gt;"), "{kind}");
             // Only our own links may carry an href: Google Calendar, the booker URL's Cal.com
@@ -168,7 +177,15 @@ fn booking_values_are_escaped_in_html_and_plain_in_text() {
                     &parts.html[i..]
                 );
             }
-            assert!(!parts.html.contains("src=\""), "{kind}");
+            // The only image is the configured logo.
+            assert_eq!(
+                parts.html.matches("src=\"").count(),
+                parts
+                    .html
+                    .matches("src=\"https:&#x2f;&#x2f;acme.example&#x2f;logo.png\"")
+                    .count(),
+                "{kind}"
+            );
             assert!(parts.text.contains(script), "{kind}: {}", parts.text);
             if recipient.role == Role::Host {
                 assert!(parts.text.contains(evil_name), "{kind}: {}", parts.text);

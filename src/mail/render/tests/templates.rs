@@ -17,6 +17,11 @@ fn override_dir_replaces_only_the_files_it_has() {
         .with_site(SiteLinks {
             booker_origin: Some("https://acme.cal.com".to_owned()),
             public_url: Some("https://book.acme.example".to_owned()),
+        })
+        .with_brand(Brand {
+            logo_url: Some("https://acme.example/logo.png".to_owned()),
+            color: Some("#0f766e".to_owned()),
+            footer: Some("Acme GmbH, Torstraße 1, 10119 Berlin".to_owned()),
         });
     let b = booking();
     let p = r
