@@ -233,6 +233,16 @@ pub struct EmailArgs {
     /// Directory with template overrides (`<kind>.subject`, `<kind>.txt`, `<kind>.html`).
     #[arg(long, env = "CALBOOK_TEMPLATES_DIR", global = true)]
     pub templates_dir: Option<PathBuf>,
+    /// calbook's public URL, e.g. `https://book.acme.example`: cancellation and declined emails
+    /// link to `<it>/book` ("Book again"). Unset: no such link.
+    #[arg(long, env = "CALBOOK_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Logo shown at the top of the emails (an `https` URL).
+    #[arg(long, env = "CALBOOK_LOGO_URL", global = true)]
+    pub logo_url: Option<String>,
+    /// A line at the bottom of every email (address, legal).
+    #[arg(long, env = "CALBOOK_EMAIL_FOOTER", global = true)]
+    pub email_footer: Option<String>,
     /// Reminders before each meeting, e.g. "48h,24h,1h,15m"; empty disables them.
     #[arg(
         long,
@@ -241,11 +251,11 @@ pub struct EmailArgs {
         global = true
     )]
     pub reminder_offsets: String,
-    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder, updated.
+    /// Which emails are sent: any of confirmation, rescheduled, cancelled, requested, declined, reminder, updated, reschedule_requested.
     #[arg(
         long,
         env = "EMAIL_KINDS",
-        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder,updated",
+        default_value = "confirmation,rescheduled,cancelled,requested,declined,reminder,updated,reschedule_requested",
         global = true
     )]
     pub email_kinds: String,
@@ -383,9 +393,7 @@ impl GlobalArgs {
         s.auth = self.supabase.auth_config();
         s.store = self.store.options();
         s.web = self.page.web_settings(&self.business_name);
-        s.email = self
-            .email
-            .email_settings(&self.business_name, &self.page.calcom_embed_origin)?;
+        s.email = self.email.email_settings(&self.business_name, &self.page)?;
         s.calcom = self.calcom_api.sync_settings()?;
         Ok(s)
     }
@@ -445,9 +453,10 @@ impl EmailArgs {
     fn email_settings(
         &self,
         business_name: &Option<String>,
-        embed_origin: &str,
+        page: &PageArgs,
     ) -> anyhow::Result<crate::outbox::setup::EmailSettings> {
         use crate::outbox::plan;
+        let embed_origin = page.calcom_embed_origin.as_str();
         Ok(crate::outbox::setup::EmailSettings {
             from: self.email_from.clone(),
             reply_to: self.email_reply_to.clone(),
@@ -455,6 +464,15 @@ impl EmailArgs {
             resend_base_url: self.resend_base_url.clone(),
             smtp_url: self.smtp_url.clone(),
             templates_dir: self.templates_dir.clone(),
+            brand: crate::mail::render::Brand {
+                logo_url: nonempty(&self.logo_url),
+                color: nonempty(&page.calcom_brand_color),
+                footer: nonempty(&self.email_footer),
+            },
+            site: crate::mail::render::SiteLinks {
+                booker_origin: Some(embed_origin.to_owned()),
+                public_url: nonempty(&self.public_url),
+            },
             policy: plan::EmailPolicy {
                 kinds: plan::parse_kinds(&self.email_kinds).map_err(anyhow::Error::msg)?,
                 reminder_offsets: plan::parse_offsets(&self.reminder_offsets)

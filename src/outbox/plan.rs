@@ -13,8 +13,9 @@
 //! | seat added | confirmation + reminders, to the new seat's attendee only |
 //! | seat cancelled | cancellation to that attendee only (none for a seat moved to another booking) |
 //! | reassigned, location updated | `updated` (invite with a higher SEQUENCE) to the attendees |
+//! | reschedule requested | `reschedule_requested` (the reschedule link, and a CANCEL for the old slot) |
 //! | payment initiated, paid after confirmation, no-shows, `updated`, series_cancelled | none |
-//! | old side of a reschedule, reschedule requested, link, meeting events | none |
+//! | old side of a reschedule, link, meeting events | none |
 //!
 //! Reminders go when their booking goes: [`withdrawals`] marks the pending reminders of a
 //! cancelled, rejected or rescheduled booking, of a cancelled seat, or of a start that moved,
@@ -122,6 +123,7 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
         Action::Requested => (EmailKind::Requested, None),
         Action::Rejected => (EmailKind::Declined, None),
         Action::Cancelled => (EmailKind::Cancelled, None),
+        Action::RescheduleRequested => (EmailKind::RescheduleRequested, None),
         Action::SeatAdded => (EmailKind::Confirmation, Some(seats::added(change))),
         Action::SeatCancelled => (EmailKind::Cancelled, Some(seats::cancelled(change, false))),
         Action::Reassigned | Action::LocationUpdated => (EmailKind::Updated, None),

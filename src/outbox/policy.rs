@@ -45,6 +45,13 @@ pub fn send_time_check(job: &OutboxJob, booking: &Booking, now: Timestamp) -> Ve
                 _ => Verdict::Send,
             }
         }
+        EmailKind::RescheduleRequested if booking.status != Status::RescheduleRequested => {
+            skip(format!(
+                "booking is {}, no longer awaiting a new time",
+                booking.status
+            ))
+        }
+        EmailKind::RescheduleRequested => Verdict::Send,
         EmailKind::Requested if booking.status != Status::Pending => {
             skip(format!("booking is {}, no longer pending", booking.status))
         }
@@ -110,6 +117,25 @@ mod tests {
             sent_at: None,
             created_at: t,
             updated_at: t,
+        }
+    }
+
+    #[test]
+    fn a_reschedule_request_goes_only_while_the_booking_awaits_a_new_time() {
+        let now = ts("2026-03-10T13:00:00Z");
+        let start = "2026-03-10T14:00:00Z";
+        let j = job("reschedule_requested", None);
+        assert_eq!(
+            send_time_check(&j, &booking(Status::RescheduleRequested, start), now),
+            Verdict::Send
+        );
+        for status in [Status::Rescheduled, Status::Cancelled, Status::Confirmed] {
+            assert_eq!(
+                send_time_check(&j, &booking(status, start), now),
+                Verdict::Skip(format!(
+                    "booking is {status}, no longer awaiting a new time"
+                ))
+            );
         }
     }
 

@@ -25,6 +25,10 @@ pub struct EmailSettings {
     pub resend_base_url: Option<String>,
     pub smtp_url: Option<String>,
     pub templates_dir: Option<PathBuf>,
+    /// Where the emails' Reschedule, Cancel and Book again links point.
+    pub site: crate::mail::render::SiteLinks,
+    /// Logo, brand colour and footer line of the emails.
+    pub brand: crate::mail::render::Brand,
     pub policy: EmailPolicy,
     pub rate_per_second: Option<f64>,
     pub max_attempts: Option<i64>,
@@ -117,7 +121,10 @@ impl EmailSettings {
             return Err(EmailConfigError::InvalidRate);
         }
         let mailer = Mailer::from_config(&transport)?;
-        let renderer = Renderer::new(self.templates_dir.as_deref())?.with_links(self.links.clone());
+        let renderer = Renderer::new(self.templates_dir.as_deref())?
+            .with_links(self.links.clone())
+            .with_site(self.site.clone())
+            .with_brand(self.brand.clone());
         let mut worker = WorkerConfig::new(from);
         worker.reply_to = reply_to;
         worker.business_name = self.business_name.clone().unwrap_or_default();

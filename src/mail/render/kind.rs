@@ -75,6 +75,9 @@ email_kinds! {
     /// A new host or place (`BOOKING_REASSIGNED`, `BOOKING_LOCATION_UPDATED`): the invite
     /// replaces the old one (same UID, higher SEQUENCE).
     Updated => "updated",
+    /// The host asked the client to pick a new time (`BOOKING_CANCELLED` with
+    /// `requestReschedule`): the reschedule link, and a CANCEL for the old slot's invite.
+    RescheduleRequested => "reschedule_requested",
 }
 
 impl EmailKind {
@@ -84,7 +87,7 @@ impl EmailKind {
             EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
                 Some(CalendarMethod::Request)
             }
-            EmailKind::Cancelled => Some(CalendarMethod::Cancel),
+            EmailKind::Cancelled | EmailKind::RescheduleRequested => Some(CalendarMethod::Cancel),
             EmailKind::Requested | EmailKind::Declined | EmailKind::Reminder => None,
         }
     }
@@ -95,7 +98,10 @@ impl EmailKind {
             | EmailKind::Rescheduled
             | EmailKind::Reminder
             | EmailKind::Updated => true,
-            EmailKind::Cancelled | EmailKind::Requested | EmailKind::Declined => false,
+            EmailKind::Cancelled
+            | EmailKind::Requested
+            | EmailKind::Declined
+            | EmailKind::RescheduleRequested => false,
         }
     }
 
@@ -107,7 +113,8 @@ impl EmailKind {
             | EmailKind::Requested
             | EmailKind::Declined
             | EmailKind::Reminder
-            | EmailKind::Updated => false,
+            | EmailKind::Updated
+            | EmailKind::RescheduleRequested => false,
         }
     }
 }

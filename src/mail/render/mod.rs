@@ -10,6 +10,8 @@
 //!   Google Calendar link, whose scheme and host are fixed.
 //! - Times are shown in the recipient's zone from jiff's bundled tz database.
 
+mod actions;
+mod brand;
 mod builtin;
 mod ics;
 mod kind;
@@ -28,6 +30,8 @@ use crate::booking::links::LinkPolicy;
 use crate::booking::{Booking, Person};
 use crate::mail::{Email, Mailbox, header_safe};
 
+pub use actions::{Actions, SiteLinks, actions, location_label};
+pub use brand::Brand;
 use builtin::BUILTINS;
 pub use builtin::TEMPLATE_NAMES;
 pub use ics::{calendar_invite, google_calendar_link, series_invite};
@@ -126,6 +130,10 @@ pub struct Renderer {
     env: Environment<'static>,
     /// Which meeting URLs may be links (see [`crate::booking::links`]).
     links: LinkPolicy,
+    /// Where the action links point (see [`actions`]).
+    site: SiteLinks,
+    /// Logo, colour and footer (see [`Brand`]).
+    brand: Brand,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -182,12 +190,26 @@ impl Renderer {
         Ok(Renderer {
             env,
             links: LinkPolicy::default(),
+            site: SiteLinks::default(),
+            brand: Brand::default(),
         })
     }
 
     /// Uses `links` to decide which meeting URLs are links (default: the known video hosts).
     pub fn with_links(mut self, links: LinkPolicy) -> Renderer {
         self.links = links;
+        self
+    }
+
+    /// Points the Reschedule, Cancel and Book again links at `site`.
+    pub fn with_site(mut self, site: SiteLinks) -> Renderer {
+        self.site = site;
+        self
+    }
+
+    /// Shows the business's logo, colour and footer line.
+    pub fn with_brand(mut self, brand: Brand) -> Renderer {
+        self.brand = brand;
         self
     }
 
@@ -203,6 +225,21 @@ impl Renderer {
         let (booking, unverified_link) = self.links.screen(&booking);
         let mut values = TemplateValues::new(kind, &booking, recipient, ctx);
         values.meeting_url_unverified = unverified_link;
+        let acts = actions(kind, &booking, recipient, &self.site);
+        values.reschedule_url = acts.reschedule_url;
+        values.cancel_url = acts.cancel_url;
+        values.book_again_url = acts.book_again_url;
+        values.logo_url = self.brand.logo();
+        (values.accent, values.accent_text) = {
+            let (bg, fg) = self.brand.accent();
+            (bg, fg.to_owned())
+        };
+        values.footer = self.brand.footer();
+        values.join_url = acts.join.then(|| values.meeting_url.clone()).flatten();
+        if let Some(loc) = booking.location.as_deref().filter(|l| !l.trim().is_empty()) {
+            values.location_is_phone = actions::is_phone(loc);
+            values.location = text(Some(&location_label(loc, &self.links)));
+        }
         let subject = clip(
             header_safe(&self.render_one(kind, "subject", &values)?),
             MAX_SUBJECT_CHARS,
@@ -268,8 +305,26 @@ struct TemplateValues {
     offset: String,
     zone_note: Option<String>,
     duration: String,
+    /// The location as people say it ("Zoom", "Cal Video", an address, a phone number).
     location: Option<String>,
+    /// Whether `location` is a phone number.
+    location_is_phone: bool,
     meeting_url: Option<String>,
+    /// The business's logo (an `https` URL) for the HTML header.
+    logo_url: Option<String>,
+    /// The brand colour (`#rrggbb`) and the text colour on it.
+    accent: String,
+    accent_text: String,
+    /// A footer line (address, legal).
+    footer: Option<String>,
+    /// The meeting URL as a Join button (emails about a live booking with a linkable URL).
+    join_url: Option<String>,
+    /// Cal.com's page to pick a new time (emails about a live booking).
+    reschedule_url: Option<String>,
+    /// Cal.com's page to cancel (emails about a live booking).
+    cancel_url: Option<String>,
+    /// calbook's booking page (cancelled and declined emails).
+    book_again_url: Option<String>,
     /// A meeting URL that is not a known video host's, defanged: shown as text only.
     meeting_url_unverified: Option<String>,
     description: Option<String>,
@@ -337,6 +392,15 @@ impl TemplateValues {
             zone_note: lookup.note(),
             duration: format_minutes(minutes),
             location: text(booking.location.as_deref()),
+            location_is_phone: false,
+            logo_url: None,
+            accent: brand::DEFAULT_ACCENT.to_owned(),
+            accent_text: "#ffffff".to_owned(),
+            footer: None,
+            join_url: None,
+            reschedule_url: None,
+            cancel_url: None,
+            book_again_url: None,
             meeting_url: text(booking.meeting_url.as_deref()),
             meeting_url_unverified: None,
             description: text(booking.description.as_deref()),

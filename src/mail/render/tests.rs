@@ -7,6 +7,7 @@ use super::*;
 use crate::booking::{Booking, Person, Status};
 use crate::mail::{CalendarMethod, Mailbox};
 
+mod actions;
 mod invites;
 mod limits;
 mod templates;
@@ -90,6 +91,15 @@ fn renderer() -> Renderer {
     Renderer::new(None)
         .unwrap()
         .with_links(LinkPolicy::new(["meet.example.com"]))
+        .with_site(SiteLinks {
+            booker_origin: Some("https://acme.cal.com".to_owned()),
+            public_url: Some("https://book.acme.example".to_owned()),
+        })
+        .with_brand(Brand {
+            logo_url: Some("https://acme.example/logo.png".to_owned()),
+            color: Some("#0f766e".to_owned()),
+            footer: Some("Acme GmbH, Torstraße 1, 10119 Berlin".to_owned()),
+        })
 }
 
 /// What minijinja's HTML auto-escape makes of `s`.
@@ -145,20 +155,38 @@ fn booking_values_are_escaped_in_html_and_plain_in_text() {
             assert!(!parts.html.contains("<script"), "{kind}: {}", parts.html);
             assert!(!parts.html.contains("evil.example\""), "{kind}");
             assert!(!parts.html.contains("href=\"https://evil"), "{kind}");
-            assert!(!parts.html.contains("<img"), "{kind}");
+            assert_eq!(
+                parts.html.matches("<img").count(),
+                1,
+                "{kind}: only the logo"
+            );
             assert!(!parts.html.contains("javascript:alert(1)//\""), "{kind}");
             assert!(parts.html.contains("&lt;script&gt;"), "{kind}");
-            // Only our own link may carry an href, and only to Google Calendar.
+            // Only our own links may carry an href: Google Calendar, the booker URL's Cal.com
+            // pages and calbook's own booking page.
             for (i, _) in parts.html.match_indices("href=\"") {
                 assert!(
-                    parts.html[i..].starts_with(
-                        "href=\"https:&#x2f;&#x2f;calendar.google.com&#x2f;calendar&#x2f;render?"
-                    ),
+                    [
+                        "href=\"https:&#x2f;&#x2f;calendar.google.com&#x2f;calendar&#x2f;render?",
+                        "href=\"https:&#x2f;&#x2f;acme.cal.com&#x2f;reschedule&#x2f;bk_7Yq2\"",
+                        "href=\"https:&#x2f;&#x2f;acme.cal.com&#x2f;booking&#x2f;bk_7Yq2?cancel=true&amp;",
+                        "href=\"https:&#x2f;&#x2f;book.acme.example&#x2f;book\"",
+                    ]
+                    .iter()
+                    .any(|ok| parts.html[i..].starts_with(ok)),
                     "{kind}: {}",
                     &parts.html[i..]
                 );
             }
-            assert!(!parts.html.contains("src=\""), "{kind}");
+            // The only image is the configured logo.
+            assert_eq!(
+                parts.html.matches("src=\"").count(),
+                parts
+                    .html
+                    .matches("src=\"https:&#x2f;&#x2f;acme.example&#x2f;logo.png\"")
+                    .count(),
+                "{kind}"
+            );
             assert!(parts.text.contains(script), "{kind}: {}", parts.text);
             if recipient.role == Role::Host {
                 assert!(parts.text.contains(evil_name), "{kind}: {}", parts.text);
@@ -238,7 +266,7 @@ fn compose_attaches_the_right_invite() {
             EmailKind::Confirmation | EmailKind::Rescheduled | EmailKind::Updated => {
                 Some(CalendarMethod::Request)
             }
-            EmailKind::Cancelled => Some(CalendarMethod::Cancel),
+            EmailKind::Cancelled | EmailKind::RescheduleRequested => Some(CalendarMethod::Cancel),
             _ => None,
         };
         assert_eq!(

@@ -226,16 +226,51 @@ fn requested_rejected_cancelled_map_to_their_emails_and_no_reminders() {
         )),
         BTreeSet::from(["cancelled".to_owned()])
     );
+    // The host asked for a new time: each attendee (once) gets the reschedule-requested email.
+    let jobs = plan_event(
+        BookingEvent::Cancelled {
+            details: d,
+            reason: None,
+            by: None,
+            reschedule_requested: true,
+        },
+        &p,
+        now,
+    );
+    assert_eq!(
+        summary(&jobs)
+            .into_iter()
+            .map(|(kind, to, state, _)| (kind, to, state))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "reschedule_requested".to_owned(),
+                "Marco@Example.com".to_owned(),
+                JobState::Pending
+            ),
+            (
+                "reschedule_requested".to_owned(),
+                "ops@example.com".to_owned(),
+                JobState::Pending
+            ),
+        ]
+    );
+    // Switched off by EMAIL_KINDS like any kind.
+    let off = EmailPolicy {
+        kinds: parse_kinds("confirmation,cancelled").unwrap(),
+        ..EmailPolicy::default()
+    };
+    let d = details("D2", "2026-03-20T09:00:00Z");
     assert!(
         plan_event(
             BookingEvent::Cancelled {
                 details: d,
                 reason: None,
                 by: None,
-                reschedule_requested: true
+                reschedule_requested: true,
             },
-            &p,
-            now
+            &off,
+            now,
         )
         .is_empty()
     );

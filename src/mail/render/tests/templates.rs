@@ -13,7 +13,16 @@ fn override_dir_replaces_only_the_files_it_has() {
     std::fs::write(dir.path().join("unrelated.txt"), "{% broken").unwrap();
     let r = Renderer::new(Some(dir.path()))
         .unwrap()
-        .with_links(LinkPolicy::new(["meet.example.com"]));
+        .with_links(LinkPolicy::new(["meet.example.com"]))
+        .with_site(SiteLinks {
+            booker_origin: Some("https://acme.cal.com".to_owned()),
+            public_url: Some("https://book.acme.example".to_owned()),
+        })
+        .with_brand(Brand {
+            logo_url: Some("https://acme.example/logo.png".to_owned()),
+            color: Some("#0f766e".to_owned()),
+            footer: Some("Acme GmbH, Torstraße 1, 10119 Berlin".to_owned()),
+        });
     let b = booking();
     let p = r
         .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
@@ -134,7 +143,7 @@ fn email_kind_round_trips() {
     let err = "welcome".parse::<EmailKind>().unwrap_err();
     assert_eq!(
         err,
-        "unknown email kind \"welcome\" (expected one of confirmation, rescheduled, cancelled, requested, declined, reminder, updated)"
+        "unknown email kind \"welcome\" (expected one of confirmation, rescheduled, cancelled, requested, declined, reminder, updated, reschedule_requested)"
     );
     assert_eq!(TEMPLATE_NAMES.len(), BUILTINS.len());
     assert!(TEMPLATE_NAMES.contains(&"reminder.html"));
