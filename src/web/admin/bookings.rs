@@ -55,6 +55,9 @@ struct Row {
     status: &'static str,
     attendee_name: Option<String>,
     attendee_email: Option<String>,
+    /// The attendee's own zone, when Cal.com sent it.
+    attendee_zone: Option<String>,
+    event_type: Option<String>,
 }
 
 fn row(b: &Booking, zone: &TimeZone) -> Row {
@@ -66,7 +69,23 @@ fn row(b: &Booking, zone: &TimeZone) -> Row {
         status: b.status.as_str(),
         attendee_name: b.attendee_name.clone(),
         attendee_email: b.attendee_email.clone(),
+        attendee_zone: attendee_zone(b),
+        event_type: b.event_type_slug.clone(),
     }
+}
+
+/// The zone of the booking's (first) attendee.
+fn attendee_zone(b: &Booking) -> Option<String> {
+    let first = match &b.attendee_email {
+        Some(e) => b.attendees.iter().find(|p| {
+            p.email
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(e))
+        }),
+        None => None,
+    }
+    .or(b.attendees.first())?;
+    first.time_zone.clone().filter(|z| !z.is_empty())
 }
 
 /// A filter value the page could not use.
@@ -97,7 +116,10 @@ fn filter_for(
         Some("past") => View::Past,
         Some(v) => return Err(BadValue(format!("view {v:?} is not upcoming or past"))),
     };
+    // No status: the live bookings; `all`: every status.
+    let live = non_empty(&q.status).is_none();
     let status = non_empty(&q.status)
+        .filter(|s| *s != "all")
         .map(|s| {
             s.parse::<Status>()
                 .map_err(|_| BadValue(format!("status {s:?} is not a booking status")))
@@ -146,6 +168,7 @@ fn filter_for(
             from,
             to,
             search: non_empty(&q.q).map(|s| s.chars().take(200).collect()),
+            live,
             order,
             after,
             limit: PAGE_SIZE + 1,
