@@ -23,6 +23,7 @@
 mod common;
 mod delivery;
 mod error;
+pub mod export;
 mod options;
 mod outbox;
 mod postgres;

@@ -69,23 +69,9 @@ fn row(b: &Booking, zone: &TimeZone) -> Row {
         status: b.status.as_str(),
         attendee_name: b.attendee_name.clone(),
         attendee_email: b.attendee_email.clone(),
-        attendee_zone: attendee_zone(b),
+        attendee_zone: crate::store::export::attendee_zone(b),
         event_type: b.event_type_slug.clone(),
     }
-}
-
-/// The zone of the booking's (first) attendee.
-fn attendee_zone(b: &Booking) -> Option<String> {
-    let first = match &b.attendee_email {
-        Some(e) => b.attendees.iter().find(|p| {
-            p.email
-                .as_deref()
-                .is_some_and(|x| x.eq_ignore_ascii_case(e))
-        }),
-        None => None,
-    }
-    .or(b.attendees.first())?;
-    first.time_zone.clone().filter(|z| !z.is_empty())
 }
 
 /// A filter value the page could not use.
@@ -215,10 +201,48 @@ pub async fn bookings(
             next,
             paged => q.cursor.is_some(),
             first => query_string(&first_q),
+            export => query_string(&first_q),
             zone => zone.iana_name().unwrap_or("UTC"),
         },
         STRICT_CSP,
     )
+}
+
+/// `/admin/bookings.csv`: every booking the list's filters match (all pages), as CSV.
+pub async fn bookings_csv(
+    State(state): State<WebState>,
+    Query(mut q): Query<ListQuery>,
+    _admin: AdminSession,
+) -> Response {
+    use axum::response::IntoResponse;
+    let web = &state.web;
+    let zone = &web.config.admin_zone;
+    q.cursor = None;
+    let (_, filter) = match filter_for(&q, crate::time::now(), zone) {
+        Ok(f) => f,
+        Err(BadValue(m)) => return web.pages.error(StatusCode::BAD_REQUEST, &m),
+    };
+    let mut body = Vec::new();
+    match crate::store::export::bookings_csv(&state.store, &filter, zone, &mut body).await {
+        Ok(_) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"bookings.csv\"",
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(crate::store::export::ExportError::Store(e)) => store_error(&state, &e),
+        Err(e) => {
+            tracing::error!(error = %e, "bookings export failed");
+            web.pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, "The export failed.")
+        }
+    }
 }
 
 fn query_string(q: &ListQuery) -> String {

@@ -1,7 +1,9 @@
 //! The dashboard as a business runs its day from it (issue 14): the bookings list (live by
 //! default, searchable through the index of migration 0013), on both backends.
 
+mod export;
 mod list;
+mod today;
 
 use crate::helpers::booked_by;
 
