@@ -246,7 +246,7 @@ mod tests {
             Some("/admin/login"),
             Some("/administrator"),
         ] {
-            assert_eq!(after_login(other), "/admin/bookings", "{other:?}");
+            assert_eq!(after_login(other), "/admin", "{other:?}");
         }
     }
 
