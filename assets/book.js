@@ -57,8 +57,17 @@
         cal.q = cal.q || [];
         var s = d.createElement("script");
         s.src = A;
+        // Offline, or Cal.com unreachable: one message (the "Loading…" placeholder goes) with a
+        // plain link to the same event on Cal.com itself.
         s.onerror = function () {
-          say("error", "The booking calendar could not be loaded. Please try again later.");
+          var placeholder = d.querySelector("#cal-inline > .loading");
+          if (placeholder) placeholder.remove();
+          say("error", "The booking calendar could not be loaded. Please try again later, or ");
+          var a = d.createElement("a");
+          a.href = cfg.origin + "/" + cfg.link;
+          a.textContent = "book on Cal.com directly";
+          statusBox.appendChild(a);
+          statusBox.appendChild(d.createTextNode("."));
         };
         // The embed shows its own loading skeleton from here on.
         s.onload = function () {

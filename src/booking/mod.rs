@@ -86,6 +86,20 @@ impl Status {
         }
     }
 
+    /// The statuses of a booking that still holds its slot (the dashboard's default listing):
+    /// every status but the terminal ones.
+    pub const LIVE: [Status; 4] = [
+        Status::Confirmed,
+        Status::Pending,
+        Status::AwaitingPayment,
+        Status::RescheduleRequested,
+    ];
+
+    /// Whether the booking still holds its slot (not rejected, cancelled or rescheduled).
+    pub fn is_live(self) -> bool {
+        !self.is_terminal()
+    }
+
     /// Terminal statuses are never left for a live one.
     pub fn is_terminal(self) -> bool {
         matches!(

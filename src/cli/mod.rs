@@ -130,6 +130,22 @@ pub enum BookingsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write bookings to standard output as CSV (RFC 4180; every matching booking, earliest
+    /// start first; local times in CALBOOK_ADMIN_TIMEZONE).
+    Export {
+        /// CSV output (the only format; required so a later format can be added).
+        #[arg(long, required = true)]
+        csv: bool,
+        /// Only this status; without it, every status.
+        #[arg(long)]
+        status: Option<Status>,
+        /// Only live bookings (confirmed, pending, awaiting payment, reschedule requested).
+        #[arg(long, conflicts_with = "status")]
+        live: bool,
+        /// Only bookings whose title, attendee name or email, or notes contain this text.
+        #[arg(long)]
+        search: Option<String>,
+    },
     /// Show one booking (by Cal.com uid) with its history.
     Show {
         uid: String,
@@ -290,6 +306,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .await?;
             output::bookings(&list, json)?;
+        }
+        Command::Bookings(BookingsCommand::Export {
+            csv: _,
+            status,
+            live,
+            search,
+        }) => {
+            let store = open(&settings).await?;
+            let filter = BookingFilter {
+                status,
+                live,
+                search,
+                order: crate::store::SortOrder::Ascending,
+                ..Default::default()
+            };
+            let out = std::io::stdout().lock();
+            let zone = settings.web.validate()?.admin_zone;
+            crate::store::export::bookings_csv(&store, &filter, &zone, out).await?;
         }
         Command::Bookings(BookingsCommand::Show { uid, json }) => {
             let store = open(&settings).await?;

@@ -23,6 +23,7 @@
 mod common;
 mod delivery;
 mod error;
+pub mod export;
 mod heal;
 mod options;
 mod outbox;

@@ -38,6 +38,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin/emails.html",
         include_str!("../../templates/web/admin/emails.html"),
     ),
+    (
+        "admin/today.html",
+        include_str!("../../templates/web/admin/today.html"),
+    ),
+    (
+        "admin/_today_table.html",
+        include_str!("../../templates/web/admin/_today_table.html"),
+    ),
 ];
 
 /// Rendering work a page may do; pages loop over at most a few hundred rows.

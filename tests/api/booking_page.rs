@@ -256,5 +256,20 @@ async fn an_unreachable_cal_com_shows_that_the_calendar_could_not_be_loaded() {
         .wait_for_text("#booking-status", "could not be loaded")
         .await;
     assert!(status.contains("try again later"), "{status}");
+    // One message: the placeholder is gone, and the message links to the event on Cal.com.
+    let link = browser
+        .client
+        .find(Locator::Css("#booking-status a"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap();
+    assert_eq!(
+        link.as_deref(),
+        Some(format!("http://{closed}/acme/intro-call").as_str())
+    );
+    let page = browser.client.source().await.unwrap();
+    assert!(!page.contains("Loading the booking calendar"), "{page}");
     browser.stop().await;
 }

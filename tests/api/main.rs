@@ -7,6 +7,7 @@ mod browser;
 mod calcom_embed;
 mod calcom_stand_in;
 mod cli;
+mod dashboard;
 mod email;
 mod email_batch;
 mod faults;

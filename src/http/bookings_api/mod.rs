@@ -222,6 +222,7 @@ impl ListQuery {
             to,
             attendee_email,
             search: None,
+            live: false,
             order,
             after,
             limit,

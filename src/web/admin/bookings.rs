@@ -55,6 +55,9 @@ struct Row {
     status: &'static str,
     attendee_name: Option<String>,
     attendee_email: Option<String>,
+    /// The attendee's own zone, when Cal.com sent it.
+    attendee_zone: Option<String>,
+    event_type: Option<String>,
 }
 
 fn row(b: &Booking, zone: &TimeZone) -> Row {
@@ -66,6 +69,8 @@ fn row(b: &Booking, zone: &TimeZone) -> Row {
         status: b.status.as_str(),
         attendee_name: b.attendee_name.clone(),
         attendee_email: b.attendee_email.clone(),
+        attendee_zone: crate::store::export::attendee_zone(b),
+        event_type: b.event_type_slug.clone(),
     }
 }
 
@@ -97,7 +102,10 @@ fn filter_for(
         Some("past") => View::Past,
         Some(v) => return Err(BadValue(format!("view {v:?} is not upcoming or past"))),
     };
+    // No status: the live bookings; `all`: every status.
+    let live = non_empty(&q.status).is_none();
     let status = non_empty(&q.status)
+        .filter(|s| *s != "all")
         .map(|s| {
             s.parse::<Status>()
                 .map_err(|_| BadValue(format!("status {s:?} is not a booking status")))
@@ -146,6 +154,7 @@ fn filter_for(
             from,
             to,
             search: non_empty(&q.q).map(|s| s.chars().take(200).collect()),
+            live,
             order,
             after,
             limit: PAGE_SIZE + 1,
@@ -192,10 +201,48 @@ pub async fn bookings(
             next,
             paged => q.cursor.is_some(),
             first => query_string(&first_q),
+            export => query_string(&first_q),
             zone => zone.iana_name().unwrap_or("UTC"),
         },
         STRICT_CSP,
     )
+}
+
+/// `/admin/bookings.csv`: every booking the list's filters match (all pages), as CSV.
+pub async fn bookings_csv(
+    State(state): State<WebState>,
+    Query(mut q): Query<ListQuery>,
+    _admin: AdminSession,
+) -> Response {
+    use axum::response::IntoResponse;
+    let web = &state.web;
+    let zone = &web.config.admin_zone;
+    q.cursor = None;
+    let (_, filter) = match filter_for(&q, crate::time::now(), zone) {
+        Ok(f) => f,
+        Err(BadValue(m)) => return web.pages.error(StatusCode::BAD_REQUEST, &m),
+    };
+    let mut body = Vec::new();
+    match crate::store::export::bookings_csv(&state.store, &filter, zone, &mut body).await {
+        Ok(_) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    axum::http::header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"bookings.csv\"",
+                ),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(crate::store::export::ExportError::Store(e)) => store_error(&state, &e),
+        Err(e) => {
+            tracing::error!(error = %e, "bookings export failed");
+            web.pages
+                .error(StatusCode::INTERNAL_SERVER_ERROR, "The export failed.")
+        }
+    }
 }
 
 fn query_string(q: &ListQuery) -> String {

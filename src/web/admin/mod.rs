@@ -13,12 +13,14 @@ mod bookings;
 mod guard;
 mod ops;
 mod sync_ops;
+mod today;
 
-pub use bookings::{booking, bookings};
+pub use bookings::{booking, bookings, bookings_csv};
 pub use guard::{AdminForm, AdminSession, CsrfField, CsrfForm};
 use ops::delivery_row;
 pub use ops::{deliveries, emails, retry_all_dead, retry_email};
 pub use sync_ops::{delivery, replay_delivery};
+pub use today::today;
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -34,10 +36,6 @@ use super::pages::STRICT_CSP;
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, SESSION_TTL_SECS};
 use crate::web::WebState;
 
-pub async fn home() -> Redirect {
-    Redirect::to("/admin/bookings")
-}
-
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginQuery {
     next: Option<String>,
@@ -52,12 +50,12 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Where to go after signing in: a dashboard path, or the bookings list.
+/// Where to go after signing in: a dashboard path, or the landing page.
 fn after_login(next: Option<&str>) -> String {
     next.and_then(same_site_path)
         .filter(|p| p == "/admin" || p.starts_with("/admin/"))
         .filter(|p| !p.starts_with("/admin/login"))
-        .unwrap_or_else(|| "/admin/bookings".to_owned())
+        .unwrap_or_else(|| "/admin".to_owned())
 }
 
 pub async fn login_form(
@@ -248,7 +246,7 @@ mod tests {
             Some("/admin/login"),
             Some("/administrator"),
         ] {
-            assert_eq!(after_login(other), "/admin/bookings", "{other:?}");
+            assert_eq!(after_login(other), "/admin", "{other:?}");
         }
     }
 
