@@ -262,6 +262,22 @@ impl BookingEvent {
         }
     }
 
+    /// [`details`](Self::details), to change (ingest's admission sets the proven owner).
+    pub fn details_mut(&mut self) -> Option<&mut BookingDetails> {
+        match self {
+            BookingEvent::Created(d)
+            | BookingEvent::Requested { details: d, .. }
+            | BookingEvent::Rescheduled { details: d, .. }
+            | BookingEvent::Cancelled { details: d, .. }
+            | BookingEvent::Rejected { details: d, .. }
+            | BookingEvent::PaymentInitiated(d)
+            | BookingEvent::Paid { details: d, .. }
+            | BookingEvent::Reassigned(d)
+            | BookingEvent::LocationUpdated(d) => Some(d),
+            BookingEvent::Meeting { .. } | BookingEvent::NoShow { .. } => None,
+        }
+    }
+
     /// Every booking uid the event may touch.
     pub fn uids(&self) -> Vec<&str> {
         let mut v = vec![self.uid()];

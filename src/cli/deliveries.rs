@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::config::{self, Settings};
 use crate::store::{Delivery, Outcome, Store};
-use crate::webhook::payload;
 use crate::webhook::{Admission, Ingest, IngestOptions, Received};
 
 /// Prints one delivery: what calbook kept of its headers, its outcome, and its body.
@@ -97,20 +96,7 @@ pub async fn replay(settings: &Settings, sel: Selection, json: bool) -> anyhow::
     let (ingest, writers) = Ingest::start(store.clone(), &options, None);
     let mut results = Vec::new();
     for d in &chosen {
-        let parsed = payload::parse(
-            d.content_type.as_deref(),
-            d.webhook_version.as_deref(),
-            &d.body,
-        );
-        let received = Received {
-            id: Uuid::now_v7(),
-            received_at: crate::time::now(),
-            body: d.body.clone(),
-            body_sha256: d.body_sha256.clone(),
-            content_type: d.content_type.clone(),
-            webhook_version: d.webhook_version.clone(),
-            parsed,
-        };
+        let received = Received::replay_of(d);
         match ingest.submit(received).await {
             Ok(a) => results.push(serde_json::json!({
                 "replayed": d.id,

@@ -15,7 +15,7 @@ use jiff::Timestamp;
 
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
 use crate::auth::ownership::{OwnershipKey, PROOF_METADATA_KEY};
-use crate::booking::{BookingDetails, BookingEvent};
+use crate::booking::BookingDetails;
 
 /// Default of `CALBOOK_MAX_ATTENDEES`.
 pub const DEFAULT_MAX_ATTENDEES: usize = 100;
@@ -48,7 +48,7 @@ impl Admission {
         at: Timestamp,
     ) -> Result<ParsedDelivery, PayloadError> {
         if let Parsed::Booking(event) = &mut parsed.parsed
-            && let Some(details) = details_mut(event)
+            && let Some(details) = event.details_mut()
         {
             let count = details.attendees.len();
             if count > self.max_attendees {
@@ -84,25 +84,10 @@ impl Admission {
     }
 }
 
-fn details_mut(event: &mut BookingEvent) -> Option<&mut BookingDetails> {
-    match event {
-        BookingEvent::Created(d)
-        | BookingEvent::Requested { details: d, .. }
-        | BookingEvent::Rescheduled { details: d, .. }
-        | BookingEvent::Cancelled { details: d, .. }
-        | BookingEvent::Rejected { details: d, .. }
-        | BookingEvent::PaymentInitiated(d)
-        | BookingEvent::Paid { details: d, .. }
-        | BookingEvent::Reassigned(d)
-        | BookingEvent::LocationUpdated(d) => Some(d),
-        BookingEvent::Meeting { .. } | BookingEvent::NoShow { .. } => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::booking::Person;
+    use crate::booking::{BookingEvent, Person};
     use uuid::Uuid;
 
     fn delivery(metadata: serde_json::Value, emails: &[&str]) -> ParsedDelivery {

@@ -49,6 +49,27 @@ pub struct Received {
     pub parsed: Result<ParsedDelivery, PayloadError>,
 }
 
+impl Received {
+    /// A stored delivery's body received again now, as a new delivery parsed by today's rules
+    /// (`calbook deliveries replay` and the dashboard's Replay button). Its body hash is the
+    /// original's, so a body applied before comes back `duplicate`.
+    pub fn replay_of(d: &crate::store::Delivery) -> Received {
+        Received {
+            id: Uuid::now_v7(),
+            received_at: crate::time::now(),
+            body: d.body.clone(),
+            body_sha256: d.body_sha256.clone(),
+            content_type: d.content_type.clone(),
+            webhook_version: d.webhook_version.clone(),
+            parsed: super::payload::parse(
+                d.content_type.as_deref(),
+                d.webhook_version.as_deref(),
+                &d.body,
+            ),
+        }
+    }
+}
+
 /// What became of a delivery, once committed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {

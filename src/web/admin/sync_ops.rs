@@ -16,7 +16,7 @@ use super::{AdminForm, AdminSession, CsrfField, show_time, store_error};
 use crate::store::SyncState;
 use crate::web::WebState;
 use crate::web::pages::STRICT_CSP;
-use crate::webhook::{Received, payload};
+use crate::webhook::Received;
 
 /// The last sync, as the deliveries page shows it (`None` when no pass ever ran).
 #[derive(Debug, Serialize)]
@@ -105,20 +105,7 @@ pub async fn replay_delivery(
         Ok(None) => return web.pages.error(StatusCode::NOT_FOUND, "No such delivery."),
         Err(e) => return store_error(&state, &e),
     };
-    let parsed = payload::parse(
-        d.content_type.as_deref(),
-        d.webhook_version.as_deref(),
-        &d.body,
-    );
-    let received = Received {
-        id: Uuid::now_v7(),
-        received_at: crate::time::now(),
-        body: d.body.clone(),
-        body_sha256: d.body_sha256.clone(),
-        content_type: d.content_type.clone(),
-        webhook_version: d.webhook_version.clone(),
-        parsed,
-    };
+    let received = Received::replay_of(&d);
     match state.ingest.submit(received).await {
         Ok(a) => {
             tracing::info!(replayed = %id, delivery_id = %a.delivery_id, outcome = a.outcome.as_str(), "delivery replayed from the dashboard");
