@@ -27,6 +27,7 @@ pub use admin::*;
 pub use api::*;
 pub use app::*;
 pub use calcom_api::*;
+pub use email::AlertInbox;
 pub use samples::*;
 pub use supabase::*;
 

@@ -159,43 +159,20 @@ async fn serve_syncs_on_start_and_on_its_interval() {
 /// once, with what to do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_a_refused_key_alerts_the_owner_once() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let resend = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/emails"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": "re_a"})))
-        .mount(&resend)
-        .await;
+    let inbox = AlertInbox::start().await;
     let api = CalcomApi::start().await;
     let calcom = settings(&api, "cal_wrong_key");
-    let app = TestApp::spawn_with_resend_and(Backend::Sqlite, &resend, move |s| {
-        s.alert_email = Some("Owner <owner@example.com>".to_owned());
+    let app = TestApp::spawn_with_resend_and(Backend::Sqlite, &inbox.resend, move |s| {
+        s.alert_email = Some(AlertInbox::OWNER.to_owned());
         s.calcom = calcom;
         s.calcom.interval = Some(Duration::from_millis(200));
     })
     .await;
-    let alerts_sent = || async {
-        resend
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| String::from_utf8_lossy(&r.body).contains("owner@example.com"))
-            .collect::<Vec<_>>()
-    };
-    for _ in 0..100 {
-        if !alerts_sent().await.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     // Several intervals pass: the sync stopped at the refusal, so no second pass and no second
     // alert.
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let alerts = alerts_sent().await;
+    let alerts = inbox.alerts_after_first(Duration::from_millis(700)).await;
     assert_eq!(alerts.len(), 1, "one alert for a refused key");
-    let body = String::from_utf8_lossy(&alerts[0].body);
+    let body = &alerts[0];
     assert!(body.contains("CALCOM_API_KEY"), "says what to do: {body}");
     assert!(!body.contains("cal_wrong_key"), "never the key itself");
     assert_eq!(api.seen().len(), 1, "the refused key is not tried again");
