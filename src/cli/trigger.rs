@@ -204,20 +204,7 @@ pub fn build_all(
     let end = start.checked_add(30.minutes())?;
     let uid = args.uid.clone().unwrap_or_else(new_uid);
     let template = |t: &str| -> anyhow::Result<Value> { Ok(serde_json::from_str(t)?) };
-    let set_booking = |v: &mut Value, uid: &str| {
-        let p = &mut v["payload"];
-        p["uid"] = json!(uid);
-        p["startTime"] = json!(iso(start));
-        p["endTime"] = json!(iso(end));
-        p["iCalUID"] = json!(format!("{uid}@Cal.com"));
-        p["bookingId"] = json!(rand::random_range(10_000..1_000_000));
-        if let Some(m) = p.get_mut("metadata").and_then(Value::as_object_mut) {
-            m.insert(
-                "videoCallUrl".into(),
-                json!(format!("https://cal.example.com/video/{uid}")),
-            );
-        }
-    };
+    let set_booking = |v: &mut Value, uid: &str| set_at(v, uid, start);
     let (trigger, body) = match args.event {
         TriggerEvent::Created => {
             let mut v = template(CREATED)?;

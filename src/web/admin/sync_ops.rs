@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{AdminForm, AdminSession, CsrfField, show_time, store_error};
-use crate::store::SyncState;
+use crate::store::{Delivery, SyncState};
 use crate::web::WebState;
 use crate::web::pages::STRICT_CSP;
 use crate::webhook::Received;
@@ -47,21 +47,34 @@ pub(super) fn last_sync(s: &SyncState, zone: &jiff::tz::TimeZone) -> Option<Last
     })
 }
 
+/// The delivery `id` names, or the error page to answer with (400 for a malformed id, 404 for an
+/// unknown one, the store's error page).
+async fn stored_delivery(state: &WebState, id: &str) -> Result<(Uuid, Delivery), Response> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Err(state
+            .web
+            .pages
+            .error(StatusCode::BAD_REQUEST, "That is not a delivery id."));
+    };
+    match state.store.delivery(id).await {
+        Ok(Some(d)) => Ok((id, d)),
+        Ok(None) => Err(state
+            .web
+            .pages
+            .error(StatusCode::NOT_FOUND, "No such delivery.")),
+        Err(e) => Err(store_error(state, &e)),
+    }
+}
+
 pub async fn delivery(
     State(state): State<WebState>,
     Path(id): Path<String>,
     admin: AdminSession,
 ) -> Response {
     let web = &state.web;
-    let Ok(id) = id.parse::<Uuid>() else {
-        return web
-            .pages
-            .error(StatusCode::BAD_REQUEST, "That is not a delivery id.");
-    };
-    let d = match state.store.delivery(id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return web.pages.error(StatusCode::NOT_FOUND, "No such delivery."),
-        Err(e) => return store_error(&state, &e),
+    let (_, d) = match stored_delivery(&state, &id).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let body = String::from_utf8_lossy(&d.body).into_owned();
     web.pages.render(
@@ -95,15 +108,9 @@ pub async fn replay_delivery(
     AdminForm { .. }: AdminForm<ReplayForm>,
 ) -> Response {
     let web = &state.web;
-    let Ok(id) = id.parse::<Uuid>() else {
-        return web
-            .pages
-            .error(StatusCode::BAD_REQUEST, "That is not a delivery id.");
-    };
-    let d = match state.store.delivery(id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => return web.pages.error(StatusCode::NOT_FOUND, "No such delivery."),
-        Err(e) => return store_error(&state, &e),
+    let (id, d) = match stored_delivery(&state, &id).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let received = Received::replay_of(&d);
     match state.ingest.submit(received).await {
