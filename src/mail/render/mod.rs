@@ -295,6 +295,10 @@ struct TemplateValues {
     organizer_name: Option<String>,
     attendee_label: String,
     attendee_names: Vec<String>,
+    /// The title cut for a subject line ([`SUBJECT_TITLE_CHARS`]).
+    short_title: String,
+    /// The start in a subject: "Sat 28 Nov 07:00", in the recipient's zone.
+    short_when: String,
     /// "Tuesday, 10 March 2026, 15:00–15:30 (Europe/Berlin, CET)"
     when: String,
     date: String,
@@ -378,6 +382,8 @@ impl TemplateValues {
             business_name,
             recipient_name: text(recipient.name.as_deref()),
             title: booking.title.trim().to_owned(),
+            short_title: clip_words(booking.title.trim(), SUBJECT_TITLE_CHARS),
+            short_when: start.short.clone(),
             other_party,
             organizer_name,
             attendee_label,
@@ -478,6 +484,9 @@ fn text_ref(value: Option<&str>) -> Option<&str> {
 
 /// The longest subject an email gets, in characters (a 200 KB title once made a 1.9 MB header).
 pub const MAX_SUBJECT_CHARS: usize = 200;
+/// The longest title a subject shows, in characters: "Confirmed: <title>, Sat 28 Nov 07:00"
+/// stays readable in an inbox list.
+pub const SUBJECT_TITLE_CHARS: usize = 60;
 /// The longest booking title shown in an email, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// The longest description, notes or reason shown in an email, in characters.
@@ -519,6 +528,23 @@ fn clip(s: String, max: usize) -> String {
             cut
         }
     }
+}
+
+/// `s` cut to `max` characters at a word boundary when there is one in the last third, with "…".
+fn clip_words(s: &str, max: usize) -> String {
+    let Some((at, _)) = s.char_indices().nth(max) else {
+        return s.to_owned();
+    };
+    let head = &s[..at];
+    let cut = match head.rfind(char::is_whitespace) {
+        Some(space) if head[..space].chars().count() >= max * 2 / 3 => &head[..space],
+        _ => {
+            let mut h = head.chars();
+            h.next_back();
+            h.as_str()
+        }
+    };
+    format!("{}…", cut.trim_end())
 }
 
 /// A trimmed, non-empty value with `\r\n` normalised to `\n` and other controls removed.

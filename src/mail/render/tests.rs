@@ -233,7 +233,7 @@ fn names_and_subjects_cannot_inject_headers() {
     assert!(
         email
             .subject
-            .starts_with("Confirmed: Intro Bcc: attacker@evil.example on")
+            .starts_with("Confirmed: Intro Bcc: attacker@evil.example")
     );
     // Host emails mention the attendee in the body, also without line breaks in the subject.
     let to_host = renderer()
@@ -358,11 +358,7 @@ fn kind_specific_facts() {
             ..ctx()
         };
         let p = r.render(EmailKind::Reminder, &b, &marco, &c).unwrap();
-        assert!(
-            p.subject.contains(&format!("starts {phrase}")),
-            "{}",
-            p.subject
-        );
+        assert_eq!(p.subject, "Reminder: Intro call, Tue 10 Mar 10:00");
         assert!(p.text.contains(&format!("starts {phrase}.")), "{}", p.text);
         assert!(p.html.contains(&format!("starts {phrase}.")));
     }
@@ -373,11 +369,7 @@ fn kind_specific_facts() {
         ..ctx()
     };
     let p = r.render(EmailKind::Confirmation, &b, &marco, &c).unwrap();
-    assert!(
-        p.subject.ends_with(" \u{2013} Dana Whitfield"),
-        "{}",
-        p.subject
-    );
+    assert!(p.text.contains("-- \nDana Whitfield\n"), "{}", p.text);
 }
 
 #[test]

@@ -17,6 +17,8 @@ pub struct LocalTime {
     pub date: String,
     /// 24-hour clock, e.g. "15:00"
     pub time: String,
+    /// For a subject line, e.g. "Tue 10 Mar 15:00"
+    pub short: String,
     /// IANA name, "UTC" if the zone was missing, unknown or invalid.
     pub zone: String,
     /// e.g. "CET"
@@ -89,6 +91,7 @@ impl ZoneLookup {
         LocalTime {
             date: dt.strftime("%A, %-d %B %Y").to_string(),
             time: dt.strftime("%H:%M").to_string(),
+            short: dt.strftime("%a %-d %b %H:%M").to_string(),
             zone: self.name().to_owned(),
             abbreviation: info.abbreviation().to_owned(),
             offset: format_offset(info.offset().seconds()),

@@ -80,7 +80,11 @@ fn dst_changeover_days() {
         "{}",
         to_attendee.text
     );
-    assert!(to_attendee.subject.contains("09:00 CEST"));
+    assert!(
+        to_attendee.subject.ends_with(", Sun 29 Mar 09:00"),
+        "{}",
+        to_attendee.subject
+    );
     let to_host = r
         .render(EmailKind::Confirmation, &b, &host(&b), &ctx())
         .unwrap();
