@@ -162,11 +162,15 @@ pub fn location_label(location: &str, policy: &LinkPolicy) -> String {
         .find(|(h, _)| host == *h || host.ends_with(&format!(".{h}")));
         return match service {
             Some((_, name)) => name.to_owned(),
-            None => "Video call".to_owned(),
+            None => VIDEO_CALL.to_owned(),
         };
     }
     loc.to_owned()
 }
+
+/// The label of a video URL whose service calbook does not know (emails write it in the
+/// recipient's language).
+pub const VIDEO_CALL: &str = "Video call";
 
 /// Whether `location` is a phone number (Cal.com stores the number itself for phone locations).
 pub fn is_phone(location: &str) -> bool {

@@ -137,13 +137,13 @@ fn emails_show_location_names_and_phone_numbers_as_phone_numbers() {
     let mut b = booking();
     b.location = Some("integrations:daily".to_owned());
     let p = links(EmailKind::Confirmation, &b);
-    assert!(p.text.contains("Where:        Cal Video\n"), "{}", p.text);
+    assert!(p.text.contains("Where: Cal Video\n"), "{}", p.text);
     assert!(!p.text.contains("integrations:"));
     assert!(!p.html.contains("integrations:"));
     b.location = Some("+49 30 1234567".to_owned());
     let p = links(EmailKind::Confirmation, &b);
     assert!(
-        p.text.contains("Where:        Phone +49 30 1234567\n"),
+        p.text.contains("Where: Phone +49 30 1234567\n"),
         "{}",
         p.text
     );
@@ -166,7 +166,7 @@ fn a_reschedule_request_links_to_the_reschedule_page_and_cancels_the_old_invite(
     assert!(!p.text.contains("cancel=true"), "{}", p.text);
     assert!(!p.html.contains("Join the meeting"));
     let email = compose(
-        &renderer(),
+        renderer(),
         EmailKind::RescheduleRequested,
         &b,
         &attendee(&b),

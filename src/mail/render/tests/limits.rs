@@ -46,7 +46,7 @@ fn subjects_are_short_with_the_title_cut_at_a_word() {
     // 14:00Z is 10:00 in New York (EDT from 8 March).
     assert_eq!(
         p.subject,
-        "Confirmed: Quarterly planning session for the garden project with the…, Tue 10 Mar 10:00"
+        "Confirmed: Quarterly planning session for the garden project with the…, Tue 10 Mar, 10:00"
     );
     assert_eq!(clip_words("Intro call", 60), "Intro call");
     assert_eq!(
