@@ -10,6 +10,7 @@ mod cli;
 mod dashboard;
 mod email;
 mod email_batch;
+mod email_language;
 mod faults;
 mod helpers;
 mod ingest;
