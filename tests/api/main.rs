@@ -11,6 +11,7 @@ mod dashboard;
 mod email;
 mod email_batch;
 mod email_language;
+mod email_screenshots;
 mod faults;
 mod helpers;
 mod ingest;
