@@ -407,7 +407,7 @@ fn text_ref(value: Option<&str>) -> Option<&str> {
 
 /// The longest subject an email gets, in characters (a 200 KB title once made a 1.9 MB header).
 pub const MAX_SUBJECT_CHARS: usize = 200;
-/// The longest title a subject shows, in characters: "Confirmed: <title>, Sat 28 Nov 07:00"
+/// The longest title a subject shows, in characters: `Confirmed: <title>, Sat 28 Nov, 07:00`
 /// stays readable in an inbox list.
 pub const SUBJECT_TITLE_CHARS: usize = 60;
 /// The longest booking title shown in an email, in characters.
