@@ -50,7 +50,7 @@ pub use zone::{LocalTime, local_time};
 
 pub use lang::BUILTIN_LANGUAGES;
 use lang::Catalogs;
-use values::TemplateValues;
+use values::{TemplateValues, recipient_locale};
 pub use zone::format_minutes;
 
 /// Who one email goes to.
@@ -375,29 +375,6 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<String>, RenderError> 
         Ok(source) => Ok(Some(source)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(RenderError::OverrideFile { path, source }),
-    }
-}
-
-/// The locale to write in: the recipient's own, else the matching attendee's (by email) for
-/// attendees, the organizer's for the host.
-fn recipient_locale<'a>(booking: &'a Booking, recipient: &'a Recipient) -> Option<&'a str> {
-    if let Some(locale) = text_ref(recipient.locale.as_deref()) {
-        return Some(locale);
-    }
-    match recipient.role {
-        Role::Host => booking
-            .organizer
-            .as_ref()
-            .and_then(|o| text_ref(o.locale.as_deref())),
-        Role::Attendee => booking
-            .attendees
-            .iter()
-            .find(|p| {
-                p.email
-                    .as_deref()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
-            })
-            .and_then(|p| text_ref(p.locale.as_deref())),
     }
 }
 

@@ -230,6 +230,32 @@ impl TemplateValues {
     }
 }
 
+/// The locale to write in: the recipient's own, else the matching attendee's (by email) for
+/// attendees, the organizer's for the host.
+pub(super) fn recipient_locale<'a>(
+    booking: &'a Booking,
+    recipient: &'a Recipient,
+) -> Option<&'a str> {
+    if let Some(locale) = text_ref(recipient.locale.as_deref()) {
+        return Some(locale);
+    }
+    match recipient.role {
+        Role::Host => booking
+            .organizer
+            .as_ref()
+            .and_then(|o| text_ref(o.locale.as_deref())),
+        Role::Attendee => booking
+            .attendees
+            .iter()
+            .find(|p| {
+                p.email
+                    .as_deref()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
+            })
+            .and_then(|p| text_ref(p.locale.as_deref())),
+    }
+}
+
 /// The zone to show times in: the recipient's own, else the matching attendee's (by email) for
 /// attendees, the organizer's for the host.
 fn recipient_zone<'a>(booking: &'a Booking, recipient: &'a Recipient) -> Option<&'a str> {
