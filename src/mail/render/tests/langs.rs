@@ -77,6 +77,16 @@ fn region_subtags_fall_back_to_the_language_and_unknown_ones_to_english() {
     }
     let it = render_in(Some("it"), EmailKind::Confirmation);
     assert!(it.html.contains("<html lang=\"en\">"));
+    // Plain English (or none) writes British-style 24-hour times; en-US its own 12-hour clock.
+    let en = render_in(Some("en"), EmailKind::Confirmation);
+    assert!(en.subject.ends_with("Tue 10 Mar, 10:00"), "{}", en.subject);
+    let us = render_in(Some("en-US"), EmailKind::Confirmation);
+    assert!(
+        us.subject.contains("Mar 10") && us.subject.ends_with("AM"),
+        "{}",
+        us.subject
+    );
+    assert!(us.html.contains("<html lang=\"en-US\">"));
 }
 
 #[test]
