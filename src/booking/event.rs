@@ -67,6 +67,10 @@ pub struct DetailExtras {
     /// attendees carry `seatUid`), not only the seat concerned as in a webhook: a seated attendee
     /// calbook has that is missing from it gave up their seat.
     pub seat_roster: bool,
+    /// `bookerUrl`: the booker's Cal.com origin (an organization's domain), for email links.
+    pub booker_url: Option<String>,
+    /// Seat reference uids by lowercase attendee email (`attendeeSeatId`, `seatUid`).
+    pub seat_refs: std::collections::BTreeMap<String, String>,
 }
 
 impl DetailExtras {

@@ -59,6 +59,57 @@ pub struct BookingExtras {
     pub attendee_states: BTreeMap<String, AttendeeState>,
     pub host_no_show: Option<bool>,
     pub payment: Option<Payment>,
+    /// Where the booking's emails link to; never a change (see [`EmailLinks`]).
+    #[serde(skip)]
+    pub links: EmailLinks,
+}
+
+/// What the Reschedule and Cancel links in emails are built from: the payload's `bookerUrl` (an
+/// organization's own domain) and each seat's reference uid (Cal.com's `attendeeSeatId`, API
+/// v2's `seatUid`), keyed by lowercase email.
+///
+/// These are facts about links, not about the meeting: two values are always equal, so they
+/// never make an event count as a change (no history row, no `updated` email), and they are
+/// not in the audit snapshot. They are stored with any change or insert, and a later event
+/// fills or replaces them then; a later event that changes nothing else leaves the stored ones.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EmailLinks {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booker_url: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub seats: BTreeMap<String, String>,
+}
+
+impl PartialEq for EmailLinks {
+    /// Always equal: links are not part of what a change is (see the type's docs).
+    fn eq(&self, _: &EmailLinks) -> bool {
+        true
+    }
+}
+
+impl EmailLinks {
+    /// What `d` says about links.
+    pub fn of(d: &BookingDetails) -> EmailLinks {
+        EmailLinks {
+            booker_url: d.extra.booker_url.clone(),
+            seats: d.extra.seat_refs.clone(),
+        }
+    }
+
+    /// `self` with what `newer` says: its booker URL when it has one, its seats added.
+    pub fn merge(&mut self, newer: &EmailLinks) {
+        if newer.booker_url.is_some() {
+            self.booker_url.clone_from(&newer.booker_url);
+        }
+        for (email, seat) in &newer.seats {
+            self.seats.insert(email.clone(), seat.clone());
+        }
+    }
+
+    /// The seat reference uid of the attendee with `email`, if known.
+    pub fn seat(&self, email: &str) -> Option<&str> {
+        self.seats.get(&email_key(email)).map(String::as_str)
+    }
 }
 
 impl BookingExtras {
@@ -74,6 +125,7 @@ impl BookingExtras {
             attendee_states: BTreeMap::new(),
             host_no_show: None,
             payment: None,
+            links: EmailLinks::of(d),
         }
     }
 

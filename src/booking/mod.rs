@@ -25,7 +25,7 @@ pub use event::{
     BookingDetails, BookingEvent, DetailExtras, MeetingPhase, NoShowMark, Payment, Person,
     PreviousSlot, RecurringRule,
 };
-pub use extras::{AttendeeState, BookingExtras, SeatState, email_key, series_key};
+pub use extras::{AttendeeState, BookingExtras, EmailLinks, SeatState, email_key, series_key};
 pub use rules::{Action, Change, Decision, decide, decide_with};
 
 use jiff::Timestamp;

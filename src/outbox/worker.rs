@@ -421,6 +421,8 @@ impl Worker {
             email: job.recipient_email.clone(),
             time_zone: job.recipient_time_zone.clone(),
             role: job.recipient_role,
+            // The booking's attendee (by email) or organizer locale.
+            locale: None,
         };
         let previous_start = match &booking.rescheduled_from {
             Some(old) if kind == EmailKind::Rescheduled => self

@@ -129,6 +129,8 @@ pub(super) static BOOKINGS: Table<Booking> = Table {
             Value::Int(b.extra.host_no_show.map(i64::from))
         }),
         col("payment", Data, |b| Value::opt_json(&b.extra.payment)),
+        // Migration 0014 (issue 14): the booker URL and seat references emails link with.
+        col("email_links", Data, |b| Value::json(&b.extra.links)),
     ],
 };
 
@@ -174,6 +176,7 @@ pub(super) fn booking(r: &impl ReadRow) -> Result<Booking> {
             attendee_states: r.json("attendee_states")?,
             host_no_show: r.opt_int("host_no_show")?.map(|n| n != 0),
             payment: r.opt_json("payment")?,
+            links: r.json("email_links")?,
         },
     })
 }
@@ -349,7 +352,7 @@ mod tests {
         );
         assert!(
             sql.select
-                .ends_with(", host_no_show, payment FROM bookings")
+                .ends_with(", host_no_show, payment, email_links FROM bookings")
         );
         assert!(sql.insert.contains(", updated_at, provider, series_id, "));
         // Identity, creation time and provider are never overwritten by an update.
@@ -361,7 +364,7 @@ mod tests {
         for kept in ["id", "external_id", "created_at", "provider"] {
             assert!(!updated.contains(&kept), "{kept}");
         }
-        assert_eq!(updated.len(), 36);
+        assert_eq!(updated.len(), 37);
         assert!(!DELIVERY_SQL.select.contains("body,"));
         assert!(!DELIVERY_SQL.select.contains(", body "));
     }

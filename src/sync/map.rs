@@ -243,6 +243,17 @@ impl ApiBooking {
                     .attendees
                     .iter()
                     .any(|a| nonempty(&a.seat_uid).is_some()),
+                // API v2's `seatUid` is the seat's reference uid, which email links use.
+                seat_refs: self
+                    .attendees
+                    .iter()
+                    .filter_map(|a| {
+                        Some((
+                            crate::booking::email_key(nonempty(&a.email)?),
+                            nonempty(&a.seat_uid)?.to_owned(),
+                        ))
+                    })
+                    .collect(),
                 ..DetailExtras::default()
             },
         })

@@ -28,6 +28,11 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// A session with extra Chromium flags (e.g. a preferred colour scheme).
+    pub async fn start_with(flags: &[&str]) -> Browser {
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(bin).exists(),
@@ -47,17 +52,24 @@ impl Browser {
             .spawn()
             .expect("chromedriver starts");
         let profile = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+            "--window-size=1280,900",
+        ]
+        .map(str::to_owned)
+        .into();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend(flags.iter().map(|f| f.to_string()));
         let caps = serde_json::json!({
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-quic",
-                    format!("--user-data-dir={}", profile.path().display()),
-                    "--window-size=1280,900",
-                ]
-            }
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args }
         });
         let caps = match caps {
             serde_json::Value::Object(m) => m,
@@ -231,7 +243,7 @@ impl Drop for Browser {
 
 /// Every visible text of calbook's own page (not the embed's iframe) against its effective
 /// background: WCAG AA, 4.5:1 (3:1 for large text). Returns the offenders.
-const CONTRAST_JS: &str = r#"
+pub(crate) const CONTRAST_JS: &str = r#"
 const lum = (c) => {
   const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
   return 0.2126 * r + 0.7152 * g + 0.0722 * b;

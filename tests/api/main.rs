@@ -10,6 +10,8 @@ mod cli;
 mod dashboard;
 mod email;
 mod email_batch;
+mod email_language;
+mod email_screenshots;
 mod faults;
 mod helpers;
 mod ingest;

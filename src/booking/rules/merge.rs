@@ -17,6 +17,7 @@ pub(crate) fn refreshed(b: &Booking, d: &BookingDetails, now: Timestamp) -> Book
     extra.seats_per_time_slot = fx.seats_per_time_slot.or(extra.seats_per_time_slot);
     extra.seats_show_attendees = fx.seats_show_attendees.or(extra.seats_show_attendees);
     extra.recurring_event = fx.recurring_event.or(extra.recurring_event);
+    extra.links.merge(&fx.links);
     if extra.series_key.is_none() {
         extra.series_key = fx.series_key;
     }
@@ -109,6 +110,7 @@ pub(super) fn learnt(b: &Booking, d: &BookingDetails, now: Timestamp) -> Option<
     after.client_id = b.client_id.or(d.owner);
     after.calcom_id = b.calcom_id.or(d.calcom_id);
     after.metadata = merged_metadata(&b.metadata, &d.metadata);
+    after.extra.links.merge(&crate::booking::EmailLinks::of(d));
     if after == *b {
         return None;
     }

@@ -88,6 +88,7 @@ pub(super) fn add(b: &Booking, d: &BookingDetails, now: Timestamp) -> Option<Cha
         .seats_show_attendees
         .or(b.extra.seats_show_attendees);
     after.metadata = super::merge::merged_metadata(&b.metadata, &d.metadata);
+    after.extra.links.merge(&crate::booking::EmailLinks::of(d));
     after.client_id = b.client_id.or(d.owner);
     after.updated_at = now;
     Some(update(Action::SeatAdded, b, after))

@@ -200,3 +200,43 @@ proptest! {
         prop_assert_eq!(summary(&run(&events).0), summary(&run(&all).0));
     }
 }
+
+#[test]
+fn a_booker_url_or_seat_reference_alone_is_not_a_change_but_rides_along_with_one() {
+    // Recorded without one (the API sync has no bookerUrl), then the webhook brings it.
+    let (store, _) = run(&[created_a()]);
+    let mut d = details("A", "2026-03-10T14:00:00Z", "2026-03-10T14:30:00Z");
+    d.extra.booker_url = Some("https://acme-org.cal.com".into());
+    d.extra
+        .seat_refs
+        .insert("m@example.com".into(), "seat-1".into());
+    let decision = decide(
+        &BookingEvent::Created(d.clone()),
+        |uid| store.get(uid),
+        ts("2026-03-01T00:00:00Z"),
+    );
+    assert!(decision.changes.is_empty(), "{decision:?}");
+    // With a real change it is stored, and the audit never names it.
+    let mut moved = d;
+    moved.location = Some("Room 2".into());
+    let decision = decide(
+        &BookingEvent::Created(moved),
+        |uid| store.get(uid),
+        ts("2026-03-01T00:00:00Z"),
+    );
+    let change = decision.changes.last().expect("the location fills in");
+    assert_eq!(
+        change.after.extra.links.booker_url.as_deref(),
+        Some("https://acme-org.cal.com")
+    );
+    assert_eq!(
+        change.after.extra.links.seat("M@example.com"),
+        Some("seat-1")
+    );
+    let entry = change.history(None, ts("2026-03-01T00:00:00Z"));
+    let shown = serde_json::to_string(&entry.new_values).unwrap();
+    assert!(
+        !shown.contains("acme-org") && !shown.contains("seat-1"),
+        "{shown}"
+    );
+}

@@ -1,22 +1,25 @@
 //! What a client can do from an email: the Reschedule and Cancel links to Cal.com's own pages
 //! for the booking, Book again, and the location as people say it.
 //!
-//! Links are built as Cal.com builds them (`packages/lib/CalEventParser.ts`, `getCancelLink` and
-//! `getRescheduleLink`, calcom/cal.com at its 2024–2025 main):
+//! Links are built as Cal.com builds them (`getCancelLink` and `getRescheduleLink` in
+//! `packages/lib/CalEventParser.ts`, calcom/cal.com@03670679c00d600615e8df2bc64545bd51c61646):
 //! `<booker url>/reschedule/<uid>` and
 //! `<booker url>/booking/<uid>?cancel=true&allRemainingBookings=<recurring>&cancelledBy=<email>`.
-//! The booker URL is the configured Cal.com embed origin (`CALCOM_EMBED_ORIGIN`). Without one,
-//! an email has no Reschedule or Cancel link rather than a wrong one.
+//! For a seat, Cal.com uses the seat's reference uid (`getSeatReferenceId`, the event's
+//! `attendeeSeatId`): `<booker url>/reschedule/<seat reference uid>`, and the cancel link gains
+//! `&seatReferenceUid=<seat reference uid>` (so only that seat is cancelled). calbook has a
+//! seat's reference uid from the webhook that added it or from the API v2 sync; an attendee
+//! whose reference calbook does not have gets the booking's links, as before.
 //!
-//! Not done: the webhook's own `bookerUrl` (an organization's domain) is not kept yet: storing
-//! it in the booking's metadata made a webhook after the sync count as a change, so it needs its
-//! own column, left out of change detection. Nor is a seat's `seatReferenceUid` (calbook does not
-//! keep it), so a seat's links open the whole booking's page.
+//! The booker URL is the payload's `bookerUrl` (an organization's own domain; kept per booking,
+//! see [`crate::booking::EmailLinks`]), else the configured Cal.com embed origin
+//! (`CALCOM_EMBED_ORIGIN`). With neither, an email has no Reschedule or Cancel link rather than
+//! a wrong one. The booking's `metadata` is the booker's to set and is never read for it.
 
 use crate::booking::Booking;
 use crate::booking::links::{LinkPolicy, defang};
 
-use super::{EmailKind, Recipient};
+use super::{EmailKind, Recipient, Role};
 
 /// Where calbook's and Cal.com's public pages are (from configuration).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,9 +74,22 @@ pub fn actions(
     let offer = offer(kind);
     if offer != Offer::Over {
         out.join = offer == Offer::Live;
-        if let Some(base) = site.booker_origin.as_deref().and_then(https_base) {
+        let base = booking
+            .extra
+            .links
+            .booker_url
+            .as_deref()
+            .and_then(https_base)
+            .or_else(|| site.booker_origin.as_deref().and_then(https_base));
+        // A seated attendee's own seat; the host acts on the whole booking.
+        let seat = match recipient.role {
+            Role::Attendee if booking.seated() => booking.extra.links.seat(&recipient.email),
+            _ => None,
+        };
+        if let Some(base) = base {
             let uid = urlencoding(&booking.uid);
-            out.reschedule_url = Some(format!("{base}/reschedule/{uid}"));
+            let rescheduled = seat.map(urlencoding).unwrap_or_else(|| uid.clone());
+            out.reschedule_url = Some(format!("{base}/reschedule/{rescheduled}"));
             if offer == Offer::Live
                 && let Ok(mut url) = url::Url::parse(&format!("{base}/booking/{uid}"))
             {
@@ -88,6 +104,9 @@ pub fn actions(
                         },
                     )
                     .append_pair("cancelledBy", recipient.email.trim());
+                if let Some(seat) = seat {
+                    url.query_pairs_mut().append_pair("seatReferenceUid", seat);
+                }
                 out.cancel_url = Some(url.to_string());
             }
         }
@@ -162,11 +181,15 @@ pub fn location_label(location: &str, policy: &LinkPolicy) -> String {
         .find(|(h, _)| host == *h || host.ends_with(&format!(".{h}")));
         return match service {
             Some((_, name)) => name.to_owned(),
-            None => "Video call".to_owned(),
+            None => VIDEO_CALL.to_owned(),
         };
     }
     loc.to_owned()
 }
+
+/// The label of a video URL whose service calbook does not know (emails write it in the
+/// recipient's language).
+pub const VIDEO_CALL: &str = "Video call";
 
 /// Whether `location` is a phone number (Cal.com stores the number itself for phone locations).
 pub fn is_phone(location: &str) -> bool {

@@ -13,17 +13,22 @@
 mod actions;
 mod brand;
 mod builtin;
+mod dates;
 mod ics;
 mod kind;
+mod lang;
+mod sample;
+mod values;
 mod zone;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use minijinja::value::Serde;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use minijinja::{AutoEscape, Environment, State, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
 
 use crate::booking::links::LinkPolicy;
@@ -43,8 +48,10 @@ pub fn series_calendar_uid(first: &Booking) -> String {
 pub use kind::{EmailKind, Role};
 pub use zone::{LocalTime, local_time};
 
+pub use lang::BUILTIN_LANGUAGES;
+use lang::Catalogs;
+use values::{TemplateValues, recipient_locale};
 pub use zone::format_minutes;
-use zone::{ZoneLookup, format_instant, format_span};
 
 /// Who one email goes to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +61,10 @@ pub struct Recipient {
     /// IANA zone; when `None`, the booking's attendee (matched by email) or organizer zone is used.
     pub time_zone: Option<String>,
     pub role: Role,
+    /// BCP 47 locale ("de", "fr-CA"); when `None`, the booking's attendee (matched by email) or
+    /// organizer locale is used, else English.
+    #[serde(default)]
+    pub locale: Option<String>,
 }
 
 impl Recipient {
@@ -65,6 +76,7 @@ impl Recipient {
             email: email.to_owned(),
             time_zone: person.time_zone.clone(),
             role,
+            locale: person.locale.clone(),
         })
     }
 }
@@ -114,6 +126,19 @@ pub enum RenderError {
         #[source]
         source: minijinja::Error,
     },
+    #[error(
+        "language file {}: {problem}",
+        path.display()
+    )]
+    Catalog { path: PathBuf, problem: String },
+    #[error(
+        "template {name:?} fails on a sample booking: {source}; fix that file in the templates directory (CALBOOK_TEMPLATES_DIR) or remove it to use the built-in one"
+    )]
+    Check {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
     #[error("template {name:?} failed to render: {source}")]
     Render {
         name: String,
@@ -134,6 +159,8 @@ pub struct Renderer {
     site: SiteLinks,
     /// Logo, colour and footer (see [`Brand`]).
     brand: Brand,
+    /// Every language's messages (see [`lang`]).
+    catalogs: Arc<Catalogs>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -158,6 +185,32 @@ impl Renderer {
         });
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(FUEL));
+        let value_names: Vec<String> = values::VALUE_NAMES.iter().map(|&n| n.to_owned()).collect();
+        let catalogs = Arc::new(Catalogs::load(override_dir, &value_names)?);
+        let messages = Arc::clone(&catalogs);
+        // `t("key")`: the message in the email's language, its `{placeholders}` filled from the
+        // template's values (auto-escaped as a whole in HTML).
+        env.add_function(
+            "t",
+            move |state: &State, key: &str| -> Result<String, minijinja::Error> {
+                let language = state
+                    .lookup("language")
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "en".to_owned());
+                let message = messages.message(&language, key).ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("no message {key:?} in the language files"),
+                    )
+                })?;
+                Ok(lang::fill(message, |name| {
+                    state
+                        .lookup(name)
+                        .filter(|v| !v.is_none() && !v.is_undefined())
+                        .map(|v| v.to_string())
+                }))
+            },
+        );
 
         if let Some(dir) = override_dir {
             let meta = std::fs::metadata(dir).map_err(|source| RenderError::OverrideDir {
@@ -187,12 +240,51 @@ impl Renderer {
                     source,
                 })?;
         }
-        Ok(Renderer {
+        let renderer = Renderer {
             env,
             links: LinkPolicy::default(),
             site: SiteLinks::default(),
             brand: Brand::default(),
-        })
+            catalogs,
+        };
+        renderer.check()?;
+        Ok(renderer)
+    }
+
+    /// Renders every kind for both roles from a sample booking, so a template that fails at
+    /// render time fails here, at start-up, not at send time. One language is enough: every
+    /// catalog has every key (filled from English at load) and only checked placeholders, so
+    /// languages differ in text, never in what can fail.
+    fn check(&self) -> Result<(), RenderError> {
+        let booking = sample::booking();
+        for code in ["en"] {
+            for kind in EmailKind::ALL {
+                for role in Role::ALL {
+                    let person = match role {
+                        Role::Attendee => &booking.attendees[0],
+                        Role::Host => booking.organizer.as_ref().unwrap_or(&booking.attendees[0]),
+                    };
+                    let Some(mut recipient) = Recipient::from_person(person, role) else {
+                        continue;
+                    };
+                    recipient.locale = Some(code.to_owned());
+                    self.render(kind, &booking, &recipient, &sample::context())
+                        .map_err(|e| match e {
+                            RenderError::Render { name, source } => {
+                                RenderError::Check { name, source }
+                            }
+                            other => other,
+                        })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The languages emails can be written in: the built-in ones and any added in the
+    /// templates directory.
+    pub fn languages(&self) -> Vec<String> {
+        self.catalogs.codes()
     }
 
     /// Uses `links` to decide which meeting URLs are links (default: the known video hosts).
@@ -223,7 +315,8 @@ impl Renderer {
     ) -> Result<EmailParts, RenderError> {
         let booking = bounded(booking);
         let (booking, unverified_link) = self.links.screen(&booking);
-        let mut values = TemplateValues::new(kind, &booking, recipient, ctx);
+        let lang = self.catalogs.resolve(recipient_locale(&booking, recipient));
+        let mut values = TemplateValues::new(kind, &booking, recipient, ctx, &lang, &self.catalogs);
         values.meeting_url_unverified = unverified_link;
         let acts = actions(kind, &booking, recipient, &self.site);
         values.reschedule_url = acts.reschedule_url;
@@ -238,7 +331,12 @@ impl Renderer {
         values.join_url = acts.join.then(|| values.meeting_url.clone()).flatten();
         if let Some(loc) = booking.location.as_deref().filter(|l| !l.trim().is_empty()) {
             values.location_is_phone = actions::is_phone(loc);
-            values.location = text(Some(&location_label(loc, &self.links)));
+            let label = location_label(loc, &self.links);
+            values.location = text(Some(&if label == actions::VIDEO_CALL {
+                self.catalogs.fill(&lang.catalog, "video_call", |_| None)
+            } else {
+                label
+            }));
         }
         let subject = clip(
             header_safe(&self.render_one(kind, "subject", &values)?),
@@ -280,204 +378,15 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<String>, RenderError> 
     }
 }
 
-/// Everything a template sees. Every key is always present (absent values are `none`), so
-/// templates may test any of them under strict undefined behaviour.
-#[derive(Debug, Serialize)]
-struct TemplateValues {
-    kind: &'static str,
-    role: &'static str,
-    subject: String,
-    business_name: String,
-    recipient_name: Option<String>,
-    title: String,
-    /// The other side: the organizer for attendees, the attendees for the host.
-    other_party: String,
-    organizer_name: Option<String>,
-    attendee_label: String,
-    attendee_names: Vec<String>,
-    /// "Tuesday, 10 March 2026, 15:00–15:30 (Europe/Berlin, CET)"
-    when: String,
-    date: String,
-    start_time: String,
-    end_time: String,
-    zone: String,
-    abbreviation: String,
-    offset: String,
-    zone_note: Option<String>,
-    duration: String,
-    /// The location as people say it ("Zoom", "Cal Video", an address, a phone number).
-    location: Option<String>,
-    /// Whether `location` is a phone number.
-    location_is_phone: bool,
-    meeting_url: Option<String>,
-    /// The business's logo (an `https` URL) for the HTML header.
-    logo_url: Option<String>,
-    /// The brand colour (`#rrggbb`) and the text colour on it.
-    accent: String,
-    accent_text: String,
-    /// A footer line (address, legal).
-    footer: Option<String>,
-    /// The meeting URL as a Join button (emails about a live booking with a linkable URL).
-    join_url: Option<String>,
-    /// Cal.com's page to pick a new time (emails about a live booking).
-    reschedule_url: Option<String>,
-    /// Cal.com's page to cancel (emails about a live booking).
-    cancel_url: Option<String>,
-    /// calbook's booking page (cancelled and declined emails).
-    book_again_url: Option<String>,
-    /// A meeting URL that is not a known video host's, defanged: shown as text only.
-    meeting_url_unverified: Option<String>,
-    description: Option<String>,
-    notes: Option<String>,
-    cancellation_reason: Option<String>,
-    rejection_reason: Option<String>,
-    previous_when: Option<String>,
-    reminder_lead: String,
-    google_calendar_link: Option<String>,
-    uid: String,
-    /// Each date of a series this email covers, in the recipient's zone (empty otherwise).
-    series_dates: Vec<String>,
-}
-
-impl TemplateValues {
-    fn new(
-        kind: EmailKind,
-        booking: &Booking,
-        recipient: &Recipient,
-        ctx: &RenderContext,
-    ) -> TemplateValues {
-        let lookup = ZoneLookup::resolve(recipient_zone(booking, recipient));
-        let start = lookup.local(booking.starts_at);
-        let end = lookup.local(booking.ends_at);
-
-        let organizer_name = booking
-            .organizer
-            .as_ref()
-            .and_then(|o| text(o.name.as_deref()).or_else(|| text(o.email.as_deref())));
-        let business_name = text(Some(&ctx.business_name))
-            .or_else(|| organizer_name.clone())
-            .unwrap_or_else(|| "calbook".to_owned());
-        let attendee_names = attendee_names(booking);
-        let attendee_label = if attendee_names.is_empty() {
-            "the attendee".to_owned()
-        } else {
-            attendee_names.join(", ")
-        };
-        let other_party = match recipient.role {
-            Role::Host => attendee_label.clone(),
-            Role::Attendee => organizer_name
-                .clone()
-                .unwrap_or_else(|| business_name.clone()),
-        };
-        let minutes = booking.ends_at.duration_since(booking.starts_at).as_mins();
-
-        TemplateValues {
-            kind: kind.as_str(),
-            role: recipient.role.as_str(),
-            subject: String::new(),
-            business_name,
-            recipient_name: text(recipient.name.as_deref()),
-            title: booking.title.trim().to_owned(),
-            other_party,
-            organizer_name,
-            attendee_label,
-            attendee_names,
-            when: format_span(&lookup, booking.starts_at, booking.ends_at),
-            date: start.date,
-            start_time: start.time,
-            end_time: end.time,
-            zone: start.zone,
-            abbreviation: start.abbreviation,
-            offset: start.offset,
-            zone_note: lookup.note(),
-            duration: format_minutes(minutes),
-            location: text(booking.location.as_deref()),
-            location_is_phone: false,
-            logo_url: None,
-            accent: brand::DEFAULT_ACCENT.to_owned(),
-            accent_text: "#ffffff".to_owned(),
-            footer: None,
-            join_url: None,
-            reschedule_url: None,
-            cancel_url: None,
-            book_again_url: None,
-            meeting_url: text(booking.meeting_url.as_deref()),
-            meeting_url_unverified: None,
-            description: text(booking.description.as_deref()),
-            notes: text(booking.notes.as_deref()),
-            cancellation_reason: text(booking.cancellation_reason.as_deref()),
-            rejection_reason: text(booking.rejection_reason.as_deref()),
-            previous_when: ctx
-                .previous_start
-                .filter(|_| kind == EmailKind::Rescheduled)
-                .map(|at| format_instant(&lookup, at)),
-            reminder_lead: reminder_lead(ctx.reminder_lead),
-            google_calendar_link: kind
-                .has_google_link()
-                .then(|| google_calendar_link(booking)),
-            uid: booking.uid.clone(),
-            series_dates: ctx
-                .series
-                .iter()
-                .map(|(start, end)| format_span(&lookup, *start, *end))
-                .collect(),
-        }
-    }
-}
-
-/// The zone to show times in: the recipient's own, else the matching attendee's (by email) for
-/// attendees, the organizer's for the host.
-fn recipient_zone<'a>(booking: &'a Booking, recipient: &'a Recipient) -> Option<&'a str> {
-    if let Some(zone) = text_ref(recipient.time_zone.as_deref()) {
-        return Some(zone);
-    }
-    match recipient.role {
-        Role::Host => booking
-            .organizer
-            .as_ref()
-            .and_then(|o| text_ref(o.time_zone.as_deref())),
-        Role::Attendee => booking
-            .attendees
-            .iter()
-            .find(|p| {
-                p.email
-                    .as_deref()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
-            })
-            .and_then(|p| text_ref(p.time_zone.as_deref())),
-    }
-}
-
-fn attendee_names(booking: &Booking) -> Vec<String> {
-    let names: Vec<String> = booking
-        .attendees
-        .iter()
-        .filter_map(|p| text(p.name.as_deref()).or_else(|| text(p.email.as_deref())))
-        .collect();
-    if !names.is_empty() {
-        return names;
-    }
-    text(booking.attendee_name.as_deref())
-        .or_else(|| text(booking.attendee_email.as_deref()))
-        .into_iter()
-        .collect()
-}
-
-/// "in 24 hours", "in 1 hour", "in 15 minutes"; "soon" when unknown, "now" when not positive.
-fn reminder_lead(lead: Option<jiff::SignedDuration>) -> String {
-    match lead {
-        None => "soon".to_owned(),
-        Some(d) if d.as_secs() < 60 => "now".to_owned(),
-        Some(d) => format!("in {}", format_minutes(d.as_mins())),
-    }
-}
-
 fn text_ref(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|v| !v.is_empty())
 }
 
 /// The longest subject an email gets, in characters (a 200 KB title once made a 1.9 MB header).
 pub const MAX_SUBJECT_CHARS: usize = 200;
+/// The longest title a subject shows, in characters: `Confirmed: <title>, Sat 28 Nov, 07:00`
+/// stays readable in an inbox list.
+pub const SUBJECT_TITLE_CHARS: usize = 60;
 /// The longest booking title shown in an email, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// The longest description, notes or reason shown in an email, in characters.
@@ -519,6 +428,23 @@ fn clip(s: String, max: usize) -> String {
             cut
         }
     }
+}
+
+/// `s` cut to `max` characters at a word boundary when there is one in the last third, with "…".
+fn clip_words(s: &str, max: usize) -> String {
+    let Some((at, _)) = s.char_indices().nth(max) else {
+        return s.to_owned();
+    };
+    let head = &s[..at];
+    let cut = match head.rfind(char::is_whitespace) {
+        Some(space) if head[..space].chars().count() >= max * 2 / 3 => &head[..space],
+        _ => {
+            let mut h = head.chars();
+            h.next_back();
+            h.as_str()
+        }
+    };
+    format!("{}…", cut.trim_end())
 }
 
 /// A trimmed, non-empty value with `\r\n` normalised to `\n` and other controls removed.

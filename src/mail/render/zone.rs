@@ -69,19 +69,6 @@ impl ZoneLookup {
         }
     }
 
-    /// A sentence for the email when times fall back to UTC.
-    pub(crate) fn note(&self) -> Option<String> {
-        match self {
-            ZoneLookup::Found(..) => None,
-            ZoneLookup::Missing => {
-                Some("Times are shown in UTC because no time zone is known for you.".to_owned())
-            }
-            ZoneLookup::Unknown(name) => Some(format!(
-                "Times are shown in UTC because the time zone \u{201c}{name}\u{201d} is not recognised."
-            )),
-        }
-    }
-
     pub(crate) fn local(&self, at: Timestamp) -> LocalTime {
         let tz = self.time_zone();
         let dt = tz.to_datetime(at);
@@ -109,32 +96,7 @@ fn format_offset(seconds: i32) -> String {
     format!("{sign}{h:02}:{m:02}")
 }
 
-/// "Tuesday, 10 March 2026, 15:00–15:30 (Europe/Berlin, CET)"; an end on another local day
-/// repeats the date.
-pub(crate) fn format_span(lookup: &ZoneLookup, start: Timestamp, end: Timestamp) -> String {
-    let s = lookup.local(start);
-    let zone = zone_label(&s);
-    if end <= start {
-        return format!("{}, {} ({zone})", s.date, s.time);
-    }
-    let e = lookup.local(end);
-    if e.date == s.date {
-        format!("{}, {}\u{2013}{} ({zone})", s.date, s.time, e.time)
-    } else {
-        format!(
-            "{}, {} \u{2013} {}, {} ({zone})",
-            s.date, s.time, e.date, e.time
-        )
-    }
-}
-
-/// "Tuesday, 10 March 2026, 15:00 (Europe/Berlin, CET)"
-pub(crate) fn format_instant(lookup: &ZoneLookup, at: Timestamp) -> String {
-    let l = lookup.local(at);
-    format!("{}, {} ({})", l.date, l.time, zone_label(&l))
-}
-
-fn zone_label(l: &LocalTime) -> String {
+pub(crate) fn zone_label(l: &LocalTime) -> String {
     if l.abbreviation == l.zone {
         l.zone.clone()
     } else {

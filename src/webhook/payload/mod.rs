@@ -193,6 +193,9 @@ struct Payload {
     currency: Option<String>,
     booking_uid: Option<String>,
     no_show_host: Option<Value>,
+    // Issue 14: what email links are built from (read in `shapes`).
+    booker_url: Option<String>,
+    attendee_seat_id: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -204,6 +207,8 @@ struct RawPerson {
     language: Option<Value>,
     locale: Option<String>,
     no_show: Option<Value>,
+    /// A seat's own record (`{referenceUid, …}`), on the attendee of a new seat.
+    booking_seat: Option<Value>,
 }
 
 impl RawPerson {

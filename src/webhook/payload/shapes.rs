@@ -42,7 +42,46 @@ pub(super) fn extras(p: &mut Payload) -> DetailExtras {
             .or(p.recurring_event_id.take())
             .filter(|s| !s.trim().is_empty()),
         seat_roster: false,
+        booker_url: p.booker_url.take().filter(|u| !u.trim().is_empty()),
+        seat_refs: seat_refs(p),
     }
+}
+
+/// Seat reference uids by attendee email, as Cal.com's links use them (`getSeatReferenceId`
+/// reads `calEvent.attendeeSeatId`, `packages/lib/CalEventParser.ts@03670679`): an attendee's
+/// own `bookingSeat.referenceUid` when the payload has it, and the top-level `attendeeSeatId`
+/// for the seat the event is about, which `createNewSeat` (`handleSeats/create/createNewSeat.ts`)
+/// sets for the attendee it appends last to `attendees`.
+fn seat_refs(p: &mut Payload) -> std::collections::BTreeMap<String, String> {
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && s.len() <= 200)
+            .map(str::to_owned)
+    };
+    let email = |a: &super::RawPerson| {
+        a.email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+            .map(crate::booking::email_key)
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for a in &p.attendees {
+        if let (Some(email), Some(seat)) = (
+            email(a),
+            text(a.booking_seat.as_ref().and_then(|s| s.get("referenceUid"))),
+        ) {
+            out.insert(email, seat);
+        }
+    }
+    let top = text(p.attendee_seat_id.take().map(Value::String).as_ref());
+    if let (Some(seat), Some(email)) = (top, p.attendees.last().and_then(email))
+        && !out.values().any(|s| *s == seat)
+    {
+        out.entry(email).or_insert(seat);
+    }
+    out
 }
 
 /// `recurringEvent`, when it is an object with a usable `freq` (`null` on single bookings).

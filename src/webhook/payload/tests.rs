@@ -142,3 +142,51 @@ fn bad_bodies_name_their_problem() {
         }
     }
 }
+
+#[test]
+fn booker_url_and_a_new_seats_reference_are_read_for_email_links() {
+    let p = parse_sample("created.json");
+    let Parsed::Booking(BookingEvent::Created(d)) = p.parsed else {
+        panic!("{p:?}")
+    };
+    assert_eq!(
+        d.extra.booker_url.as_deref(),
+        Some("https://cal.example.com")
+    );
+    assert!(d.extra.seat_refs.is_empty());
+
+    // A new seat (createNewSeat): `attendeeSeatId` names the seat of the attendee appended last;
+    // an attendee's own `bookingSeat.referenceUid` is read too.
+    let body = serde_json::json!({
+        "triggerEvent": "BOOKING_CREATED",
+        "createdAt": "2026-03-01T09:00:00.000Z",
+        "payload": {
+            "uid": "seated-1", "title": "Workshop", "type": "workshop",
+            "startTime": "2026-03-10T14:00:00Z", "endTime": "2026-03-10T15:00:00Z",
+            "seatsPerTimeSlot": 10,
+            "organizer": {"name": "Dana", "email": "dana@acme.example", "timeZone": "Europe/Berlin"},
+            "attendees": [
+                {"name": "Ann", "email": "Ann@Example.com", "timeZone": "Europe/Paris",
+                 "bookingSeat": {"referenceUid": "seat-ann"}},
+                {"name": "Ben", "email": "ben@example.com", "timeZone": "Europe/Paris"}
+            ],
+            "attendeeSeatId": "seat-ben",
+            "bookerUrl": "https://acme-org.cal.com"
+        }
+    });
+    let p = parse(
+        Some("application/json"),
+        Some("2021-10-20"),
+        body.to_string().as_bytes(),
+    )
+    .unwrap();
+    let Parsed::Booking(BookingEvent::Created(d)) = p.parsed else {
+        panic!("{p:?}")
+    };
+    assert_eq!(d.extra.seat_refs["ann@example.com"], "seat-ann");
+    assert_eq!(d.extra.seat_refs["ben@example.com"], "seat-ben");
+    assert_eq!(
+        d.extra.booker_url.as_deref(),
+        Some("https://acme-org.cal.com")
+    );
+}

@@ -137,13 +137,13 @@ fn emails_show_location_names_and_phone_numbers_as_phone_numbers() {
     let mut b = booking();
     b.location = Some("integrations:daily".to_owned());
     let p = links(EmailKind::Confirmation, &b);
-    assert!(p.text.contains("Where:        Cal Video\n"), "{}", p.text);
+    assert!(p.text.contains("Where: Cal Video\n"), "{}", p.text);
     assert!(!p.text.contains("integrations:"));
     assert!(!p.html.contains("integrations:"));
     b.location = Some("+49 30 1234567".to_owned());
     let p = links(EmailKind::Confirmation, &b);
     assert!(
-        p.text.contains("Where:        Phone +49 30 1234567\n"),
+        p.text.contains("Where: Phone +49 30 1234567\n"),
         "{}",
         p.text
     );
@@ -166,7 +166,7 @@ fn a_reschedule_request_links_to_the_reschedule_page_and_cancels_the_old_invite(
     assert!(!p.text.contains("cancel=true"), "{}", p.text);
     assert!(!p.html.contains("Join the meeting"));
     let email = compose(
-        &renderer(),
+        renderer(),
         EmailKind::RescheduleRequested,
         &b,
         &attendee(&b),
@@ -186,4 +186,68 @@ fn a_reschedule_request_links_to_the_reschedule_page_and_cancels_the_old_invite(
         "{}",
         invite.ics
     );
+}
+
+#[test]
+fn the_webhooks_booker_url_wins_over_the_embed_origin() {
+    let mut b = booking();
+    b.extra.links.booker_url = Some("https://acme-org.cal.com/".to_owned());
+    let p = links(EmailKind::Confirmation, &b);
+    assert!(
+        p.text
+            .contains("Reschedule: https://acme-org.cal.com/reschedule/bk_7Yq2\n"),
+        "{}",
+        p.text
+    );
+    assert!(
+        p.text
+            .contains("https://acme-org.cal.com/booking/bk_7Yq2?cancel=true"),
+        "{}",
+        p.text
+    );
+    // One that is not https (or has credentials) is not used: the embed origin is.
+    b.extra.links.booker_url = Some("http://acme-org.example".to_owned());
+    let p = links(EmailKind::Confirmation, &b);
+    assert!(
+        p.text.contains("https://acme.cal.com/reschedule/bk_7Yq2"),
+        "{}",
+        p.text
+    );
+}
+
+#[test]
+fn a_seat_links_with_its_reference_uid_as_calcom_does() {
+    let mut b = booking();
+    b.extra.seats_per_time_slot = Some(10);
+    b.extra
+        .links
+        .seats
+        .insert("marco@example.com".to_owned(), "seat-ref-9f2".to_owned());
+    let p = links(EmailKind::Confirmation, &b);
+    assert!(
+        p.text
+            .contains("Reschedule: https://acme.cal.com/reschedule/seat-ref-9f2\n"),
+        "{}",
+        p.text
+    );
+    let cancel = "https://acme.cal.com/booking/bk_7Yq2?cancel=true&allRemainingBookings=false&cancelledBy=marco%40example.com&seatReferenceUid=seat-ref-9f2";
+    assert!(p.text.contains(cancel), "{}", p.text);
+    assert!(p.html.contains(&esc(cancel)));
+    // The host acts on the whole booking.
+    let to_host = renderer()
+        .render(EmailKind::Confirmation, &b, &host(&b), &ctx())
+        .unwrap();
+    assert!(
+        to_host
+            .text
+            .contains("https://acme.cal.com/reschedule/bk_7Yq2\n"),
+        "{}",
+        to_host.text
+    );
+    assert!(!to_host.text.contains("seatReferenceUid"));
+    // A seat whose reference calbook does not have gets the booking's links.
+    b.extra.links.seats.clear();
+    let p = links(EmailKind::Confirmation, &b);
+    assert!(p.text.contains("https://acme.cal.com/reschedule/bk_7Yq2\n"));
+    assert!(!p.text.contains("seatReferenceUid"));
 }

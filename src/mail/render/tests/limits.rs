@@ -35,3 +35,22 @@ fn clip_keeps_short_values_and_marks_a_cut() {
     assert_eq!(cut, "abcd…");
     assert_eq!(clip("ééééééé".to_owned(), 3).chars().count(), 3);
 }
+
+#[test]
+fn subjects_are_short_with_the_title_cut_at_a_word() {
+    let mut b = booking();
+    b.title = "Quarterly planning session for the garden project with the whole team".to_owned();
+    let p = renderer()
+        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
+        .unwrap();
+    // 14:00Z is 10:00 in New York (EDT from 8 March).
+    assert_eq!(
+        p.subject,
+        "Confirmed: Quarterly planning session for the garden project with the…, Tue 10 Mar, 10:00"
+    );
+    assert_eq!(clip_words("Intro call", 60), "Intro call");
+    assert_eq!(
+        clip_words(&"x".repeat(70), 60),
+        format!("{}…", "x".repeat(59))
+    );
+}

@@ -37,72 +37,73 @@ fn override_dir_replaces_only_the_files_it_has() {
             .text
     );
     // An override .html is escaped too.
-    std::fs::write(dir.path().join("reminder.html"), "<p>{{ title }}</p>").unwrap();
+    std::fs::write(
+        dir.path().join("reminder.html"),
+        "<html lang=\"{{ lang }}\"><p>{{ title }}</p>",
+    )
+    .unwrap();
     let mut evil = booking();
     evil.title = "<script>".to_owned();
     let r = Renderer::new(Some(dir.path())).unwrap();
     let p = r
         .render(EmailKind::Reminder, &evil, &attendee(&evil), &ctx())
         .unwrap();
-    assert_eq!(p.html, "<p>&lt;script&gt;</p>");
+    assert_eq!(p.html, "<html lang=\"en\"><p>&lt;script&gt;</p>");
+}
+
+/// The error `Renderer::new` gives for an override directory holding `files`.
+fn start_with(files: &[(&str, &str)]) -> RenderError {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    Renderer::new(Some(dir.path())).unwrap_err()
 }
 
 #[test]
-fn runaway_template_runs_out_of_fuel() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("confirmation.txt"),
-        "{% for x in range(100000) %}{% for y in range(100000) %}{{ x }}{% endfor %}{% endfor %}",
-    )
-    .unwrap();
-    let r = Renderer::new(Some(dir.path())).unwrap();
-    let b = booking();
+fn runaway_template_fails_at_start_up() {
     let started = Instant::now();
-    let err = r
-        .render(EmailKind::Confirmation, &b, &attendee(&b), &ctx())
-        .unwrap_err();
+    let err = start_with(&[(
+        "confirmation.txt",
+        "{% for x in range(100000) %}{% for y in range(100000) %}{{ x }}{% endfor %}{% endfor %}",
+    )]);
     assert!(started.elapsed() < Duration::from_secs(20));
     match &err {
-        RenderError::Render { name, source } => {
+        RenderError::Check { name, source } => {
             assert_eq!(name, "confirmation.txt");
             assert_eq!(source.kind(), minijinja::ErrorKind::OutOfFuel);
         }
         other => panic!("unexpected {other:?}"),
     }
     assert!(err.to_string().contains("confirmation.txt"), "{err}");
+    assert!(err.to_string().contains("CALBOOK_TEMPLATES_DIR"), "{err}");
 }
 
 #[test]
-fn undefined_variables_and_bad_syntax_fail() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("declined.html"),
-        "<p>{{ no_such_value }}</p>",
-    )
-    .unwrap();
-    let r = Renderer::new(Some(dir.path())).unwrap();
-    let b = booking();
-    let err = r
-        .render(EmailKind::Declined, &b, &attendee(&b), &ctx())
-        .unwrap_err();
+fn undefined_variables_and_bad_syntax_fail_at_start_up() {
+    let err = start_with(&[("declined.html", "<p>{{ no_such_value }}</p>")]);
     match &err {
-        RenderError::Render { name, source } => {
+        RenderError::Check { name, source } => {
             assert_eq!(name, "declined.html");
             assert_eq!(source.kind(), minijinja::ErrorKind::UndefinedError);
         }
         other => panic!("unexpected {other:?}"),
     }
     // Attribute access on an undefined value fails too.
-    std::fs::write(dir.path().join("declined.html"), "{{ booking.title }}").unwrap();
+    assert!(matches!(
+        start_with(&[("declined.html", "{{ booking.title }}")]),
+        RenderError::Check { .. }
+    ));
+    // So does a message key no language file has.
+    let err = start_with(&[("declined.subject", "{{ t(\"no.such.key\") }}")]);
     assert!(
-        Renderer::new(Some(dir.path()))
-            .unwrap()
-            .render(EmailKind::Declined, &b, &attendee(&b), &ctx())
-            .is_err()
+        matches!(&err, RenderError::Check { name, .. } if name == "declined.subject"),
+        "{err:?}"
     );
 
-    std::fs::write(dir.path().join("reminder.txt"), "{% if %}").unwrap();
-    let err = Renderer::new(Some(dir.path())).unwrap_err();
+    let err = start_with(&[("reminder.txt", "{% if %}")]);
     assert!(
         matches!(&err, RenderError::Syntax { name, .. } if name == "reminder.txt"),
         "{err:?}"
@@ -110,21 +111,15 @@ fn undefined_variables_and_bad_syntax_fail() {
     assert!(err.to_string().contains("reminder.txt"), "{err}");
 
     // Includes only reach the fixed template names, never a path.
-    std::fs::write(
-        dir.path().join("reminder.txt"),
-        "{% include \"../../etc/passwd\" %}",
-    )
-    .unwrap();
-    let r = Renderer::new(Some(dir.path())).unwrap();
-    let err = r
-        .render(EmailKind::Reminder, &b, &attendee(&b), &ctx())
-        .unwrap_err();
-    assert!(matches!(&err, RenderError::Render { name, .. } if name == "reminder.txt"));
+    let err = start_with(&[("reminder.txt", "{% include \"../../etc/passwd\" %}")]);
+    assert!(matches!(&err, RenderError::Check { name, .. } if name == "reminder.txt"));
 
+    let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("does-not-exist");
     let err = Renderer::new(Some(&missing)).unwrap_err();
     assert!(matches!(err, RenderError::OverrideDir { .. }), "{err:?}");
     let file = dir.path().join("reminder.txt");
+    std::fs::write(&file, "x").unwrap();
     assert!(matches!(
         Renderer::new(Some(&file)).unwrap_err(),
         RenderError::OverrideDir { .. }
