@@ -130,6 +130,8 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/bookings", get(admin::bookings))
         .route("/admin/bookings.csv", get(admin::bookings_csv))
         .route("/admin/bookings/{uid}", get(admin::booking))
+        .route("/admin/stats", get(admin::stats_page))
+        .route("/api/stats", get(admin::stats_json))
         .route("/admin/deliveries", get(admin::deliveries))
         .route("/admin/deliveries/{id}", get(admin::delivery))
         .route(

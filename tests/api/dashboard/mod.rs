@@ -3,6 +3,7 @@
 
 mod export;
 mod list;
+mod stats;
 mod today;
 
 use crate::helpers::booked_by;
