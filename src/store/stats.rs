@@ -127,8 +127,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Records an admin action on a booking.
-    pub async fn add_booking_action(&self, a: &BookingAction) -> Result<()> {
+    /// Records an admin action on a booking, with the emails it queues (a resend), in one
+    /// transaction.
+    pub async fn add_booking_action(
+        &self,
+        a: &BookingAction,
+        emails: &[crate::outbox::OutboxJob],
+    ) -> Result<()> {
         const SQL: &str = "INSERT INTO booking_actions (id, booking_id, kind, detail, created_at) \
              VALUES ($1, $2, $3, $4, $5)";
         let mut tx = self.begin().await?;
@@ -143,6 +148,9 @@ impl Store {
             ],
         )
         .await?;
+        if !emails.is_empty() {
+            tx.insert_outbox(emails).await?;
+        }
         tx.commit().await
     }
 

@@ -64,6 +64,9 @@ pub struct Web {
     pub ownership: crate::auth::ownership::OwnershipKey,
     /// Which meeting URLs the dashboard shows as links.
     pub links: crate::booking::LinkPolicy,
+    /// Cal.com's API, for a booking page's cancel and reschedule request (when `CALCOM_API_KEY`
+    /// is set); see [`Web::with_calcom`].
+    pub calcom: Option<crate::sync::Client>,
 }
 
 impl Web {
@@ -93,7 +96,26 @@ impl Web {
             reminders,
             ownership,
             links: Default::default(),
+            calcom: None,
         })
+    }
+
+    /// Lets the dashboard ask Cal.com's API to cancel a booking or to request a new time, when
+    /// `CALCOM_API_KEY` is set: one try per click (no retry: the admin sees the answer and may
+    /// click again), 15 s at most.
+    pub fn with_calcom(
+        mut self,
+        sync: &crate::sync::SyncSettings,
+    ) -> Result<Web, crate::sync::ClientError> {
+        if let Some(key) = sync.api_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            let retry = crate::sync::RetryPolicy {
+                attempts: 1,
+                timeout: std::time::Duration::from_secs(15),
+                ..Default::default()
+            };
+            self.calcom = Some(crate::sync::Client::new(&sync.api_url, key, retry)?);
+        }
+        Ok(self)
     }
 }
 
@@ -130,6 +152,13 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/bookings", get(admin::bookings))
         .route("/admin/bookings.csv", get(admin::bookings_csv))
         .route("/admin/bookings/{uid}", get(admin::booking))
+        .route("/admin/bookings/{uid}/notes", post(admin::add_note))
+        .route("/admin/bookings/{uid}/resend", post(admin::resend))
+        .route("/admin/bookings/{uid}/cancel", post(admin::cancel))
+        .route(
+            "/admin/bookings/{uid}/request-reschedule",
+            post(admin::request_reschedule),
+        )
         .route("/admin/stats", get(admin::stats_page))
         .route("/api/stats", get(admin::stats_json))
         .route("/admin/deliveries", get(admin::deliveries))

@@ -9,13 +9,16 @@
 //! writes are requeuing dead emails and recording a sign-out. Every
 //! answer under `/admin` carries `Cache-Control: no-store` (see `http::no_store`).
 
+mod actions;
 mod bookings;
 mod guard;
 mod ops;
 mod stats;
 mod sync_ops;
+mod timeline;
 mod today;
 
+pub use actions::{add_note, cancel, request_reschedule, resend};
 pub use bookings::{booking, bookings, bookings_csv};
 pub use guard::{AdminForm, AdminSession, CsrfField, CsrfForm};
 use ops::delivery_row;

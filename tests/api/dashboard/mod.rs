@@ -1,6 +1,7 @@
 //! The dashboard as a business runs its day from it (issue 14): the bookings list (live by
 //! default, searchable through the index of migration 0013), on both backends.
 
+mod booking_page;
 mod export;
 mod list;
 mod stats;
