@@ -127,6 +127,19 @@ impl Store {
         Ok(out)
     }
 
+    /// How many emails the outbox holds in each state (states with none left out): one grouped
+    /// scan of `email_outbox_state_idx`.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>> {
+        let sql = "SELECT state, count(*) AS n FROM email_outbox GROUP BY state".to_owned();
+        fn decode<R: ReadRow>(row: &R) -> Result<(String, i64)> {
+            Ok((row.text("state")?, row.int("n")?))
+        }
+        match self {
+            Store::Sqlite(s) => common::fetch_all(&s.pool, sql, &[], decode).await,
+            Store::Postgres(p) => common::fetch_all(p, sql, &[], decode).await,
+        }
+    }
+
     /// Records an admin action on a booking, with the emails it queues (a resend), in one
     /// transaction.
     pub async fn add_booking_action(

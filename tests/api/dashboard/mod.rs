@@ -2,6 +2,7 @@
 //! default, searchable through the index of migration 0013), on both backends.
 
 mod booking_page;
+mod emails;
 mod export;
 mod list;
 mod stats;
