@@ -331,7 +331,7 @@ async fn ask_calcom(
     };
     if let Err(e) = answer {
         tracing::warn!(booking_uid = %b.uid, error = %e, "Cal.com refused a dashboard {kind}");
-        let why = format!("Nothing changed. {e}");
+        let why = format!("Nothing changed. {}", calcom_says(&e));
         return refuse(
             state,
             admin,
@@ -354,4 +354,43 @@ async fn ask_calcom(
         return store_error(state, &e);
     }
     done(&b.uid, done_as)
+}
+
+/// Cal.com's refusal in words: the `error.message` of its JSON answer when there is one.
+fn calcom_says(e: &crate::sync::ClientError) -> String {
+    if let crate::sync::ClientError::Refused { status, detail, .. } = e
+        && let Ok(v) = serde_json::from_str::<serde_json::Value>(detail)
+        && let Some(m) = v["error"]["message"]
+            .as_str()
+            .or(v["message"].as_str())
+            .filter(|m| !m.is_empty())
+    {
+        return format!("Cal.com answered {status}: {m}");
+    }
+    e.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sync::ClientError;
+
+    #[test]
+    fn calcom_refusals_read_as_its_message() {
+        let e = ClientError::Refused {
+            status: 400,
+            what: "POST /v2/bookings/{uid}/cancel".into(),
+            detail: r#"{"status":"error","error":{"code":"BadRequestException","message":"This booking has already been cancelled."}}"#.into(),
+        };
+        assert_eq!(
+            super::calcom_says(&e),
+            "Cal.com answered 400: This booking has already been cancelled."
+        );
+        let raw = ClientError::Refused {
+            status: 404,
+            what: "x".into(),
+            detail: "not json".into(),
+        };
+        assert!(super::calcom_says(&raw).contains("not json"));
+        assert!(super::calcom_says(&ClientError::Unauthorized(401)).contains("CALCOM_API_KEY"));
+    }
 }

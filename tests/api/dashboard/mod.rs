@@ -4,6 +4,7 @@
 mod booking_page;
 mod emails;
 mod export;
+mod in_browser;
 mod list;
 mod stats;
 mod today;
