@@ -12,7 +12,10 @@
 //!   CSRF token bound to the session.
 //!
 //! Failure modes: bad query values get a 400 page naming the value; an unknown booking a 404
-//! page; a database outage a 503 page. Nothing on these pages writes booking data.
+//! page; a database outage a 503 page. Nothing on these pages writes booking data (a booking
+//! page's cancel or reschedule request goes to Cal.com's API, whose webhook then changes it).
+//! `GET /api/stats` (the dashboard's weekly numbers as JSON, for admins) is mounted here too: it
+//! needs the dashboard's zone.
 
 mod admin;
 mod assets;

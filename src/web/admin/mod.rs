@@ -6,7 +6,10 @@
 //! it). A signed-out session is refused like a missing one; when the database cannot say whether
 //! a session was signed out, the answer is 503, never a page. Nothing here
 //! changes booking data but a delivery's Replay (through the webhook's own path); the other
-//! writes are requeuing dead emails and recording a sign-out. Every
+//! writes are requeuing dead emails, recording a sign-out, and a booking page's actions (an
+//! internal note, an email queued again, a cancel or reschedule request recorded after Cal.com's
+//! API accepted it; see `actions.rs`: Cal.com's webhook then changes the booking as usual).
+//! `/admin/stats` and `GET /api/stats` are the weekly numbers (`stats.rs`). Every
 //! answer under `/admin` carries `Cache-Control: no-store` (see `http::no_store`).
 
 mod actions;
