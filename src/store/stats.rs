@@ -85,6 +85,23 @@ fn action<R: ReadRow>(row: &R) -> Result<BookingAction> {
 }
 
 impl Store {
+    /// The statement [`Store::weekly_counts`] runs for `periods` periods on this backend
+    /// (`$1` … `$periods+1` are the bounds), for a test to check its plan.
+    pub fn weekly_counts_sql(&self, periods: usize) -> String {
+        match self {
+            Store::Sqlite(_) => statement(
+                periods,
+                "json_extract(new_values, '$.rescheduled_from') IS NULL",
+                "new_values LIKE '%no_show\":true%'",
+            ),
+            Store::Postgres(_) => statement(
+                periods,
+                "new_values->>'rescheduled_from' IS NULL",
+                "new_values::text LIKE '%no_show\": true%'",
+            ),
+        }
+    }
+
     /// The counts in each period `bounds[i]..bounds[i + 1]` (`bounds` ascending; one result
     /// fewer than bounds). See the module's documentation for what counts.
     pub async fn weekly_counts(&self, bounds: &[Timestamp]) -> Result<Vec<PeriodCounts>> {
@@ -93,23 +110,10 @@ impl Store {
             return Ok(Vec::new());
         }
         let args: Vec<Value> = bounds.iter().map(|t| Value::Time(Some(*t))).collect();
+        let sql = self.weekly_counts_sql(periods);
         let rows = match self {
-            Store::Sqlite(s) => {
-                let sql = statement(
-                    periods,
-                    "json_extract(new_values, '$.rescheduled_from') IS NULL",
-                    "new_values LIKE '%no_show\":true%'",
-                );
-                common::fetch_all(&s.pool, sql, &args, counted).await?
-            }
-            Store::Postgres(p) => {
-                let sql = statement(
-                    periods,
-                    "new_values->>'rescheduled_from' IS NULL",
-                    "new_values::text LIKE '%no_show\": true%'",
-                );
-                common::fetch_all(p, sql, &args, counted).await?
-            }
+            Store::Sqlite(s) => common::fetch_all(&s.pool, sql, &args, counted).await?,
+            Store::Postgres(p) => common::fetch_all(p, sql, &args, counted).await?,
         };
         let mut out = vec![PeriodCounts::default(); periods];
         for (period, kind, n) in rows {

@@ -167,3 +167,55 @@ async fn stats_are_for_admins_only(backend: Backend) {
     let bookings: Vec<i64> = counts.iter().map(|c| c.bookings).collect();
     assert_eq!(bookings, [0, 1, 0]);
 }
+
+on_both_backends!(the_weekly_counts_read_the_history_by_its_time_index);
+
+/// The statement behind `/api/stats` is a range scan of `booking_history_created_at_idx`, not a
+/// scan of the whole history (on PostgreSQL, with sequential scans off so that a small test
+/// table does not hide whether the index can be used).
+async fn the_weekly_counts_read_the_history_by_its_time_index(backend: Backend) {
+    use calbook::store::Store;
+    let app = TestApp::spawn(backend).await;
+    let now = Timestamp::now();
+    let week = jiff::SignedDuration::from_hours(24 * 7);
+    let bounds: Vec<chrono::DateTime<chrono::Utc>> = (0..=12)
+        .map(|i| {
+            let t = now - week * (12 - i);
+            chrono::DateTime::from_timestamp(t.as_second(), 0).unwrap()
+        })
+        .collect();
+    let sql = app.store.weekly_counts_sql(12);
+    let plan: Vec<String> = match &app.store {
+        Store::Sqlite(s) => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")));
+            for b in &bounds {
+                q = q.bind(b.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+            }
+            q.fetch_all(&s.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
+                .collect()
+        }
+        Store::Postgres(p) => {
+            let mut conn = p.acquire().await.unwrap();
+            sqlx::query("SET enable_seqscan = off")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")));
+            for b in &bounds {
+                q = q.bind(*b);
+            }
+            q.fetch_all(&mut *conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, 0))
+                .collect()
+        }
+    };
+    let plan = plan.join("\n");
+    assert!(plan.contains("booking_history_created_at_idx"), "{plan}");
+}
