@@ -330,7 +330,13 @@ async fn ask_calcom(
         Ask::Reschedule => client.request_reschedule(&b.uid, &reason).await,
     };
     if let Err(e) = answer {
-        tracing::warn!(booking_uid = %b.uid, error = %e, "Cal.com refused a dashboard {kind}");
+        // The status only: Cal.com's answer body is not logged.
+        let status = match &e {
+            crate::sync::ClientError::Refused { status, .. } => status.to_string(),
+            crate::sync::ClientError::Unauthorized(s) => s.to_string(),
+            _ => "unreachable".to_owned(),
+        };
+        tracing::warn!(booking_uid = %b.uid, %status, "Cal.com refused a dashboard {kind}");
         let why = format!("Nothing changed. {}", calcom_says(&e));
         return refuse(
             state,
