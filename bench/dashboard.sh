@@ -41,19 +41,20 @@ sql() { # one value from the database of the current backend
   esac
 }
 
-time_page() { # $1 label, $2 path
-  local samples=() code
-  code=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$B$2")
-  [ "$code" = 200 ] || { echo "$1: HTTP $code for $2"; exit 1; }
+time_page() { # $1 label, $2 path, then extra curl arguments
+  local samples=() code label=$1 path=$2
+  shift 2
+  code=$(curl -s -o /dev/null -w '%{http_code}' -b "$JAR" "$@" "$B$path")
+  [ "$code" = 200 ] || { echo "$label: HTTP $code for $path"; exit 1; }
   for _ in $(seq 1 "$REPEAT"); do
-    samples+=("$(curl -s -o /dev/null -w '%{time_total}' -b "$JAR" "$B$2")")
+    samples+=("$(curl -s -o /dev/null -w '%{time_total}' -b "$JAR" "$@" "$B$path")")
   done
   printf '%s\n' "${samples[@]}" | python3 -c "
 import sys
 xs = sorted(float(x) * 1000 for x in sys.stdin)
 p = lambda q: xs[min(len(xs) - 1, int(q * len(xs)))]
 print(f'{sys.argv[1]:<34} median {p(0.5):7.2f} ms   p95 {p(0.95):7.2f} ms')
-" "$1"
+" "$label"
 }
 
 for backend in $BACKENDS; do
@@ -97,6 +98,8 @@ for backend in $BACKENDS; do
   time_page "search, two letters (scan)" "/admin/bookings?view=past&status=all&q=${NEEDLE:0:2}"
   time_page "one booking (chain, history, emails)" "/admin/bookings/$UID1"
   time_page "deliveries" "/admin/deliveries"
-  time_page "emails (dead)" "/admin/emails"
+  time_page "emails (all, with counts)" "/admin/emails"
+  time_page "numbers (12 weeks, chart)" "/admin/stats"
+  time_page "GET /api/stats (admin token)" "/api/stats" -H "Authorization: Bearer $TOKEN"
   kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
 done

@@ -109,7 +109,9 @@ impl App {
             ownership_key.clone(),
             &settings.email.policy,
         )
-        .context("booking page settings")?;
+        .context("booking page settings")?
+        .with_calcom(&settings.calcom)
+        .context("CALCOM_API_URL")?;
         web.links = settings.email.links.clone();
         match &web.config.embed {
             Some(e) => info!(origin = %e.origin, "booking page /book shows {}", e.link),

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod outbox;
 pub mod routes;
 pub mod state;
+pub mod stats;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -226,6 +226,7 @@ impl Booking {
             "attendee_name": self.attendee_name,
             "location": self.location,
             "meeting_url": self.meeting_url,
+            "host": self.organizer.as_ref().and_then(|o| o.name.clone()),
             "ical_sequence": self.ical_sequence,
             "client_id": self.client_id,
             "rescheduled_from": self.rescheduled_from,

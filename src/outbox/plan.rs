@@ -235,6 +235,46 @@ pub fn withdrawals(change: &Change) -> Vec<Withdrawal> {
     Vec::new()
 }
 
+/// The email a booking's client gets for where the booking stands now, for a resend from the
+/// dashboard: a confirmation for a confirmed booking, "request received" for a pending one, the
+/// cancellation, the decline, or the request to pick a new time. `None` for a booking moved to
+/// another (resend the new booking's) or awaiting payment (nothing was sent yet).
+pub fn resend_kind(b: &Booking) -> Option<EmailKind> {
+    match b.status {
+        Status::Confirmed => Some(EmailKind::Confirmation),
+        Status::Pending => Some(EmailKind::Requested),
+        Status::Cancelled => Some(EmailKind::Cancelled),
+        Status::Rejected => Some(EmailKind::Declined),
+        Status::RescheduleRequested => Some(EmailKind::RescheduleRequested),
+        Status::Rescheduled | Status::AwaitingPayment => None,
+    }
+}
+
+/// Fresh outbox rows sending `kind` again to the booking's attendees (not the host), due now,
+/// each with a key of its own (`booking/<uid>/<kind>/resend/<row id>/<recipient>`), so that the
+/// provider sends it again rather than taking it for the earlier one.
+pub fn resend(b: &Booking, kind: EmailKind, now: Timestamp) -> Vec<OutboxJob> {
+    recipients(b, false, &None)
+        .into_iter()
+        .map(|(role, email, name, zone)| {
+            let to = Recipient {
+                role,
+                email,
+                name,
+                zone,
+            };
+            let mut j = job(b, kind, &to, None, now, now, JobState::Pending, None);
+            j.idempotency_key = bounded_key(format!(
+                "booking/{}/{kind}/resend/{}/{}",
+                b.uid,
+                j.id,
+                to.email.to_ascii_lowercase()
+            ));
+            j
+        })
+        .collect()
+}
+
 struct Recipient {
     role: Role,
     email: String,

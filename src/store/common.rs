@@ -114,7 +114,7 @@ fn query<'q, DB: Db>(sql: String, args: &[Value<'_>]) -> Q<'q, DB> {
         .fold(sqlx::query(AssertSqlSafe(sql)), |q, &a| DB::bind(q, a))
 }
 
-async fn fetch_all<'e, DB: Db, T>(
+pub(super) async fn fetch_all<'e, DB: Db, T>(
     e: impl Executor<'e, Database = DB>,
     sql: String,
     args: &[Value<'_>],

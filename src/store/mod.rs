@@ -33,6 +33,7 @@ mod query;
 mod rows;
 mod sessions;
 mod sqlite;
+mod stats;
 mod stored;
 mod sync;
 mod upkeep;
@@ -46,6 +47,7 @@ pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };
 pub(crate) use rows::row_chunks;
+pub use stats::{BookingAction, PeriodCounts};
 pub use sync::{SyncRecord, SyncState};
 
 use std::collections::HashSet;

@@ -217,6 +217,53 @@ impl Client {
         Ok(env.data)
     }
 
+    /// Cancels a booking: `POST /v2/bookings/{uid}/cancel` with `{"cancellationReason": …}`
+    /// (Cal.com's `CancelBookingInput_2024_08_13`,
+    /// `packages/platform/types/bookings/2024-08-13/inputs/cancel-booking.input.ts` at commit
+    /// 1016df5bc34cb1da392f14dddfe72cd22dbc25b7). Cal.com then sends `BOOKING_CANCELLED`.
+    pub async fn cancel_booking(&self, uid: &str, reason: &str) -> Result<(), ClientError> {
+        let url = self.booking_action_url(uid, "cancel")?;
+        let body = serde_json::json!({ "cancellationReason": reason });
+        self.send(
+            Method::POST,
+            url,
+            Some(&body),
+            "POST /v2/bookings/{uid}/cancel",
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Asks the attendee to pick a new time: `POST /v2/bookings/{uid}/request-reschedule` with
+    /// `{"rescheduleReason": …}` (answered 200; the booking becomes cancelled with `rescheduled`
+    /// set, and Cal.com sends `BOOKING_CANCELLED` with `requestReschedule`). The endpoint and its
+    /// body as Cal.com's own test uses them:
+    /// `apps/api/v2/src/ee/bookings/2024-08-13/controllers/e2e/request-reschedule.e2e-spec.ts`
+    /// at commit 6506429cf03af4c53c3bb4627a90500e7a917698.
+    pub async fn request_reschedule(&self, uid: &str, reason: &str) -> Result<(), ClientError> {
+        let url = self.booking_action_url(uid, "request-reschedule")?;
+        let body = serde_json::json!({ "rescheduleReason": reason });
+        self.send(
+            Method::POST,
+            url,
+            Some(&body),
+            "POST /v2/bookings/{uid}/request-reschedule",
+        )
+        .await
+        .map(drop)
+    }
+
+    /// `v2/bookings/{uid}/{action}`, the uid as one path segment.
+    fn booking_action_url(&self, uid: &str, action: &str) -> Result<Url, ClientError> {
+        let mut url = self.url("v2/bookings/");
+        url.path_segments_mut()
+            .map_err(|_| ClientError::BadUrl("cannot be a base".to_owned()))?
+            .pop_if_empty()
+            .push(uid)
+            .push(action);
+        Ok(url)
+    }
+
     async fn json<T: DeserializeOwned>(
         &self,
         method: Method,

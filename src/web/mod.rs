@@ -12,7 +12,10 @@
 //!   CSRF token bound to the session.
 //!
 //! Failure modes: bad query values get a 400 page naming the value; an unknown booking a 404
-//! page; a database outage a 503 page. Nothing on these pages writes booking data.
+//! page; a database outage a 503 page. Nothing on these pages writes booking data (a booking
+//! page's cancel or reschedule request goes to Cal.com's API, whose webhook then changes it).
+//! `GET /api/stats` (the dashboard's weekly numbers as JSON, for admins) is mounted here too: it
+//! needs the dashboard's zone.
 
 mod admin;
 mod assets;
@@ -64,6 +67,9 @@ pub struct Web {
     pub ownership: crate::auth::ownership::OwnershipKey,
     /// Which meeting URLs the dashboard shows as links.
     pub links: crate::booking::LinkPolicy,
+    /// Cal.com's API, for a booking page's cancel and reschedule request (when `CALCOM_API_KEY`
+    /// is set); see [`Web::with_calcom`].
+    pub calcom: Option<crate::sync::Client>,
 }
 
 impl Web {
@@ -93,7 +99,26 @@ impl Web {
             reminders,
             ownership,
             links: Default::default(),
+            calcom: None,
         })
+    }
+
+    /// Lets the dashboard ask Cal.com's API to cancel a booking or to request a new time, when
+    /// `CALCOM_API_KEY` is set: one try per click (no retry: the admin sees the answer and may
+    /// click again), 15 s at most.
+    pub fn with_calcom(
+        mut self,
+        sync: &crate::sync::SyncSettings,
+    ) -> Result<Web, crate::sync::ClientError> {
+        if let Some(key) = sync.api_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            let retry = crate::sync::RetryPolicy {
+                attempts: 1,
+                timeout: std::time::Duration::from_secs(15),
+                ..Default::default()
+            };
+            self.calcom = Some(crate::sync::Client::new(&sync.api_url, key, retry)?);
+        }
+        Ok(self)
     }
 }
 
@@ -130,6 +155,15 @@ pub fn routes() -> Router<WebState> {
         .route("/admin/bookings", get(admin::bookings))
         .route("/admin/bookings.csv", get(admin::bookings_csv))
         .route("/admin/bookings/{uid}", get(admin::booking))
+        .route("/admin/bookings/{uid}/notes", post(admin::add_note))
+        .route("/admin/bookings/{uid}/resend", post(admin::resend))
+        .route("/admin/bookings/{uid}/cancel", post(admin::cancel))
+        .route(
+            "/admin/bookings/{uid}/request-reschedule",
+            post(admin::request_reschedule),
+        )
+        .route("/admin/stats", get(admin::stats_page))
+        .route("/api/stats", get(admin::stats_json))
         .route("/admin/deliveries", get(admin::deliveries))
         .route("/admin/deliveries/{id}", get(admin::delivery))
         .route(

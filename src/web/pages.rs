@@ -43,6 +43,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/web/admin/today.html"),
     ),
     (
+        "admin/stats.html",
+        include_str!("../../templates/web/admin/stats.html"),
+    ),
+    (
         "admin/_today_table.html",
         include_str!("../../templates/web/admin/_today_table.html"),
     ),

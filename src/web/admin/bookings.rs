@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use super::{AdminSession, show_time, store_error};
-use crate::booking::{Booking, HistoryEntry, Status};
+use crate::booking::{Booking, Status};
 use crate::store::{BookingFilter, Cursor, Scope, SortOrder};
 use crate::web::WebState;
 use crate::web::pages::STRICT_CSP;
@@ -262,63 +262,6 @@ fn query_string(q: &ListQuery) -> String {
     s.finish()
 }
 
-/// One audit entry as the timeline shows it.
-#[derive(Debug, Serialize)]
-struct Event {
-    at: String,
-    action: String,
-    changes: Vec<FieldChange>,
-    /// How calbook learnt of it: `webhook` or `sync`.
-    source: &'static str,
-}
-
-#[derive(Debug, Serialize)]
-struct FieldChange {
-    field: String,
-    before: String,
-    after: String,
-}
-
-fn show_value(v: Option<&serde_json::Value>) -> String {
-    match v {
-        None | Some(serde_json::Value::Null) => "—".to_owned(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
-}
-
-fn event(h: &HistoryEntry, zone: &TimeZone) -> Event {
-    let empty = serde_json::Map::new();
-    let old = h
-        .old_values
-        .as_ref()
-        .and_then(|v| v.as_object())
-        .unwrap_or(&empty);
-    let new = h
-        .new_values
-        .as_ref()
-        .and_then(|v| v.as_object())
-        .unwrap_or(&empty);
-    let mut fields: Vec<&String> = old.keys().chain(new.keys()).collect();
-    fields.sort();
-    fields.dedup();
-    let changes = fields
-        .into_iter()
-        .filter(|f| old.get(*f) != new.get(*f))
-        .map(|f| FieldChange {
-            field: f.replace('_', " "),
-            before: show_value(old.get(f)),
-            after: show_value(new.get(f)),
-        })
-        .collect();
-    Event {
-        at: show_time(h.created_at, zone),
-        action: h.action.replace('_', " "),
-        changes,
-        source: h.source.as_str(),
-    }
-}
-
 /// An email of the booking as the page shows it.
 #[derive(Debug, Serialize)]
 pub(super) struct EmailRow {
@@ -356,31 +299,75 @@ pub(super) fn email_row(j: &crate::outbox::OutboxJob, zone: &TimeZone) -> EmailR
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+pub struct BookingQuery {
+    /// What the last action did (`note`, `resend`, `cancel`, `reschedule`): a fixed message.
+    done: Option<String>,
+}
+
 pub async fn booking(
     State(state): State<WebState>,
     Path(uid): Path<String>,
+    Query(q): Query<BookingQuery>,
     admin: AdminSession,
+) -> Response {
+    let ok = match q.done.as_deref() {
+        Some("note") => Some("The note is saved."),
+        Some("resend") => Some("The email is queued to be sent again."),
+        Some("cancel") => Some(
+            "Cal.com accepted the cancellation. This page shows it once Cal.com's webhook arrives.",
+        ),
+        Some("reschedule") => Some(
+            "Cal.com asked the attendee to pick a new time. This page shows it once Cal.com's webhook arrives.",
+        ),
+        _ => None,
+    };
+    let flash = super::actions::Flash {
+        ok: ok.map(str::to_owned),
+        ..Default::default()
+    };
+    booking_page(&state, &admin, &uid, flash, StatusCode::OK).await
+}
+
+/// The booking's page, with a message about the last action (and a form's text kept after an
+/// error).
+pub(super) async fn booking_page(
+    state: &WebState,
+    admin: &AdminSession,
+    uid: &str,
+    flash: super::actions::Flash,
+    status: StatusCode,
 ) -> Response {
     let web = &state.web;
     let zone = &web.config.admin_zone;
-    let b = match state.store.booking(&uid).await {
+    let b = match state.store.booking(uid).await {
         Ok(Some(b)) => b,
         Ok(None) => {
             return web
                 .pages
                 .error(StatusCode::NOT_FOUND, "There is no booking with that uid.");
         }
-        Err(e) => return store_error(&state, &e),
+        Err(e) => return store_error(state, &e),
     };
-    let (chain, history, emails, deliveries) = match tokio::try_join!(
+    let (chain, history, emails, deliveries, actions) = match tokio::try_join!(
         state.store.reschedule_chain(&b, &Scope::All),
         state.store.history(b.id),
         state.store.outbox_for_booking(b.id),
-        state.store.deliveries_of_booking(b.id)
+        state.store.deliveries_of_booking(b.id),
+        state.store.booking_actions(b.id)
     ) {
         Ok(x) => x,
-        Err(e) => return store_error(&state, &e),
+        Err(e) => return store_error(state, &e),
     };
+    let cx = super::timeline::Context {
+        booking: &b,
+        starts: chain
+            .iter()
+            .filter_map(|c| c.booking.as_ref().map(|x| (c.uid.clone(), x.starts_at)))
+            .collect(),
+        zone,
+    };
+    let events = super::timeline::timeline(&history, &actions, &cx);
     let chain: Vec<_> = chain
         .iter()
         .map(|e| {
@@ -406,12 +393,15 @@ pub async fn booking(
             }
         })
         .collect();
-    web.pages.render(
+    web.pages.render_status(
+        status,
         "admin/booking.html",
         minijinja::context! {
             business_name => &web.config.business_name,
             csrf => &admin.csrf,
             section => "bookings",
+            flash => v(&flash),
+            actions => super::actions::available(state, &b),
             b => v(row(&b, zone)),
             booking => minijinja::context! {
                 description => &b.description,
@@ -439,7 +429,7 @@ pub async fn booking(
             attendees,
             has_chain => chain.len() > 1,
             chain,
-            events => v(history.iter().map(|h| event(h, zone)).collect::<Vec<_>>()),
+            events => v(&events),
             emails => v(emails.iter().map(|j| email_row(j, zone)).collect::<Vec<_>>()),
             deliveries => v(deliveries.iter().map(|d| super::delivery_row(d, zone)).collect::<Vec<_>>()),
             back => format!("/admin/bookings/{}", b.uid),

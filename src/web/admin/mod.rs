@@ -6,19 +6,27 @@
 //! it). A signed-out session is refused like a missing one; when the database cannot say whether
 //! a session was signed out, the answer is 503, never a page. Nothing here
 //! changes booking data but a delivery's Replay (through the webhook's own path); the other
-//! writes are requeuing dead emails and recording a sign-out. Every
+//! writes are requeuing dead emails, recording a sign-out, and a booking page's actions (an
+//! internal note, an email queued again, a cancel or reschedule request recorded after Cal.com's
+//! API accepted it; see `actions.rs`: Cal.com's webhook then changes the booking as usual).
+//! `/admin/stats` and `GET /api/stats` are the weekly numbers (`stats.rs`). Every
 //! answer under `/admin` carries `Cache-Control: no-store` (see `http::no_store`).
 
+mod actions;
 mod bookings;
 mod guard;
 mod ops;
+mod stats;
 mod sync_ops;
+mod timeline;
 mod today;
 
+pub use actions::{add_note, cancel, request_reschedule, resend};
 pub use bookings::{booking, bookings, bookings_csv};
 pub use guard::{AdminForm, AdminSession, CsrfField, CsrfForm};
 use ops::delivery_row;
 pub use ops::{deliveries, emails, retry_all_dead, retry_email};
+pub use stats::{stats_json, stats_page};
 pub use sync_ops::{delivery, replay_delivery};
 pub use today::today;
 

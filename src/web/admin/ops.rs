@@ -1,5 +1,6 @@
 //! `/admin/deliveries` (recent webhook deliveries and their outcomes) and `/admin/emails` (the
-//! outbox by state, with retry for dead letters).
+//! outbox: everything recent by default, newest first, with a tab and its count per state, and
+//! retry for dead letters).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -102,7 +103,8 @@ pub async fn emails(
     admin: AdminSession,
 ) -> Response {
     let web = &state.web;
-    let wanted = q.state.as_deref().map(str::trim).unwrap_or("dead");
+    // Everything recent by default, newest first; a tab per state.
+    let wanted = q.state.as_deref().map(str::trim).unwrap_or("all");
     let filter = match wanted {
         "" | "all" => None,
         s => match s.parse::<JobState>() {
@@ -115,10 +117,24 @@ pub async fn emails(
             }
         },
     };
-    let jobs = match state.store.outbox(filter, LIMIT).await {
-        Ok(j) => j,
+    let (jobs, counts) = match tokio::try_join!(
+        state.store.outbox(filter, LIMIT),
+        state.store.outbox_counts()
+    ) {
+        Ok(x) => x,
         Err(e) => return store_error(&state, &e),
     };
+    let count = |s: &str| {
+        counts
+            .iter()
+            .filter(|(k, _)| s == "all" || k == s)
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    let tabs: Vec<_> = std::iter::once("all")
+        .chain(JobState::ALL.iter().map(|s| s.as_str()))
+        .map(|s| minijinja::context! { name => s, count => count(s) })
+        .collect();
     let zone = &web.config.admin_zone;
     let rows: Vec<_> = jobs.iter().map(|j| email_row(j, zone)).collect();
     web.pages.render(
@@ -128,7 +144,8 @@ pub async fn emails(
             csrf => &admin.csrf,
             section => "emails",
             state => filter.map_or("all", |s| s.as_str()),
-            states => JobState::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            tabs,
+            limit => LIMIT,
             rows => minijinja::Value::from(minijinja::value::Serde(&rows)),
             retried => q.retried,
             back => format!("/admin/emails?state={}", filter.map_or("all", |s| s.as_str())),

@@ -1,8 +1,12 @@
 //! The dashboard as a business runs its day from it (issue 14): the bookings list (live by
 //! default, searchable through the index of migration 0013), on both backends.
 
+mod booking_page;
+mod emails;
 mod export;
+mod in_browser;
 mod list;
+mod stats;
 mod today;
 
 use crate::helpers::booked_by;

@@ -3,7 +3,8 @@
 //! with `afterUpdatedAt` / `sortUpdatedAt=asc` / `take` (max 250) / `skip` and Cal.com's
 //! `pagination` object, `GET /v2/bookings/{uid}`, the webhook subscriptions, the API key check
 //! (401), the `cal-api-version: 2024-08-13` check (400 without it: the real API would answer with
-//! another controller), and queued faults (429 with `Retry-After`, 5xx).
+//! another controller), and queued faults (429 with `Retry-After`, 5xx); and the dashboard's
+//! `POST /v2/bookings/{uid}/cancel` and `/request-reschedule`, recorded ([`CalcomApi::booking_calls`]).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -55,6 +56,17 @@ struct Inner {
     /// Called after each bookings page is computed (before it is answered), with the skip.
     after_page: Option<PageHook>,
     page_delay: Duration,
+    /// The cancels and reschedule requests received, in order.
+    booking_actions: Vec<BookingCall>,
+}
+
+/// A `POST /v2/bookings/{uid}/cancel` or `/request-reschedule` the stand-in accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BookingCall {
+    /// `cancel` or `request-reschedule`.
+    pub action: String,
+    pub uid: String,
+    pub body: Value,
 }
 
 impl Inner {
@@ -114,6 +126,11 @@ impl CalcomApi {
             .route("/v2/bookings/{uid}", get(one))
             .route("/v2/webhooks", get(list_webhooks).post(create_webhook))
             .route("/v2/webhooks/{id}", patch(update_webhook))
+            .route("/v2/bookings/{uid}/cancel", post(cancel_booking))
+            .route(
+                "/v2/bookings/{uid}/request-reschedule",
+                post(request_reschedule),
+            )
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -190,6 +207,11 @@ impl CalcomApi {
 
     pub fn seen(&self) -> Vec<Seen> {
         self.inner.lock().unwrap().seen.clone()
+    }
+
+    /// The cancels and reschedule requests the stand-in accepted, in order.
+    pub fn booking_calls(&self) -> Vec<BookingCall> {
+        self.inner.lock().unwrap().booking_actions.clone()
     }
 
     /// The webhook subscriptions as stored (secrets included).
@@ -383,4 +405,76 @@ async fn update_webhook(
     }
     let out = redacted(w);
     Json(json!({"status": "success", "data": out})).into_response()
+}
+
+/// `POST /v2/bookings/{uid}/cancel` (`{"cancellationReason"?, "cancelSubsequentBookings"?}`) and
+/// `POST /v2/bookings/{uid}/request-reschedule` (`{"rescheduleReason"?}`), as Cal.com answers
+/// them: 404 for an unknown uid, 400 for a booking already cancelled, else the booking becomes
+/// `cancelled` (with `rescheduled: true` for a reschedule request) and the answer is 200.
+async fn booking_action(
+    inner: &Shared,
+    headers: &HeaderMap,
+    action: &str,
+    uid: String,
+    body: Value,
+) -> Response {
+    if let Some(r) = gate(
+        inner,
+        headers,
+        &format!("/v2/bookings/{{uid}}/{action}"),
+        &uid,
+    ) {
+        return r;
+    }
+    let mut g = inner.lock().unwrap();
+    let stamp = ts(g.stamp());
+    let Some(b) = g.bookings.iter_mut().find(|b| b["uid"] == uid.as_str()) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"status": "error", "error": {"code": "NotFoundException", "message": format!("Booking with uid={uid} was not found in the database")}})),
+        )
+            .into_response();
+    };
+    if b["status"] == "cancelled" {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"status": "error", "error": {"code": "BadRequestException", "message": "This booking has already been cancelled."}})),
+        )
+            .into_response();
+    }
+    b["status"] = "cancelled".into();
+    b["updatedAt"] = stamp.into();
+    let reason = match action {
+        "cancel" => body["cancellationReason"].clone(),
+        _ => {
+            b["rescheduled"] = true.into();
+            body["rescheduleReason"].clone()
+        }
+    };
+    b["cancellationReason"] = reason;
+    let data = b.clone();
+    g.booking_actions.push(BookingCall {
+        action: action.to_owned(),
+        uid,
+        body,
+    });
+    Json(json!({"status": "success", "data": data})).into_response()
+}
+
+async fn cancel_booking(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    booking_action(&inner, &headers, "cancel", uid, body).await
+}
+
+async fn request_reschedule(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(uid): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    booking_action(&inner, &headers, "request-reschedule", uid, body).await
 }

@@ -63,5 +63,5 @@ async fn the_booking_page_shows_seats_no_shows_series_and_payment(backend: Backe
         page.contains("id=\"series-id\">DashSeats000000000001<"),
         "{page}"
     );
-    assert!(page.contains("seat added") && page.contains("no show updated"));
+    assert!(page.contains("a seat was booked") && page.contains("marked no-show: "));
 }

@@ -76,32 +76,3 @@ fn bad_filter_values_are_named() {
         assert!(m.contains(needle), "{m}");
     }
 }
-
-#[test]
-fn the_timeline_lists_only_changed_fields() {
-    let h = HistoryEntry {
-        id: uuid::Uuid::nil(),
-        booking_id: uuid::Uuid::nil(),
-        action: "cancelled".into(),
-        old_values: Some(serde_json::json!({"status": "confirmed", "title": "Intro"})),
-        new_values: Some(
-            serde_json::json!({"status": "cancelled", "title": "Intro", "cancellation_reason": "ill"}),
-        ),
-        delivery_id: None,
-        source: crate::booking::Source::Webhook,
-        created_at: Timestamp::UNIX_EPOCH,
-    };
-    let e = event(&h, &TimeZone::UTC);
-    let fields: Vec<_> = e
-        .changes
-        .iter()
-        .map(|c| (c.field.as_str(), c.before.as_str(), c.after.as_str()))
-        .collect();
-    assert_eq!(
-        fields,
-        [
-            ("cancellation reason", "—", "ill"),
-            ("status", "confirmed", "cancelled")
-        ]
-    );
-}
