@@ -31,7 +31,11 @@ impl Tx<'_> {
     pub async fn insert_outbox(&mut self, jobs: &[OutboxJob]) -> Result<()> {
         let lanes = row::lanes(jobs);
         for (chunk, lanes) in row_chunks(jobs).zip(row_chunks(&lanes)) {
-            let stmt = row::insert_in_lanes(chunk, lanes);
+            let backend = match self {
+                Tx::Sqlite(_) => crate::store::Backend::Sqlite,
+                Tx::Postgres(_) => crate::store::Backend::Postgres,
+            };
+            let stmt = row::insert_in_lanes(backend, chunk, lanes);
             match self {
                 Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
                 Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,

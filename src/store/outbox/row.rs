@@ -175,17 +175,22 @@ pub(super) fn lanes(jobs: &[OutboxJob]) -> Vec<i32> {
 /// Inserts `jobs` (at most a few dozen: see `row_chunks`) in lane 0, keeping existing
 /// idempotency keys.
 #[cfg(test)]
-pub(super) fn insert(jobs: &[OutboxJob]) -> Stmt {
-    insert_rows(jobs, None)
+pub(super) fn insert(backend: Backend, jobs: &[OutboxJob]) -> Stmt {
+    insert_rows(backend, jobs, None)
 }
 
 /// Inserts `jobs` (at most a few dozen) in `lanes` (one per job), keeping existing idempotency
 /// keys.
-pub(super) fn insert_in_lanes(jobs: &[OutboxJob], lanes: &[i32]) -> Stmt {
-    insert_rows(jobs, Some(lanes))
+pub(super) fn insert_in_lanes(backend: Backend, jobs: &[OutboxJob], lanes: &[i32]) -> Stmt {
+    insert_rows(backend, jobs, Some(lanes))
 }
 
-fn insert_rows(jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
+/// The multi-row insert. On SQLite its placeholders are anonymous `?` (bound in order, as every
+/// argument is used once): with numbered ones (`$n`, `?n`) sqlx looks each parameter's name up
+/// with `sqlite3_bind_parameter_name`, a linear walk of the statement's parameter list, so
+/// binding a 64-row insert (1,408 parameters) cost about a million steps, 14 % of calbook's CPU
+/// with emails on (BENCHMARKS.md, issue 15). Anonymous parameters have no name to look up.
+fn insert_rows(backend: Backend, jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
     let lane_column = if lanes.is_some() { ", lane" } else { "" };
     let mut sql = format!(
         "INSERT INTO email_outbox ({}{lane_column}) VALUES ",
@@ -200,7 +205,10 @@ fn insert_rows(jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", args.len()));
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => sql.push_str(&format!("${}", args.len())),
+            }
         }
         sql.push(')');
     }

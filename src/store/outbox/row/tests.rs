@@ -114,12 +114,33 @@ fn a_multi_row_insert_numbers_every_placeholder_once() {
         job(EmailKind::Confirmation, Role::Attendee, JobState::Pending),
         job(EmailKind::Reminder, Role::Host, JobState::Skipped),
     ];
-    let stmt = insert(&jobs);
+    let stmt = insert(Backend::Postgres, &jobs);
     assert_eq!(stmt.args.len(), 2 * COLUMNS.len());
     assert!(stmt.sql.contains("$1, $2,"), "{}", stmt.sql);
     assert!(stmt.sql.contains("$21), ($22,"), "{}", stmt.sql);
     assert!(
         stmt.sql
             .ends_with("$42) ON CONFLICT (idempotency_key) DO NOTHING")
+    );
+}
+
+#[test]
+fn a_multi_row_insert_on_sqlite_has_one_anonymous_placeholder_per_argument() {
+    let jobs = [
+        job(EmailKind::Confirmation, Role::Attendee, JobState::Pending),
+        job(EmailKind::Reminder, Role::Host, JobState::Skipped),
+    ];
+    let stmt = insert(Backend::Sqlite, &jobs);
+    assert_eq!(stmt.args.len(), 2 * COLUMNS.len());
+    assert_eq!(
+        stmt.sql.matches('?').count(),
+        stmt.args.len(),
+        "{}",
+        stmt.sql
+    );
+    assert!(!stmt.sql.contains('$'), "{}", stmt.sql);
+    assert!(
+        stmt.sql
+            .ends_with("?) ON CONFLICT (idempotency_key) DO NOTHING")
     );
 }
