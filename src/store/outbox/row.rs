@@ -347,6 +347,50 @@ pub(super) fn finish(id: Uuid, lease: Uuid, finish: &Finish, now: Timestamp) -> 
     }
 }
 
+/// Several jobs held by `lease` become `sent`, each with its provider id, in one statement
+/// (`UPDATE … FROM (VALUES …)`, whose columns are `column1`, `column2` on both backends);
+/// returns the ids it changed (a job whose lease was lost is left out). Placeholders as in
+/// [`insert_rows`]: anonymous on SQLite, bound in the order they appear.
+pub(super) fn finish_sent(
+    backend: Backend,
+    sent: &[(Uuid, Option<String>)],
+    lease: Uuid,
+    now: Timestamp,
+) -> Stmt {
+    let mut args = Vec::with_capacity(sent.len() * 2 + 3);
+    let param = |args: &mut Vec<Arg>, arg: Arg, cast: &str| {
+        args.push(arg);
+        match backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${}{cast}", args.len()),
+        }
+    };
+    let sent_at = param(&mut args, time(now), "");
+    let updated_at = param(&mut args, time(now), "");
+    let mut values = String::new();
+    for (i, (id, provider_id)) in sent.iter().enumerate() {
+        if i > 0 {
+            values.push_str(", ");
+        }
+        let id = param(&mut args, Arg::Uuid(Some(*id)), "::uuid");
+        let provider = param(&mut args, Arg::Text(provider_id.clone()), "::text");
+        values.push_str(&format!("({id}, {provider})"));
+    }
+    let lease = param(&mut args, Arg::Uuid(Some(lease)), "::uuid");
+    Stmt {
+        sql: format!(
+            "UPDATE email_outbox SET state = 'sent', provider_id = v.column2, sent_at = {sent_at}, \
+               updated_at = {updated_at}, last_error = NULL, lease_token = NULL, \
+               leased_until = NULL \
+             FROM (VALUES {values}) AS v \
+             WHERE email_outbox.id = v.column1 AND email_outbox.lease_token = {lease} \
+               AND email_outbox.state = 'sending' \
+             RETURNING email_outbox.id AS id"
+        ),
+        args,
+    }
+}
+
 /// Jobs, most recently changed first, optionally of one state.
 pub(super) fn list(backend: Backend, state: Option<JobState>, limit: u32) -> Stmt {
     let state_param = match backend {

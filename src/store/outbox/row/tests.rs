@@ -144,3 +144,32 @@ fn a_multi_row_insert_on_sqlite_has_one_anonymous_placeholder_per_argument() {
             .ends_with("?) ON CONFLICT (idempotency_key) DO NOTHING")
     );
 }
+
+#[test]
+fn sent_outcomes_are_one_update_with_a_values_list_on_both_backends() {
+    let (a, b, lease) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let sent = [(a, Some("re_a".to_owned())), (b, None)];
+    let now = Timestamp::now();
+    let lite = finish_sent(Backend::Sqlite, &sent, lease, now);
+    // sent_at, updated_at, two (id, provider id) pairs, the lease: in the order they appear.
+    assert_eq!(lite.args.len(), 7);
+    assert_eq!(lite.sql.matches('?').count(), 7, "{}", lite.sql);
+    assert!(
+        lite.sql.contains("FROM (VALUES (?, ?), (?, ?)) AS v"),
+        "{}",
+        lite.sql
+    );
+    assert_eq!(lite.args[2], Arg::Uuid(Some(a)));
+    assert_eq!(lite.args[5], Arg::Text(None));
+    assert_eq!(lite.args[6], Arg::Uuid(Some(lease)));
+    let pg = finish_sent(Backend::Postgres, &sent, lease, now);
+    assert_eq!(pg.args, lite.args);
+    assert!(
+        pg.sql
+            .contains("(VALUES ($3::uuid, $4::text), ($5::uuid, $6::text))"),
+        "{}",
+        pg.sql
+    );
+    assert!(pg.sql.contains("lease_token = $7::uuid"), "{}", pg.sql);
+    assert!(pg.sql.ends_with("RETURNING email_outbox.id AS id"));
+}
