@@ -40,8 +40,8 @@ enum Security {
 ///   explicitly. Credentials given with `tls=none` would travel in clear text, so avoid them.
 ///
 /// User name and password are percent-decoded (`p%40ss` is `p@ss`). Each SMTP command and the
-/// whole send are bounded by `timeout`. Connections are pooled (at most [`POOL_SIZE`], idle
-/// 60 s), and at most [`POOL_SIZE`] sends run at once: lettre's pool keeps that many idle
+/// whole send are bounded by `timeout`. Connections are pooled (at most `POOL_SIZE`, 4, idle
+/// 60 s), and at most `POOL_SIZE` sends run at once: lettre's pool keeps that many idle
 /// connections but opens a new one for every send beyond them and closes it afterwards, so the
 /// worker's 32 concurrent sends reconnected for nearly every email (2,072 SMTP sessions for
 /// 3,000 emails; BENCHMARKS.md, issue 15). lettre does not pipeline commands (it has no
@@ -53,7 +53,7 @@ enum Security {
 #[derive(Clone)]
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
-    /// [`POOL_SIZE`] permits: one per pooled connection.
+    /// `POOL_SIZE` permits: one per pooled connection.
     sends: std::sync::Arc<tokio::sync::Semaphore>,
     /// `scheme://host:port` and the security mode; no credentials.
     target: String,
