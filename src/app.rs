@@ -121,6 +121,7 @@ impl App {
         ingest_options.email = Some(Arc::new(settings.email.policy.clone()));
         ingest_options.admission.ownership = Some(ownership_key);
         let (ingest, writers) = Ingest::start(store.clone(), &ingest_options, Some(worker.waker()));
+        let ingest = ingest.with_load(worker.ingest_load());
         let sync = sync_loop(settings, &store, &ingest_options, worker.waker())?;
         store.start_upkeep();
         let listener = TcpListener::bind(settings.bind)

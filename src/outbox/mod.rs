@@ -7,8 +7,7 @@
 //! replayed days later plans nothing new.
 //!
 //! Rows move `pending` → `sending` (claimed with a lease and a fencing token) → `sent`, or
-//! `skipped` (the booking no longer wants it, or a reminder's time had passed when it was
-//! planned), or `dead` (failed for good, keeping the last error) — and back to `pending` on a
+//! `skipped` (the booking no longer wants it), or `dead` (failed for good, keeping the last error) — and back to `pending` on a
 //! retry. A claim whose lease expired is claimed again and sent with the same key.
 //!
 //! Layers: this module owns the outbox's types ([`OutboxJob`], [`JobState`], [`Finish`]) and
@@ -16,6 +15,7 @@
 //! the [`worker`] drives the queue through `store`. So the imports point one way:
 //! `outbox` types ← `store` ← `outbox::worker`.
 
+pub mod load;
 pub mod plan;
 pub mod policy;
 pub mod setup;

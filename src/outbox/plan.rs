@@ -22,8 +22,10 @@
 //! `skipped` with the reason, in the same transaction (the send-time check stays as a second
 //! guard). Attendees whose seat is cancelled get no email but their own cancellation.
 //!
-//! A reminder whose time had already passed when the booking was made is recorded as `skipped`
-//! (so a booking 10 h ahead gets only the 1 h reminder).
+//! A reminder whose time had already passed when the booking was made is not planned at all (so
+//! a booking 10 h ahead gets only the 1 h reminder): no row, where there used to be a `skipped`
+//! one. Those rows were two of every three written for a booking in the past (an import, a
+//! backfill) and cost the webhook path their inserts and index entries (BENCHMARKS.md, issue 15).
 
 use std::collections::BTreeSet;
 
@@ -141,7 +143,7 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
             zone,
         };
         if policy.kinds.contains(&kind) {
-            let mut j = job(b, kind, &base, None, now, now, JobState::Pending, None);
+            let mut j = job(b, kind, &base, None, now, now);
             if let Some(series) = series {
                 // One confirmation for the whole series, listing its dates.
                 j.idempotency_key = bounded_key(format!(
@@ -163,27 +165,10 @@ pub fn plan(change: &Change, policy: &EmailPolicy, now: Timestamp) -> Vec<Outbox
         if kind.plans_reminders() && policy.kinds.contains(&EmailKind::Reminder) {
             for lead in &policy.reminder_offsets {
                 let due = b.starts_at.checked_sub(*lead).unwrap_or(b.starts_at);
-                let (state, why) = if due <= now {
-                    (
-                        JobState::Skipped,
-                        Some(
-                            "the reminder's time had already passed when the booking was made"
-                                .to_owned(),
-                        ),
-                    )
-                } else {
-                    (JobState::Pending, None)
-                };
-                jobs.push(job(
-                    b,
-                    EmailKind::Reminder,
-                    &base,
-                    Some(*lead),
-                    due,
-                    now,
-                    state,
-                    why,
-                ));
+                if due <= now {
+                    continue;
+                }
+                jobs.push(job(b, EmailKind::Reminder, &base, Some(*lead), due, now));
             }
         }
     }
@@ -322,7 +307,7 @@ fn recipients(
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A `pending` job.
 fn job(
     b: &Booking,
     kind: EmailKind,
@@ -330,8 +315,6 @@ fn job(
     lead: Option<SignedDuration>,
     due: Timestamp,
     now: Timestamp,
-    state: JobState,
-    last_error: Option<String>,
 ) -> OutboxJob {
     let recipient = to.email.to_ascii_lowercase();
     let key = match lead {
@@ -356,9 +339,9 @@ fn job(
         reminder_lead_seconds: lead.map(|l| l.as_secs()),
         scheduled_start: lead.map(|_| b.starts_at),
         due_at: due,
-        state,
+        state: JobState::Pending,
         attempts: 0,
-        last_error,
+        last_error: None,
         lease_token: None,
         leased_until: None,
         provider_id: None,

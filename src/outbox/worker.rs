@@ -20,6 +20,7 @@
 //! costs one request per 100 emails against the provider's rate limit. A batch the provider
 //! refuses as invalid is sent again email by email, so one bad address does not fail the rest.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use tokio::sync::{Mutex, Notify};
 use tracing::{Instrument, debug, error, info, info_span, warn};
 use uuid::Uuid;
 
+use super::load::IngestLoad;
 use super::policy::{Verdict, send_time_check};
 use super::{EmailKind, Finish, OutboxJob};
 use crate::mail::Mailbox;
@@ -62,6 +64,9 @@ pub struct WorkerConfig {
     pub rate_per_second: Option<f64>,
     /// How long to park the queue when the provider blocks sending without saying how long.
     pub park_default: Duration,
+    /// Longest wait, before each claim, for a moment with no webhook in flight (see
+    /// [`super::load`]): under a flood of webhooks the worker still claims a batch this often.
+    pub yield_to_ingest: Duration,
 }
 
 impl WorkerConfig {
@@ -79,6 +84,7 @@ impl WorkerConfig {
             idle_poll: Duration::from_secs(1),
             rate_per_second: None,
             park_default: Duration::from_secs(900),
+            yield_to_ingest: Duration::from_secs(1),
         }
     }
 }
@@ -147,6 +153,8 @@ pub struct Worker {
     limiter: Option<RateLimiter>,
     /// Told when an email goes dead (`CALBOOK_ALERT_EMAIL`).
     alerts: Option<Arc<crate::alert::Alerts>>,
+    /// The webhooks in flight, counted by the ingest (see [`Worker::ingest_load`]).
+    ingest_load: Arc<IngestLoad>,
 }
 
 impl Worker {
@@ -169,6 +177,7 @@ impl Worker {
             wake: Arc::new(Notify::new()),
             limiter,
             alerts: None,
+            ingest_load: Arc::default(),
         }
     }
 
@@ -181,6 +190,12 @@ impl Worker {
     /// Wakes the worker early (after the ingest planned new emails).
     pub fn waker(&self) -> Arc<Notify> {
         self.wake.clone()
+    }
+
+    /// The counter the ingest keeps of webhooks in flight; the worker gives them way before each
+    /// claim (at most [`WorkerConfig::yield_to_ingest`]).
+    pub fn ingest_load(&self) -> Arc<IngestLoad> {
+        self.ingest_load.clone()
     }
 
     /// Runs until `shutdown` resolves, finishing the batch in hand.
@@ -250,6 +265,8 @@ impl Worker {
         if !self.store.outbox_has_due(now).await? {
             return Ok((0, None));
         }
+        // A background job: let the webhooks in flight go first (bounded, see `load`).
+        self.ingest_load.quiet(self.config.yield_to_ingest).await;
         let until = now
             .checked_add(jiff::SignedDuration::try_from(self.config.lease).unwrap_or_default())
             .unwrap_or(now);
@@ -275,13 +292,15 @@ impl Worker {
             return Ok((0, None));
         }
         let parked: Arc<Mutex<Option<Duration>>> = Arc::new(Mutex::new(None));
+        let bookings = Arc::new(self.bookings_of(&jobs).await);
         if batch_limit <= 1 {
             futures_util::stream::iter(jobs)
                 .for_each_concurrent(self.config.concurrency.max(1), |job| {
                     let parked = parked.clone();
+                    let bookings = bookings.clone();
                     async move {
                         if let Prepared::Ready(email, now) =
-                            self.prepare(&job, lease, &parked).await
+                            self.prepare(&job, lease, &parked, &bookings).await
                         {
                             self.deliver(&job, lease, &email, now, &parked).await;
                         }
@@ -289,46 +308,33 @@ impl Worker {
                 })
                 .await;
         } else {
-            // Check and render everything first, then send the emails without attachments in
-            // batches and the rest one by one, both at once.
-            let prepared: Vec<(OutboxJob, Prepared)> = futures_util::stream::iter(jobs)
-                .map(|job| {
+            // Emails with an attachment go out one by one as soon as they are rendered; those
+            // without are gathered and then sent in batches.
+            let batchable = Arc::new(std::sync::Mutex::new(Vec::new()));
+            futures_util::stream::iter(jobs)
+                .for_each_concurrent(self.config.concurrency.max(1), |job| {
                     let parked = parked.clone();
+                    let bookings = bookings.clone();
+                    let batchable = batchable.clone();
                     async move {
-                        let p = self.prepare(&job, lease, &parked).await;
-                        (job, p)
+                        match self.prepare(&job, lease, &parked, &bookings).await {
+                            Prepared::Done => {}
+                            Prepared::Ready(email, now) if email.calendar.is_none() => batchable
+                                .lock()
+                                .expect("batchable emails")
+                                .push((job, *email, now)),
+                            Prepared::Ready(email, now) => {
+                                self.deliver(&job, lease, &email, now, &parked).await;
+                            }
+                        }
                     }
                 })
-                .buffer_unordered(self.config.concurrency.max(1))
-                .collect()
                 .await;
-            let mut batchable = Vec::new();
-            let mut single = Vec::new();
-            for (job, p) in prepared {
-                match p {
-                    Prepared::Done => {}
-                    Prepared::Ready(email, now) if email.calendar.is_none() => {
-                        batchable.push((job, *email, now))
-                    }
-                    Prepared::Ready(email, now) => single.push((job, *email, now)),
-                }
-            }
+            let mut batchable = std::mem::take(&mut *batchable.lock().expect("batchable emails"));
             batchable.sort_by(|a, b| a.1.idempotency_key.cmp(&b.1.idempotency_key));
-            let batches = async {
-                for chunk in batchable.chunks(batch_limit) {
-                    self.deliver_batch(chunk, lease, &parked).await;
-                }
-            };
-            // Futures built in a loop, not in a closure over references: the latter trips
-            // rustc's `Send` inference for the spawned worker (rust-lang/rust#102211).
-            let mut sends = Vec::with_capacity(single.len());
-            for (job, email, now) in &single {
-                sends.push(self.deliver(job, lease, email, *now, &parked));
+            for chunk in batchable.chunks(batch_limit) {
+                self.deliver_batch(chunk, lease, &parked).await;
             }
-            let singles = futures_util::stream::iter(sends)
-                .buffer_unordered(self.config.concurrency.max(1))
-                .for_each(|_| std::future::ready(()));
-            tokio::join!(batches, singles);
         }
         // Every outcome of this claim, in one transaction (one commit instead of one per email).
         let mut dead = 0;
@@ -354,16 +360,34 @@ impl Worker {
         Ok((claimed, parked))
     }
 
-    /// Everything before the send: the parked check, the booking re-read, the send-time check
-    /// and rendering. Either the job is finished here or its email is ready.
+    /// The claimed jobs' bookings, read in one query (by uid, kept when the id matches too)
+    /// instead of one read per job. A failed read gives an empty map: each job then reads its
+    /// booking by itself, as before.
+    async fn bookings_of(&self, jobs: &[OutboxJob]) -> HashMap<Uuid, crate::booking::Booking> {
+        let mut uids: Vec<&str> = jobs.iter().map(|j| j.booking_uid.as_str()).collect();
+        uids.sort_unstable();
+        uids.dedup();
+        match self.store.bookings_with_uids(&uids).await {
+            Ok(list) => list.into_iter().map(|b| (b.id, b)).collect(),
+            Err(e) => {
+                debug!(error = %e, "reading the claimed emails' bookings at once failed; reading them one by one");
+                HashMap::new()
+            }
+        }
+    }
+
+    /// Everything before the send: the parked check, the booking re-read (from `bookings`, read
+    /// just after the claim, or by itself), the send-time check and rendering. Either the job is
+    /// finished here or its email is ready.
     async fn prepare(
         &self,
         job: &OutboxJob,
         lease: Uuid,
         parked: &Mutex<Option<Duration>>,
+        bookings: &HashMap<Uuid, crate::booking::Booking>,
     ) -> Prepared {
         // A job finished here (skipped, dead, parked, retried) has its outcome recorded already.
-        self.prepare_inner(job, lease, parked)
+        self.prepare_inner(job, lease, parked, bookings)
             .await
             .unwrap_or(Prepared::Done)
     }
@@ -373,6 +397,7 @@ impl Worker {
         job: &OutboxJob,
         lease: Uuid,
         parked: &Mutex<Option<Duration>>,
+        bookings: &HashMap<Uuid, crate::booking::Booking>,
     ) -> Result<Prepared, JobOutcome> {
         let now = crate::time::now();
         if let Some(pause) = *parked.lock().await {
@@ -389,7 +414,11 @@ impl Worker {
                 )
                 .await);
         }
-        let booking = match self.store.booking_by_id(job.booking_id).await {
+        let read = match bookings.get(&job.booking_id) {
+            Some(b) => Ok(Some(b.clone())),
+            None => self.store.booking_by_id(job.booking_id).await,
+        };
+        let booking = match read {
             Ok(Some(b)) => b,
             Ok(None) => {
                 return Err(self

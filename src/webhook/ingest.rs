@@ -129,6 +129,8 @@ pub struct Ingest {
     writers: Vec<mpsc::Sender<Job>>,
     hasher: std::collections::hash_map::RandomState,
     admission: std::sync::Arc<Admission>,
+    /// Counts deliveries in flight for the outbox worker, which gives them way.
+    load: Option<std::sync::Arc<crate::outbox::load::IngestLoad>>,
 }
 
 impl Ingest {
@@ -163,13 +165,22 @@ impl Ingest {
                 writers,
                 hasher: Default::default(),
                 admission: std::sync::Arc::new(options.admission.clone()),
+                load: None,
             },
             tasks,
         )
     }
 
+    /// Counts every delivery in `load` from its submission to its answer (the outbox worker
+    /// waits for quiet moments before claiming; see [`crate::outbox::load`]).
+    pub fn with_load(mut self, load: std::sync::Arc<crate::outbox::load::IngestLoad>) -> Ingest {
+        self.load = Some(load);
+        self
+    }
+
     /// Applies a delivery; returns once its effects are committed (or could not be).
     pub async fn submit(&self, mut received: Received) -> Result<Applied, IngestError> {
+        let _in_flight = self.load.as_ref().map(|l| l.enter());
         let at = received.received_at;
         received.parsed = received.parsed.and_then(|p| self.admission.admit(p, at));
         // Occurrences of one recurring series go to one writer, so that they are linked in

@@ -20,6 +20,7 @@ on_both_backends!(
     a_request_plans_no_reminders_and_a_rejection_plans_a_declined_email,
     concurrent_workers_claim_every_job_exactly_once,
     a_worker_whose_lease_expired_cannot_complete_the_job,
+    outcomes_written_together_keep_each_jobs_provider_id_and_fencing,
     retries_dead_letters_and_operator_retry,
 );
 
@@ -297,6 +298,72 @@ async fn a_worker_whose_lease_expired_cannot_complete_the_job(backend: Backend) 
     let job = &app.store.outbox(Some(JobState::Sent), 10).await.unwrap()[0];
     assert_eq!(job.provider_id.as_deref(), Some("re_1"));
     assert!(job.lease_token.is_none());
+}
+
+/// A claim's outcomes are written together (the sent ones in one statement): each job gets its
+/// own provider id, a job another lease holds is left alone, and the answers follow the order
+/// of the outcomes given.
+async fn outcomes_written_together_keep_each_jobs_provider_id_and_fencing(backend: Backend) {
+    let app = spawn_without_emails(backend).await;
+    let t0 = Timestamp::now();
+    let until = t0.checked_add(SignedDuration::from_secs(60)).unwrap();
+    seed_jobs(&app, 4, t0).await;
+    let other = app
+        .store
+        .claim_outbox(Uuid::now_v7(), t0, until, 1)
+        .await
+        .unwrap();
+    let lease = Uuid::now_v7();
+    let mine = app.store.claim_outbox(lease, t0, until, 10).await.unwrap();
+    assert_eq!((other.len(), mine.len()), (1, 3));
+    let sent = |p: &str| Finish::Sent {
+        provider_id: Some(p.to_owned()),
+    };
+    let retry = Finish::Retry {
+        due_at: until,
+        error: "503 from the provider".into(),
+        count_attempt: true,
+    };
+    let held = app
+        .store
+        .finish_outbox_many(
+            lease,
+            &[
+                (mine[0].id, sent("re_0")),
+                (other[0].id, sent("re_stolen")),
+                (mine[1].id, retry),
+                (mine[2].id, sent("re_2")),
+            ],
+            t0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held, [true, false, true, true]);
+    let store = &app.store;
+    let by_id = |id: Uuid| async move {
+        store
+            .outbox(None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|j| j.id == id)
+            .unwrap()
+    };
+    let j0 = by_id(mine[0].id).await;
+    assert_eq!(
+        (j0.state, j0.provider_id.as_deref()),
+        (JobState::Sent, Some("re_0"))
+    );
+    assert!(j0.lease_token.is_none() && j0.sent_at.is_some());
+    let j2 = by_id(mine[2].id).await;
+    assert_eq!(
+        (j2.state, j2.provider_id.as_deref()),
+        (JobState::Sent, Some("re_2"))
+    );
+    assert_eq!(by_id(mine[1].id).await.state, JobState::Pending);
+    let stolen = by_id(other[0].id).await;
+    assert_eq!(stolen.state, JobState::Sending, "another lease holds it");
+    assert!(stolen.provider_id.is_none());
 }
 
 async fn retries_dead_letters_and_operator_retry(backend: Backend) {

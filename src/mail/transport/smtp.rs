@@ -13,6 +13,9 @@ use super::TransportConfigError;
 use super::mime::mime_message;
 use crate::mail::{Email, SendError, Sent};
 
+/// SMTP connections kept open, and sends at once (see [`SmtpMailer`]).
+pub const POOL_SIZE: usize = 4;
+
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Security {
@@ -37,13 +40,21 @@ enum Security {
 ///   explicitly. Credentials given with `tls=none` would travel in clear text, so avoid them.
 ///
 /// User name and password are percent-decoded (`p%40ss` is `p@ss`). Each SMTP command and the
-/// whole send are bounded by `timeout`. Connections are pooled (at most 4, idle 60 s).
+/// whole send are bounded by `timeout`. Connections are pooled (at most `POOL_SIZE`, 4, idle
+/// 60 s), and at most `POOL_SIZE` sends run at once: lettre's pool keeps that many idle
+/// connections but opens a new one for every send beyond them and closes it afterwards, so the
+/// worker's 32 concurrent sends reconnected for nearly every email (2,072 SMTP sessions for
+/// 3,000 emails; BENCHMARKS.md, issue 15). lettre does not pipeline commands (it has no
+/// `PIPELINING` support): each email is NOOP (checking the pooled connection), MAIL, RCPT,
+/// DATA and the message, one answer awaited each.
 ///
 /// SMTP has no idempotency: a timeout after `DATA` may already have delivered the message. The
 /// `Resend-Idempotency-Key` header lets Resend's SMTP relay drop such duplicates.
 #[derive(Clone)]
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// `POOL_SIZE` permits: one per pooled connection.
+    sends: std::sync::Arc<tokio::sync::Semaphore>,
     /// `scheme://host:port` and the security mode; no credentials.
     target: String,
     timeout: Duration,
@@ -151,7 +162,7 @@ impl SmtpMailer {
         };
         let mut builder = builder.port(port).timeout(Some(timeout)).pool_config(
             PoolConfig::new()
-                .max_size(4)
+                .max_size(POOL_SIZE as u32)
                 .idle_timeout(Duration::from_secs(60)),
         );
         if let Some(credentials) = credentials {
@@ -164,6 +175,7 @@ impl SmtpMailer {
         };
         Ok(SmtpMailer {
             transport: builder.build(),
+            sends: std::sync::Arc::new(tokio::sync::Semaphore::new(POOL_SIZE)),
             target: format!("{}://{host}:{port} ({mode})", parsed.scheme()),
             timeout,
         })
@@ -174,6 +186,15 @@ impl SmtpMailer {
     /// (530, 534, 535, 538) → `Blocked`; TLS failures and a server without STARTTLS → `Blocked`.
     pub async fn send(&self, email: &Email) -> Result<Sent, SendError> {
         let message = mime_message(email)?;
+        // Waiting for a connection of the pool is not the server's time: outside the timeout.
+        let _permit = self
+            .sends
+            .acquire()
+            .await
+            .map_err(|_| SendError::Retryable {
+                reason: "the SMTP mailer is shutting down".to_owned(),
+                retry_after: None,
+            })?;
         let result = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
         match result {
             Ok(Ok(response)) => {

@@ -81,7 +81,7 @@ async fn the_sqlite_rebuild_keeps_every_row_and_index_and_accepts_any_kind() {
         .enumerate()
         .map(|(i, (kind, state))| job(i as u128, kind, state))
         .collect();
-    super::sqlite::execute(&pool, row::insert(&before))
+    super::sqlite::execute(&pool, row::insert(crate::store::Backend::Sqlite, &before))
         .await
         .unwrap();
     let unknown_kind = format!(

@@ -31,7 +31,11 @@ impl Tx<'_> {
     pub async fn insert_outbox(&mut self, jobs: &[OutboxJob]) -> Result<()> {
         let lanes = row::lanes(jobs);
         for (chunk, lanes) in row_chunks(jobs).zip(row_chunks(&lanes)) {
-            let stmt = row::insert_in_lanes(chunk, lanes);
+            let backend = match self {
+                Tx::Sqlite(_) => crate::store::Backend::Sqlite,
+                Tx::Postgres(_) => crate::store::Backend::Postgres,
+            };
+            let stmt = row::insert_in_lanes(backend, chunk, lanes);
             match self {
                 Tx::Sqlite(tx) => sqlite::execute(&mut **tx, stmt).await?,
                 Tx::Postgres(tx) => postgres::execute(&mut **tx, stmt).await?,
@@ -109,14 +113,35 @@ impl Store {
         if items.is_empty() {
             return Ok(Vec::new());
         }
-        let stmts = items
+        // The sent ones (nearly all) in one statement per chunk, the rest one by one.
+        let sent: Vec<(Uuid, Option<String>)> = items
             .iter()
-            .map(|(id, finish)| row::finish(*id, lease, finish, now));
-        let affected = match self {
-            Store::Sqlite(s) => sqlite::execute_all(&s.pool, stmts).await?,
-            Store::Postgres(p) => postgres::execute_all(p, stmts).await?,
+            .filter_map(|(id, finish)| match finish {
+                Finish::Sent { provider_id } => Some((*id, provider_id.clone())),
+                _ => None,
+            })
+            .collect();
+        let sent_stmts = row_chunks(&sent)
+            .map(|chunk| row::finish_sent(self.backend(), chunk, lease, now))
+            .collect();
+        let others = items
+            .iter()
+            .filter(|(_, finish)| !matches!(finish, Finish::Sent { .. }))
+            .map(|(id, finish)| row::finish(*id, lease, finish, now))
+            .collect();
+        let (held_sent, others) = match self {
+            Store::Sqlite(s) => sqlite::finish_all(&s.pool, sent_stmts, others).await?,
+            Store::Postgres(p) => postgres::finish_all(p, sent_stmts, others).await?,
         };
-        Ok(affected.into_iter().map(|n| n == 1).collect())
+        let held_sent: std::collections::HashSet<Uuid> = held_sent.into_iter().collect();
+        let mut others = others.into_iter();
+        Ok(items
+            .iter()
+            .map(|(id, finish)| match finish {
+                Finish::Sent { .. } => held_sent.contains(id),
+                _ => others.next() == Some(1),
+            })
+            .collect())
     }
 
     /// Releases the jobs still being sent under `lease` (a stopping worker): they are `pending`

@@ -64,16 +64,24 @@ pub(super) async fn any<'c>(e: impl sqlx::PgExecutor<'c>, stmt: Stmt) -> Result<
     Ok(query(stmt).fetch_optional(e).await?.is_some())
 }
 
-/// Runs `stmts` in one transaction; the rows each changed.
-pub(super) async fn execute_all(
+/// Runs `sent` (each returning the ids it changed) and `others` in one transaction: the ids
+/// changed by the former, the rows each of the latter changed.
+pub(super) async fn finish_all(
     p: &sqlx::PgPool,
-    stmts: impl Iterator<Item = Stmt>,
-) -> Result<Vec<u64>> {
+    sent: Vec<Stmt>,
+    others: Vec<Stmt>,
+) -> Result<(Vec<Uuid>, Vec<u64>)> {
     let mut tx = p.begin().await?;
-    let mut affected = Vec::new();
-    for stmt in stmts {
+    let mut ids = Vec::new();
+    for stmt in sent {
+        for row in query(stmt).fetch_all(&mut *tx).await? {
+            ids.extend(row.uuid("id")?);
+        }
+    }
+    let mut affected = Vec::with_capacity(others.len());
+    for stmt in others {
         affected.push(execute(&mut *tx, stmt).await?);
     }
     tx.commit().await?;
-    Ok(affected)
+    Ok((ids, affected))
 }

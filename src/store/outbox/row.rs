@@ -175,17 +175,22 @@ pub(super) fn lanes(jobs: &[OutboxJob]) -> Vec<i32> {
 /// Inserts `jobs` (at most a few dozen: see `row_chunks`) in lane 0, keeping existing
 /// idempotency keys.
 #[cfg(test)]
-pub(super) fn insert(jobs: &[OutboxJob]) -> Stmt {
-    insert_rows(jobs, None)
+pub(super) fn insert(backend: Backend, jobs: &[OutboxJob]) -> Stmt {
+    insert_rows(backend, jobs, None)
 }
 
 /// Inserts `jobs` (at most a few dozen) in `lanes` (one per job), keeping existing idempotency
 /// keys.
-pub(super) fn insert_in_lanes(jobs: &[OutboxJob], lanes: &[i32]) -> Stmt {
-    insert_rows(jobs, Some(lanes))
+pub(super) fn insert_in_lanes(backend: Backend, jobs: &[OutboxJob], lanes: &[i32]) -> Stmt {
+    insert_rows(backend, jobs, Some(lanes))
 }
 
-fn insert_rows(jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
+/// The multi-row insert. On SQLite its placeholders are anonymous `?` (bound in order, as every
+/// argument is used once): with numbered ones (`$n`, `?n`) sqlx looks each parameter's name up
+/// with `sqlite3_bind_parameter_name`, a linear walk of the statement's parameter list, so
+/// binding a 64-row insert (1,408 parameters) cost about a million steps, 14 % of calbook's CPU
+/// with emails on (BENCHMARKS.md, issue 15). Anonymous parameters have no name to look up.
+fn insert_rows(backend: Backend, jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
     let lane_column = if lanes.is_some() { ", lane" } else { "" };
     let mut sql = format!(
         "INSERT INTO email_outbox ({}{lane_column}) VALUES ",
@@ -200,7 +205,10 @@ fn insert_rows(jobs: &[OutboxJob], lanes: Option<&[i32]>) -> Stmt {
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", args.len()));
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => sql.push_str(&format!("${}", args.len())),
+            }
         }
         sql.push(')');
     }
@@ -336,6 +344,50 @@ pub(super) fn finish(id: Uuid, lease: Uuid, finish: &Finish, now: Timestamp) -> 
     Stmt {
         sql: sql.to_owned(),
         args: held.into_iter().chain(rest).collect(),
+    }
+}
+
+/// Several jobs held by `lease` become `sent`, each with its provider id, in one statement
+/// (`UPDATE … FROM (VALUES …)`, whose columns are `column1`, `column2` on both backends);
+/// returns the ids it changed (a job whose lease was lost is left out). Placeholders as in
+/// [`insert_rows`]: anonymous on SQLite, bound in the order they appear.
+pub(super) fn finish_sent(
+    backend: Backend,
+    sent: &[(Uuid, Option<String>)],
+    lease: Uuid,
+    now: Timestamp,
+) -> Stmt {
+    let mut args = Vec::with_capacity(sent.len() * 2 + 3);
+    let param = |args: &mut Vec<Arg>, arg: Arg, cast: &str| {
+        args.push(arg);
+        match backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${}{cast}", args.len()),
+        }
+    };
+    let sent_at = param(&mut args, time(now), "");
+    let updated_at = param(&mut args, time(now), "");
+    let mut values = String::new();
+    for (i, (id, provider_id)) in sent.iter().enumerate() {
+        if i > 0 {
+            values.push_str(", ");
+        }
+        let id = param(&mut args, Arg::Uuid(Some(*id)), "::uuid");
+        let provider = param(&mut args, Arg::Text(provider_id.clone()), "::text");
+        values.push_str(&format!("({id}, {provider})"));
+    }
+    let lease = param(&mut args, Arg::Uuid(Some(lease)), "::uuid");
+    Stmt {
+        sql: format!(
+            "UPDATE email_outbox SET state = 'sent', provider_id = v.column2, sent_at = {sent_at}, \
+               updated_at = {updated_at}, last_error = NULL, lease_token = NULL, \
+               leased_until = NULL \
+             FROM (VALUES {values}) AS v \
+             WHERE email_outbox.id = v.column1 AND email_outbox.lease_token = {lease} \
+               AND email_outbox.state = 'sending' \
+             RETURNING email_outbox.id AS id"
+        ),
+        args,
     }
 }
 

@@ -80,19 +80,27 @@ pub(super) async fn claim(p: &sqlx::SqlitePool, stmt: Stmt) -> Result<Vec<Outbox
     Ok(claimed)
 }
 
-/// Runs `stmts` in one `BEGIN IMMEDIATE` transaction; the rows each changed.
-pub(super) async fn execute_all(
+/// Runs `sent` (each returning the ids it changed) and `others` in one `BEGIN IMMEDIATE`
+/// transaction: the ids changed by the former, the rows each of the latter changed.
+pub(super) async fn finish_all(
     p: &sqlx::SqlitePool,
-    stmts: impl Iterator<Item = Stmt>,
-) -> Result<Vec<u64>> {
+    sent: Vec<Stmt>,
+    others: Vec<Stmt>,
+) -> Result<(Vec<Uuid>, Vec<u64>)> {
     let mut tx = p
         .begin_with("BEGIN IMMEDIATE")
         .await
         .map_err(StoreError::Unavailable)?;
-    let mut affected = Vec::new();
-    for stmt in stmts {
+    let mut ids = Vec::new();
+    for stmt in sent {
+        for row in query(stmt).fetch_all(&mut *tx).await? {
+            ids.extend(row.uuid("id")?);
+        }
+    }
+    let mut affected = Vec::with_capacity(others.len());
+    for stmt in others {
         affected.push(execute(&mut *tx, stmt).await?);
     }
     tx.commit().await?;
-    Ok(affected)
+    Ok((ids, affected))
 }

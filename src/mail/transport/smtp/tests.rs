@@ -70,13 +70,18 @@ impl Handler for Sink {
 /// A plain-text SMTP sink (no STARTTLS offered) on a free port, serving on a thread that
 /// lives until the test process exits.
 fn start_sink() -> (Sink, u16) {
+    start_sink_with_threads(2)
+}
+
+/// [`start_sink`] serving `threads` sessions at once.
+fn start_sink_with_threads(threads: u32) -> (Sink, u16) {
     let sink = Sink::default();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut server = Server::new(sink.clone());
     server
         .with_name("sink.test")
-        .with_num_threads(2)
+        .with_num_threads(threads)
         .with_tcp_listener(listener);
     std::thread::spawn(move || {
         let _ = server.serve();
@@ -106,6 +111,33 @@ async fn consecutive_sends_reuse_one_pooled_connection() {
     assert!(
         (1..=2).contains(&greetings),
         "10 emails over {greetings} SMTP sessions: pooled connections are reused"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sends_share_the_small_pool_instead_of_reconnecting() {
+    let (sink, port) = start_sink_with_threads(16);
+    let mailer = SmtpMailer::from_url(
+        &format!("smtp://127.0.0.1:{port}?tls=none"),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let email = sample_email();
+    let sends: Vec<_> = (0..40).map(|_| mailer.send(&email)).collect();
+    for result in futures_util::future::join_all(sends).await {
+        result.unwrap();
+    }
+    assert_eq!(sink.messages().len(), 40);
+    let greetings = sink
+        .commands()
+        .iter()
+        .filter(|c| c.starts_with("HELO"))
+        .count();
+    // At most POOL_SIZE sends at once; a connection handed back to the pool in the background
+    // may make one of them open a spare, but not one session per email as without the bound.
+    assert!(
+        greetings <= 2 * POOL_SIZE,
+        "40 concurrent emails over {greetings} SMTP sessions"
     );
 }
 

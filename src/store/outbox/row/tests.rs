@@ -114,7 +114,7 @@ fn a_multi_row_insert_numbers_every_placeholder_once() {
         job(EmailKind::Confirmation, Role::Attendee, JobState::Pending),
         job(EmailKind::Reminder, Role::Host, JobState::Skipped),
     ];
-    let stmt = insert(&jobs);
+    let stmt = insert(Backend::Postgres, &jobs);
     assert_eq!(stmt.args.len(), 2 * COLUMNS.len());
     assert!(stmt.sql.contains("$1, $2,"), "{}", stmt.sql);
     assert!(stmt.sql.contains("$21), ($22,"), "{}", stmt.sql);
@@ -122,4 +122,54 @@ fn a_multi_row_insert_numbers_every_placeholder_once() {
         stmt.sql
             .ends_with("$42) ON CONFLICT (idempotency_key) DO NOTHING")
     );
+}
+
+#[test]
+fn a_multi_row_insert_on_sqlite_has_one_anonymous_placeholder_per_argument() {
+    let jobs = [
+        job(EmailKind::Confirmation, Role::Attendee, JobState::Pending),
+        job(EmailKind::Reminder, Role::Host, JobState::Skipped),
+    ];
+    let stmt = insert(Backend::Sqlite, &jobs);
+    assert_eq!(stmt.args.len(), 2 * COLUMNS.len());
+    assert_eq!(
+        stmt.sql.matches('?').count(),
+        stmt.args.len(),
+        "{}",
+        stmt.sql
+    );
+    assert!(!stmt.sql.contains('$'), "{}", stmt.sql);
+    assert!(
+        stmt.sql
+            .ends_with("?) ON CONFLICT (idempotency_key) DO NOTHING")
+    );
+}
+
+#[test]
+fn sent_outcomes_are_one_update_with_a_values_list_on_both_backends() {
+    let (a, b, lease) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let sent = [(a, Some("re_a".to_owned())), (b, None)];
+    let now = Timestamp::now();
+    let lite = finish_sent(Backend::Sqlite, &sent, lease, now);
+    // sent_at, updated_at, two (id, provider id) pairs, the lease: in the order they appear.
+    assert_eq!(lite.args.len(), 7);
+    assert_eq!(lite.sql.matches('?').count(), 7, "{}", lite.sql);
+    assert!(
+        lite.sql.contains("FROM (VALUES (?, ?), (?, ?)) AS v"),
+        "{}",
+        lite.sql
+    );
+    assert_eq!(lite.args[2], Arg::Uuid(Some(a)));
+    assert_eq!(lite.args[5], Arg::Text(None));
+    assert_eq!(lite.args[6], Arg::Uuid(Some(lease)));
+    let pg = finish_sent(Backend::Postgres, &sent, lease, now);
+    assert_eq!(pg.args, lite.args);
+    assert!(
+        pg.sql
+            .contains("(VALUES ($3::uuid, $4::text), ($5::uuid, $6::text))"),
+        "{}",
+        pg.sql
+    );
+    assert!(pg.sql.contains("lease_token = $7::uuid"), "{}", pg.sql);
+    assert!(pg.sql.ends_with("RETURNING email_outbox.id AS id"));
 }
