@@ -248,7 +248,7 @@ pub fn resend(b: &Booking, kind: EmailKind, now: Timestamp) -> Vec<OutboxJob> {
                 name,
                 zone,
             };
-            let mut j = job(b, kind, &to, None, now, now, JobState::Pending, None);
+            let mut j = job(b, kind, &to, None, now, now);
             j.idempotency_key = bounded_key(format!(
                 "booking/{}/{kind}/resend/{}/{}",
                 b.uid,
