@@ -80,6 +80,8 @@ pub struct SqliteStore {
     pub(super) wal_path: std::path::PathBuf,
     /// See [`StoreOptions::sqlite_wal_truncate_bytes`].
     pub(super) wal_truncate_bytes: Option<u64>,
+    /// The connections' busy timeout (put back after a checkpoint that waits less).
+    pub(super) busy_timeout: std::time::Duration,
 }
 
 impl Store {
@@ -137,6 +139,7 @@ impl Store {
                 sync: options.sqlite_synchronous,
                 wal_path: wal_path.into(),
                 wal_truncate_bytes: options.sqlite_wal_truncate_bytes,
+                busy_timeout: options.sqlite_busy_timeout,
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::connect(url, options).await?))

@@ -222,11 +222,11 @@ async fn writer(
         metrics::histogram!("calbook_ingest_batch_seconds").record(started.elapsed().as_secs_f64());
         // The answers wait for the durability barrier (an fsync on SQLite) in their own task,
         // so the writer starts the next batch while the disk works.
-        let store = store.clone();
+        let barrier = store.clone();
         let wake_outbox = wake_outbox.clone();
         tokio::spawn(async move {
             let durable = if results.iter().any(Result::is_ok) {
-                store.durability_barrier().await
+                barrier.durability_barrier().await
             } else {
                 Ok(())
             };
@@ -260,6 +260,15 @@ async fn writer(
                 let _ = job.reply.send(result);
             }
         });
+        // Between two batches, on the writer's own connection: keep the SQLite WAL bounded.
+        if let Some(c) = conn.as_mut()
+            && let Err(e) = store.bound_wal(c).await
+        {
+            warn!(error = %e, "SQLite WAL truncation failed; will retry after the next batch");
+            if let Some(c) = conn.take() {
+                c.discard();
+            }
+        }
     }
 }
 
