@@ -17,7 +17,7 @@
 //! (types), `rows` and `value` (the row codec: each table's columns declared once, and the few
 //! per-backend value encodings), `common` (statements with the same SQL on both backends),
 //! `sqlite` and `postgres` (what is each backend's own), `upkeep` (SQLite's fsync barrier and
-//! checkpoints), `query` (listings), `sessions`, `outbox`, `sync` (the Cal.com sync's watermark,
+//! checkpoints), `query` (listings), `live` (the live list's partial index), `sessions`, `outbox`, `sync` (the Cal.com sync's watermark,
 //! lease and last pass), `stored` (one delivery with its body). This file dispatches to a backend.
 
 mod common;
@@ -25,6 +25,7 @@ mod delivery;
 mod error;
 pub mod export;
 mod heal;
+mod live;
 mod options;
 mod outbox;
 mod postgres;
@@ -47,6 +48,7 @@ pub use query::{
 };
 pub(crate) use rows::row_chunks;
 pub use sync::{SyncRecord, SyncState};
+pub use upkeep::WalBound;
 
 use std::collections::HashSet;
 use std::path::Path;

@@ -48,28 +48,44 @@ impl Store {
     }
 
     /// Keeps the WAL under its bound; called by the ingest writer between two batches, on its
-    /// own connection, after each commit. Past `CALBOOK_WAL_TRUNCATE_MIB` it runs a TRUNCATE
-    /// checkpoint itself. The writer is the only steady writer, so it never waits for itself; a
-    /// background checkpoint has to catch the write lock between two batches and loses that race
-    /// under sustained load (SQLite's "checkpoint starvation"). Readers are single statements
-    /// (autocommit), so they leave the log within milliseconds; the checkpoint waits for them at
-    /// most [`WRITER_WAIT`] and is otherwise tried again after the next batch.
+    /// own connection, after each commit, with its own [`WalBound`]. Past
+    /// `CALBOOK_WAL_TRUNCATE_MIB` it runs a TRUNCATE checkpoint itself. The writer is the only
+    /// steady writer, so it never waits for itself; a background checkpoint has to catch the
+    /// write lock between two batches and loses that race under sustained load (SQLite's
+    /// "checkpoint starvation"). Readers are single statements (autocommit), so they leave the log
+    /// within milliseconds; the checkpoint waits for them at most [`WRITER_WAIT`]. When it could
+    /// not finish, it is tried again after the next batch, or, if it waited the whole time (a
+    /// reader that keeps a snapshot open, such as a misconfigured Litestream), after a pause that
+    /// doubles up to 2 s, so ingest is not slowed batch after batch.
     /// Nothing on PostgreSQL, or when the limit is 0 (under Litestream).
-    pub async fn bound_wal(&self, conn: &mut WriterConnection) -> Result<()> {
+    pub async fn bound_wal(&self, conn: &mut WriterConnection, state: &mut WalBound) -> Result<()> {
         let (Store::Sqlite(s), WriterConnection::Sqlite(c)) = (self, conn) else {
             return Ok(());
         };
         let Some(limit) = s.wal_truncate_bytes else {
             return Ok(());
         };
+        let now = std::time::Instant::now();
+        if state.retry_at.is_some_and(|t| now < t) {
+            return Ok(());
+        }
         let size = wal_size(&s.wal_path);
         if size <= limit {
             return Ok(());
         }
         let done = sqlite::truncate_wal(c, WRITER_WAIT, s.busy_timeout).await?;
-        metrics::counter!("calbook_sqlite_wal_truncations_total", "by" => "writer", "done" => if done { "yes" } else { "busy" })
-            .increment(1);
-        tracing::debug!(wal_bytes = size, done, "WAL truncation by the writer");
+        if done {
+            *state = WalBound::default();
+        } else if now.elapsed() >= WRITER_WAIT {
+            state.pause =
+                (state.pause * 2).clamp(Duration::from_millis(250), Duration::from_secs(2));
+            state.retry_at = Some(std::time::Instant::now() + state.pause);
+        }
+        tracing::debug!(
+            wal_bytes = size,
+            done,
+            "WAL truncation by the ingest writer"
+        );
         Ok(())
     }
 
@@ -133,6 +149,14 @@ impl Store {
             }
         }))
     }
+}
+
+/// The ingest writer's view of its WAL truncations (see [`Store::bound_wal`]).
+#[derive(Debug, Default)]
+pub struct WalBound {
+    /// Not before then, after truncations that waited for readers in vain.
+    retry_at: Option<std::time::Instant>,
+    pause: Duration,
 }
 
 /// How long the ingest writer's checkpoint waits for readers (and the rare other writer) before

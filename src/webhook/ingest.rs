@@ -32,7 +32,7 @@ use super::apply::{Changes, EmailScope};
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
 use crate::booking::Source;
 use crate::outbox::plan::EmailPolicy;
-use crate::store::{Delivery, Outcome, Store, StoreError, WriterConnection};
+use crate::store::{Delivery, Outcome, Store, StoreError, WalBound, WriterConnection};
 
 /// How many times a batch that lost a race is recomputed before its deliveries go one by one.
 const CONFLICT_RETRIES: usize = 5;
@@ -213,6 +213,7 @@ async fn writer(
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     let mut conn = None;
+    let mut wal = WalBound::default();
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         metrics::histogram!("calbook_ingest_batch_size").record(jobs.len() as f64);
         let batch: Vec<Job> = std::mem::take(&mut jobs);
@@ -262,7 +263,7 @@ async fn writer(
         });
         // Between two batches, on the writer's own connection: keep the SQLite WAL bounded.
         if let Some(c) = conn.as_mut()
-            && let Err(e) = store.bound_wal(c).await
+            && let Err(e) = store.bound_wal(c, &mut wal).await
         {
             warn!(error = %e, "SQLite WAL truncation failed; will retry after the next batch");
             if let Some(c) = conn.take() {
