@@ -244,7 +244,9 @@ pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<
         Backend::Postgres => "calbook_ascii_lower",
     };
     let search = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let mut sql = format!("{} WHERE TRUE", super::live::index_hint(f, search, backend));
+    let fts = search.is_some_and(|t| t.chars().count() >= MIN_INDEXED_CHARS);
+    let hint = super::live::index_hint(f, search, fts, backend);
+    let mut sql = format!("{hint} WHERE TRUE");
     let mut args = Vec::new();
     let param = |args: &mut Vec<Arg>, a: Arg| {
         args.push(a);
