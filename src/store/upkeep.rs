@@ -53,7 +53,7 @@ impl Store {
     /// steady writer, so it never waits for itself; a background checkpoint has to catch the
     /// write lock between two batches and loses that race under sustained load (SQLite's
     /// "checkpoint starvation"). Readers are single statements (autocommit), so they leave the log
-    /// within milliseconds; the checkpoint waits for them at most [`WRITER_WAIT`]. When it could
+    /// within milliseconds; the checkpoint waits for them at most 100 ms (`WRITER_WAIT`). When it could
     /// not finish, it is tried again after the next batch, or, if it waited the whole time (a
     /// reader that keeps a snapshot open, such as a misconfigured Litestream), after a pause that
     /// doubles up to 2 s, so ingest is not slowed batch after batch.
