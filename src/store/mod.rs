@@ -17,7 +17,7 @@
 //! (types), `rows` and `value` (the row codec: each table's columns declared once, and the few
 //! per-backend value encodings), `common` (statements with the same SQL on both backends),
 //! `sqlite` and `postgres` (what is each backend's own), `upkeep` (SQLite's fsync barrier and
-//! checkpoints), `query` (listings), `sessions`, `outbox`, `sync` (the Cal.com sync's watermark,
+//! checkpoints), `query` (listings), `live` (the live list's partial index), `sessions`, `outbox`, `sync` (the Cal.com sync's watermark,
 //! lease and last pass), `stored` (one delivery with its body). This file dispatches to a backend.
 
 mod common;
@@ -25,6 +25,7 @@ mod delivery;
 mod error;
 pub mod export;
 mod heal;
+mod live;
 mod options;
 mod outbox;
 mod postgres;
@@ -49,6 +50,7 @@ pub use query::{
 pub(crate) use rows::row_chunks;
 pub use stats::{BookingAction, PeriodCounts};
 pub use sync::{SyncRecord, SyncState};
+pub use upkeep::WalBound;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -82,6 +84,8 @@ pub struct SqliteStore {
     pub(super) wal_path: std::path::PathBuf,
     /// See [`StoreOptions::sqlite_wal_truncate_bytes`].
     pub(super) wal_truncate_bytes: Option<u64>,
+    /// The connections' busy timeout (put back after a checkpoint that waits less).
+    pub(super) busy_timeout: std::time::Duration,
 }
 
 impl Store {
@@ -139,6 +143,7 @@ impl Store {
                 sync: options.sqlite_synchronous,
                 wal_path: wal_path.into(),
                 wal_truncate_bytes: options.sqlite_wal_truncate_bytes,
+                busy_timeout: options.sqlite_busy_timeout,
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(postgres::connect(url, options).await?))

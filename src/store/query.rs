@@ -235,15 +235,18 @@ impl Arg {
     }
 }
 
-/// The `WHERE … ORDER BY … LIMIT …` tail of a listing on `backend`, with its arguments in
-/// parameter order.
+/// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
+/// `FROM bookings`), with its arguments in parameter order.
 pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<Arg>) {
     // The ASCII-only fold of the ownership rule, as the email index is built on each backend.
     let fold = match backend {
         Backend::Sqlite => "lower",
         Backend::Postgres => "calbook_ascii_lower",
     };
-    let mut sql = String::from(" WHERE TRUE");
+    let search = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let fts = search.is_some_and(|t| t.chars().count() >= MIN_INDEXED_CHARS);
+    let hint = super::live::index_hint(f, search, fts, backend);
+    let mut sql = format!("{hint} WHERE TRUE");
     let mut args = Vec::new();
     let param = |args: &mut Vec<Arg>, a: Arg| {
         args.push(a);
@@ -268,11 +271,7 @@ pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<
         let p = param(&mut args, Arg::Text(status.as_str().to_owned()));
         let _ = write!(sql, " AND status = {p}");
     } else if f.live {
-        let live: Vec<String> = Status::LIVE
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect();
-        let _ = write!(sql, " AND status IN ({})", live.join(", "));
+        let _ = write!(sql, " AND {}", super::live::live_term());
     }
     if let Some(from) = f.from {
         let p = param(&mut args, Arg::Time(from));
@@ -289,7 +288,7 @@ pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<
         );
         let _ = write!(sql, " AND {fold}(attendee_email) = {p}");
     }
-    if let Some(text) = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(text) = search {
         search_clause(&mut sql, &mut args, text, backend);
     }
     let (cmp, dir) = match f.order {

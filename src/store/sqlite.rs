@@ -112,16 +112,31 @@ pub(super) async fn tune_writer(conn: &mut SqliteConnection) -> Result<()> {
 }
 
 /// Copies every committed WAL page into the database file and empties the WAL (a TRUNCATE
-/// checkpoint: it waits, up to the busy timeout, for the writer to finish its transaction).
-pub(super) async fn truncate_wal(p: &SqlitePool) -> Result<()> {
-    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-        .fetch_one(p)
-        .await?;
-    if busy != 0 {
-        return Err(StoreError::Unavailable(sqlx::Error::Protocol(
-            "the WAL checkpoint could not take the write lock in time".to_owned(),
-        )));
-    }
+/// checkpoint) on `conn`, outside any transaction. It waits at most `wait` for the write lock and
+/// for readers still on older snapshots (SQLite's busy handler), then puts the connection's
+/// usual busy timeout (`busy`) back. `Ok(false)`: it could not finish within `wait` (a reader,
+/// another writer or another checkpoint was in the way); what could be copied was copied.
+pub(super) async fn truncate_wal(
+    conn: &mut SqliteConnection,
+    wait: std::time::Duration,
+    busy: std::time::Duration,
+) -> Result<bool> {
+    set_busy_timeout(conn, wait).await?;
+    let done = sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await;
+    set_busy_timeout(conn, busy).await?;
+    let (busy, _, _) = done?;
+    Ok(busy == 0)
+}
+
+async fn set_busy_timeout(conn: &mut SqliteConnection, t: std::time::Duration) -> Result<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "PRAGMA busy_timeout = {}",
+        t.as_millis()
+    )))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -1,14 +1,20 @@
 //! SQLite durability and upkeep: the WAL fsync before a delivery is acknowledged
 //! ([`Store::durability_barrier`]) and the background checkpoint task ([`Store::start_upkeep`]),
-//! which keeps the WAL under 64 MiB (with the default `CALBOOK_WAL_TRUNCATE_MIB`, 16) however busy the writer is.
+//! and the WAL bound: the ingest writer truncates the WAL itself between two batches once it passes
+//! `CALBOOK_WAL_TRUNCATE_MIB` ([`Store::bound_wal`]), so it stays under 64 MiB (four times the
+//! default 16, SQLite's `journal_size_limit`) however busy the writer is, and the background task
+//! ([`Store::start_upkeep`]) checkpoints every second and empties the WAL once writes stop.
 //! On PostgreSQL both are no-ops: its commit is durable by itself and it checkpoints on its own.
 //!
 //! Failure modes: a failed fsync is [`StoreError::Unavailable`] (the delivery is not
-//! acknowledged, so the sender retries); a failed checkpoint is logged and retried a second later.
+//! acknowledged, so the sender retries); a failed background checkpoint is logged and retried a
+//! second later; a truncation that cannot finish within its short wait (a reader on an old
+//! snapshot) is tried again after the next batch (writer) or a quarter second later (upkeep).
+//! A writer-side checkpoint error is returned, and the writer drops its connection.
 
 use std::time::Duration;
 
-use super::{Result, SqliteSync, Store, StoreError, sqlite};
+use super::{Result, SqliteSync, Store, StoreError, WriterConnection, sqlite};
 
 impl Store {
     /// Returns once the transactions this process has committed are on disk.
@@ -41,10 +47,54 @@ impl Store {
         }
     }
 
+    /// Keeps the WAL under its bound; called by the ingest writer between two batches, on its
+    /// own connection, after each commit, with its own [`WalBound`]. Past
+    /// `CALBOOK_WAL_TRUNCATE_MIB` it runs a TRUNCATE checkpoint itself. The writer is the only
+    /// steady writer, so it never waits for itself; a background checkpoint has to catch the
+    /// write lock between two batches and loses that race under sustained load (SQLite's
+    /// "checkpoint starvation"). Readers are single statements (autocommit), so they leave the log
+    /// within milliseconds; the checkpoint waits for them at most 100 ms (`WRITER_WAIT`). When it could
+    /// not finish, it is tried again after the next batch, or, if it waited the whole time (a
+    /// reader that keeps a snapshot open, such as a misconfigured Litestream), after a pause that
+    /// doubles up to 2 s, so ingest is not slowed batch after batch.
+    /// Nothing on PostgreSQL, or when the limit is 0 (under Litestream).
+    pub async fn bound_wal(&self, conn: &mut WriterConnection, state: &mut WalBound) -> Result<()> {
+        let (Store::Sqlite(s), WriterConnection::Sqlite(c)) = (self, conn) else {
+            return Ok(());
+        };
+        let Some(limit) = s.wal_truncate_bytes else {
+            return Ok(());
+        };
+        let now = std::time::Instant::now();
+        if state.retry_at.is_some_and(|t| now < t) {
+            return Ok(());
+        }
+        let size = wal_size(&s.wal_path);
+        if size <= limit {
+            return Ok(());
+        }
+        let done = sqlite::truncate_wal(c, WRITER_WAIT, s.busy_timeout).await?;
+        if done {
+            *state = WalBound::default();
+        } else if now.elapsed() >= WRITER_WAIT {
+            state.pause =
+                (state.pause * 2).clamp(Duration::from_millis(250), Duration::from_secs(2));
+            state.retry_at = Some(std::time::Instant::now() + state.pause);
+        }
+        tracing::debug!(
+            wal_bytes = size,
+            done,
+            "WAL truncation by the ingest writer"
+        );
+        Ok(())
+    }
+
     /// Starts the store's background upkeep, if it has any: on SQLite a PASSIVE checkpoint every
-    /// second (commits never wait for one) and a TRUNCATE checkpoint whenever the WAL passes
-    /// `CALBOOK_WAL_TRUNCATE_MIB` (16 MiB by default; looked at four times a second; never
-    /// when it is 0, under Litestream).
+    /// second (commits never wait for one), and a TRUNCATE checkpoint when the WAL has not
+    /// changed for a second and is not empty (so it shrinks after a load), or when the WAL has grown past
+    /// twice `CALBOOK_WAL_TRUNCATE_MIB` (writes not through the ingest writer, which bounds the
+    /// WAL itself: [`Store::bound_wal`]). The WAL is looked at four times a second; never
+    /// truncated when the limit is 0 (under Litestream).
     pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
         let Store::Sqlite(s) = self else {
             return None;
@@ -52,12 +102,12 @@ impl Store {
         let pool = s.pool.clone();
         let wal_path = s.wal_path.clone();
         let truncate_past = s.wal_truncate_bytes;
+        let busy = s.busy_timeout;
         Some(tokio::spawn(async move {
-            // The WAL's size is looked at four times a second (a `stat`); a PASSIVE checkpoint
-            // runs once a second.
             let mut tick = tokio::time::interval(Duration::from_millis(250));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut n: u64 = 0;
+            let (mut last_size, mut still) = (0, 0u32);
             loop {
                 tick.tick().await;
                 if pool.is_closed() {
@@ -69,23 +119,54 @@ impl Store {
                 {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
                 }
-                // Under sustained writes a PASSIVE checkpoint never catches up (the writer keeps
-                // appending), and the WAL would grow without bound. Past a quarter of the limit,
-                // a TRUNCATE checkpoint waits for the write lock (between two batches), copies
-                // the rest back and empties the file.
                 let Some(limit) = truncate_past else {
                     continue;
                 };
-                let size = std::fs::metadata(&wal_path).map(|m| m.len()).unwrap_or(0);
-                if size > limit {
-                    match sqlite::truncate_wal(&pool).await {
-                        Ok(()) => tracing::debug!(wal_bytes = size, "WAL truncated"),
-                        Err(e) => {
-                            tracing::warn!(error = %e, wal_bytes = size, "SQLite WAL truncation failed; will retry")
-                        }
+                let size = wal_size(&wal_path);
+                // Idle: the WAL has not changed for a second.
+                still = if size == last_size { still + 1 } else { 0 };
+                last_size = size;
+                let idle = size > 0 && still >= 4;
+                if !idle && size <= limit.saturating_mul(2) {
+                    continue;
+                }
+                let done = match pool.acquire().await {
+                    Ok(mut c) => sqlite::truncate_wal(&mut c, UPKEEP_WAIT, busy).await,
+                    Err(e) => Err(StoreError::Unavailable(e)),
+                };
+                match done {
+                    Ok(true) => {
+                        (last_size, still) = (0, 0);
+                        tracing::debug!(wal_bytes = size, "WAL truncated");
+                    }
+                    Ok(false) => {
+                        tracing::debug!(wal_bytes = size, "WAL truncation busy; will retry")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, wal_bytes = size, "SQLite WAL truncation failed; will retry")
                     }
                 }
             }
         }))
     }
+}
+
+/// The ingest writer's view of its WAL truncations (see [`Store::bound_wal`]).
+#[derive(Debug, Default)]
+pub struct WalBound {
+    /// Not before then, after truncations that waited for readers in vain.
+    retry_at: Option<std::time::Instant>,
+    pause: Duration,
+}
+
+/// How long the ingest writer's checkpoint waits for readers (and the rare other writer) before
+/// leaving the truncation to after the next batch: deliveries queue meanwhile.
+pub const WRITER_WAIT: Duration = Duration::from_millis(100);
+/// How long the background checkpoint waits: short, so that it never holds SQLite's checkpoint
+/// lock long enough to turn away the writer's own.
+const UPKEEP_WAIT: Duration = Duration::from_millis(50);
+
+/// The WAL file's size in bytes (0 when it does not exist).
+fn wal_size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }

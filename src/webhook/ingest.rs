@@ -32,7 +32,7 @@ use super::apply::{Changes, EmailScope};
 use super::payload::{Parsed, ParsedDelivery, PayloadError};
 use crate::booking::Source;
 use crate::outbox::plan::EmailPolicy;
-use crate::store::{Delivery, Outcome, Store, StoreError, WriterConnection};
+use crate::store::{Delivery, Outcome, Store, StoreError, WalBound, WriterConnection};
 
 /// How many times a batch that lost a race is recomputed before its deliveries go one by one.
 const CONFLICT_RETRIES: usize = 5;
@@ -224,6 +224,7 @@ async fn writer(
 ) {
     let mut jobs = Vec::with_capacity(max_batch);
     let mut conn = None;
+    let mut wal = WalBound::default();
     while rx.recv_many(&mut jobs, max_batch).await > 0 {
         metrics::histogram!("calbook_ingest_batch_size").record(jobs.len() as f64);
         let batch: Vec<Job> = std::mem::take(&mut jobs);
@@ -233,11 +234,11 @@ async fn writer(
         metrics::histogram!("calbook_ingest_batch_seconds").record(started.elapsed().as_secs_f64());
         // The answers wait for the durability barrier (an fsync on SQLite) in their own task,
         // so the writer starts the next batch while the disk works.
-        let store = store.clone();
+        let barrier = store.clone();
         let wake_outbox = wake_outbox.clone();
         tokio::spawn(async move {
             let durable = if results.iter().any(Result::is_ok) {
-                store.durability_barrier().await
+                barrier.durability_barrier().await
             } else {
                 Ok(())
             };
@@ -271,6 +272,15 @@ async fn writer(
                 let _ = job.reply.send(result);
             }
         });
+        // Between two batches, on the writer's own connection: keep the SQLite WAL bounded.
+        if let Some(c) = conn.as_mut()
+            && let Err(e) = store.bound_wal(c, &mut wal).await
+        {
+            warn!(error = %e, "SQLite WAL truncation failed; will retry after the next batch");
+            if let Some(c) = conn.take() {
+                c.discard();
+            }
+        }
     }
 }
 

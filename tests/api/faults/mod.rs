@@ -10,3 +10,4 @@ mod metrics;
 mod nul;
 mod readiness;
 mod shutdown;
+mod wal;
