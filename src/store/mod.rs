@@ -232,8 +232,22 @@ impl Store {
     /// One page of bookings (see [`BookingFilter`]).
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
         match self {
-            Store::Sqlite(s) => common::bookings(&s.pool, filter).await,
-            Store::Postgres(p) => common::bookings(p, filter).await,
+            Store::Sqlite(s) => {
+                let dense = sqlite::search_is_dense(&s.pool, filter).await?;
+                common::bookings(&s.pool, filter, dense).await
+            }
+            Store::Postgres(p) => common::bookings(p, filter, false).await,
+        }
+    }
+
+    /// Whether [`Store::bookings`] answers `filter`'s search by walking the list's order and
+    /// checking each row, rather than through the search index: on SQLite, for a listing of
+    /// every booking whose term matches at least 2,000 of them (a word in every title). Always
+    /// `false` on PostgreSQL, which plans each search with its pattern and its statistics.
+    pub async fn search_walks_the_order(&self, filter: &BookingFilter) -> Result<bool> {
+        match self {
+            Store::Sqlite(s) => sqlite::search_is_dense(&s.pool, filter).await,
+            Store::Postgres(_) => Ok(false),
         }
     }
 

@@ -235,16 +235,29 @@ impl Arg {
     }
 }
 
-/// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
-/// `FROM bookings`), with its arguments in parameter order.
+/// [`listing_tail_planned`] for a search that is not dense.
+#[cfg(test)]
 pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<Arg>) {
+    listing_tail_planned(f, backend, false)
+}
+
+/// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
+/// `FROM bookings`), with its arguments in parameter order. `dense`: the search matches so many
+/// bookings (at least [`DENSE_MATCHES`], see `Store::bookings`) that one page of them is found
+/// sooner by walking the listing's order and checking each row than by looking every match up
+/// through the search index and sorting them.
+pub(super) fn listing_tail_planned(
+    f: &BookingFilter,
+    backend: Backend,
+    dense: bool,
+) -> (String, Vec<Arg>) {
     // The ASCII-only fold of the ownership rule, as the email index is built on each backend.
     let fold = match backend {
         Backend::Sqlite => "lower",
         Backend::Postgres => "calbook_ascii_lower",
     };
     let search = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let fts = search.is_some_and(|t| t.chars().count() >= MIN_INDEXED_CHARS);
+    let fts = !dense && search.is_some_and(searched_through_the_index);
     let hint = super::live::index_hint(f, search, fts, backend);
     let mut sql = format!("{hint} WHERE TRUE");
     let mut args = Vec::new();
@@ -289,7 +302,7 @@ pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<
         let _ = write!(sql, " AND {fold}(attendee_email) = {p}");
     }
     if let Some(text) = search {
-        search_clause(&mut sql, &mut args, text, backend);
+        search_clause(&mut sql, &mut args, text, fts, backend);
     }
     let (cmp, dir) = match f.order {
         SortOrder::Ascending => (">", "ASC"),
@@ -312,12 +325,30 @@ pub(super) const SEARCH_TEXT_PG: &str = "lower(coalesce(title, '') || ' ' || coa
 /// The shortest search a trigram index answers.
 const MIN_INDEXED_CHARS: usize = 3;
 
-/// Appends the free-text search for `text` (trimmed, not empty).
-fn search_clause(sql: &mut String, args: &mut Vec<Arg>, text: &str, backend: Backend) {
+/// From this many matches on, a search on SQLite walks the listing's order instead of the search
+/// index (see [`listing_tail_planned`]): one page of 50 is then found within about
+/// 110,000 / 2,000 × 50 ≈ 2,750 rows of 110,000, while looking up and sorting 2,000 matches
+/// costs about as much.
+pub(super) const DENSE_MATCHES: i64 = 2_000;
+
+/// Whether a search for `text` (trimmed) can go through the trigram index.
+fn searched_through_the_index(text: &str) -> bool {
+    text.chars().count() >= MIN_INDEXED_CHARS
+}
+
+/// The SQLite search index's query for `text` when it can answer it: one FTS5 phrase (quotes
+/// doubled), its trigrams in a row, so a substring.
+pub(super) fn fts_phrase(f: &BookingFilter) -> Option<String> {
+    let text = f.search.as_deref().map(str::trim)?;
+    searched_through_the_index(text).then(|| format!("\"{}\"", text.replace('"', "\"\"")))
+}
+
+/// Appends the free-text search for `text` (trimmed, not empty); `fts`: through SQLite's search
+/// index, else a scan of the four columns.
+fn search_clause(sql: &mut String, args: &mut Vec<Arg>, text: &str, fts: bool, backend: Backend) {
     let like = format!("%{}%", escape_like(&text.to_lowercase()));
     match backend {
-        Backend::Sqlite if text.chars().count() >= MIN_INDEXED_CHARS => {
-            // One FTS5 phrase (quotes doubled): its trigrams in a row, so a substring.
+        Backend::Sqlite if fts => {
             args.push(Arg::Text(format!("\"{}\"", text.replace('"', "\"\""))));
             let _ = write!(
                 sql,

@@ -16,6 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 use super::common::{Db, decode_bookings};
+use super::query::{BookingFilter, DENSE_MATCHES, Scope, fts_phrase};
 use super::rows::BOOKING_SQL;
 use super::value::Value;
 use super::{Backend, Result, StoreError, StoreOptions};
@@ -220,4 +221,28 @@ pub(super) async fn bookings_with_uids(p: &SqlitePool, uids: &[&str]) -> Result<
         .fetch_all(p)
         .await?;
     decode_bookings(&rows)
+}
+
+/// Whether `f`'s search matches at least [`DENSE_MATCHES`] bookings (counted through the search
+/// index, stopping there), so that its listing walks the list's order instead (SQLite has no
+/// statistics to choose by itself: a word in every title took 135 ms through the index at
+/// 110,000 bookings). Only for listings of every booking with no email filter: an owner's or an
+/// attendee's listing is narrowed by its own index first.
+pub(super) async fn search_is_dense(p: &SqlitePool, f: &BookingFilter) -> Result<bool> {
+    if f.scope != Scope::All || f.attendee_email.is_some() {
+        return Ok(false);
+    }
+    let Some(phrase) = fts_phrase(f) else {
+        return Ok(false);
+    };
+    let matches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT rowid FROM bookings_search \
+          WHERE bookings_search MATCH ?1 LIMIT ?2)",
+    )
+    .bind(phrase)
+    .bind(DENSE_MATCHES)
+    .persistent(false)
+    .fetch_one(p)
+    .await?;
+    Ok(matches >= DENSE_MATCHES)
 }

@@ -134,3 +134,79 @@ async fn the_search_finds_title_attendee_email_and_notes(backend: Backend) {
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A word in every title (at least `DENSE_MATCHES`, 2,000, bookings match) is answered by walking
+/// the list's order on SQLite instead of through the search index: the same pages, in the same
+/// order, as for a rare word. SQLite only: PostgreSQL plans each search with its own statistics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_matching_most_bookings_pages_in_start_order() {
+    use calbook::store::{BookingFilter, Cursor, SortOrder};
+    const BOOKINGS: usize = 2_050;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let uid = |i: usize| format!("DenseUid{i:013}");
+    let bodies: Vec<Vec<u8>> = (0..BOOKINGS)
+        .map(|i| {
+            let notes = if i % 200 == 7 { "rare marker" } else { "" };
+            booked_with_notes(
+                &uid(i),
+                24 + i as i64,
+                "Ann Dense",
+                "ann@dense.example",
+                notes,
+            )
+        })
+        .collect();
+    for chunk in bodies.chunks(64) {
+        let statuses = futures::future::join_all(chunk.iter().map(|b| app.deliver(b))).await;
+        assert!(statuses.iter().all(|(s, _)| *s == StatusCode::OK));
+    }
+    let filter = |search: &str, after: Option<Cursor>| BookingFilter {
+        search: Some(search.to_owned()),
+        live: true,
+        order: SortOrder::Ascending,
+        after,
+        limit: 50,
+        ..Default::default()
+    };
+    let page = async |search: &str, after: Option<Cursor>| {
+        app.store.bookings(&filter(search, after)).await.unwrap()
+    };
+    let walks = async |search: &str| {
+        app.store
+            .search_walks_the_order(&filter(search, None))
+            .await
+            .unwrap()
+    };
+    assert!(walks("intro call").await, "a word in every title is dense");
+    assert!(
+        !walks("rare marker").await,
+        "11 matches go through the index"
+    );
+    // Every booking's title is the sample's "Intro call": dense.
+    let first = page("intro call", None).await;
+    let uids: Vec<String> = first.iter().map(|b| b.uid.clone()).collect();
+    assert_eq!(uids, (0..50).map(uid).collect::<Vec<_>>());
+    let last = first.last().unwrap();
+    let cursor = Cursor {
+        starts_at: last.starts_at,
+        id: last.id,
+    };
+    let second = page("INTRO CALL", Some(cursor)).await;
+    let uids: Vec<String> = second.iter().map(|b| b.uid.clone()).collect();
+    assert_eq!(uids, (50..100).map(uid).collect::<Vec<_>>());
+    // A rare word goes through the index and finds the same kind of answer.
+    let rare = page("rare marker", None).await;
+    let uids: Vec<String> = rare.iter().map(|b| b.uid.clone()).collect();
+    assert_eq!(
+        uids,
+        (0..BOOKINGS)
+            .filter(|i| i % 200 == 7)
+            .map(uid)
+            .collect::<Vec<_>>()
+    );
+    // And through the dashboard: the first page of the dense search, in start order.
+    let session = app.sign_in_as_admin().await;
+    let (status, html) = session.get(&app, "/admin/bookings?q=intro%20call").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed(&html)[..3], [uid(0), uid(1), uid(2)]);
+}
