@@ -44,6 +44,7 @@ pub use delivery::{Delivery, Outcome, UnknownOutcome};
 pub use error::{Result, StoreError};
 pub use options::{SqliteSync, StoreOptions};
 pub use outbox::OutboxStats;
+use query::SearchPlan;
 pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };
@@ -233,10 +234,10 @@ impl Store {
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
         match self {
             Store::Sqlite(s) => {
-                let dense = sqlite::search_is_dense(&s.pool, filter).await?;
-                common::bookings(&s.pool, filter, dense).await
+                let plan = sqlite::search_plan(&s.pool, filter).await?;
+                common::bookings(&s.pool, filter, &plan).await
             }
-            Store::Postgres(p) => common::bookings(p, filter, false).await,
+            Store::Postgres(p) => common::bookings(p, filter, &SearchPlan::Index).await,
         }
     }
 
@@ -246,7 +247,10 @@ impl Store {
     /// `false` on PostgreSQL, which plans each search with its pattern and its statistics.
     pub async fn search_walks_the_order(&self, filter: &BookingFilter) -> Result<bool> {
         match self {
-            Store::Sqlite(s) => sqlite::search_is_dense(&s.pool, filter).await,
+            Store::Sqlite(s) => Ok(matches!(
+                sqlite::search_plan(&s.pool, filter).await?,
+                SearchPlan::Scan
+            )),
             Store::Postgres(_) => Ok(false),
         }
     }
