@@ -17,7 +17,7 @@ use sqlx::query_builder::Separated;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
 use uuid::Uuid;
 
-use super::query::{SearchPlan, listing_tail_planned};
+use super::query::listing_tail_planned;
 use super::rows::{
     self, BOOKING_INSERT_TAIL, BOOKING_SQL, BOOKING_UPDATE_TAIL, BOOKINGS, DELIVERIES,
     DELIVERIES_NEWEST_FIRST, DELIVERIES_OLDEST_FIRST, DELIVERY_INSERT_TAIL, DELIVERY_SQL, HISTORY,
@@ -138,9 +138,9 @@ pub(super) async fn fetch_optional<'e, DB: Db, T>(
 pub(super) async fn bookings<'e, DB: Db + sqlx::database::HasStatementCache>(
     e: impl Executor<'e, Database = DB>,
     f: &BookingFilter,
-    plan: &SearchPlan,
+    dense_search: bool,
 ) -> Result<Vec<Booking>> {
-    let (tail, args) = listing_tail_planned(f, DB::BACKEND, plan);
+    let (tail, args) = listing_tail_planned(f, DB::BACKEND, dense_search);
     let args: Vec<Value<'_>> = args.iter().map(|a| a.value()).collect();
     let sql = format!("{}{tail}", BOOKING_SQL.select);
     // A search is planned with its pattern each time, never from a cached statement: after five

@@ -44,7 +44,6 @@ pub use delivery::{Delivery, Outcome, UnknownOutcome};
 pub use error::{Result, StoreError};
 pub use options::{SqliteSync, StoreOptions};
 pub use outbox::OutboxStats;
-use query::SearchPlan;
 pub use query::{
     BookingFilter, ChainEntry, Cursor, InvalidCursor, MAX_CHAIN_HOPS, Owner, Scope, SortOrder,
 };
@@ -234,10 +233,10 @@ impl Store {
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
         match self {
             Store::Sqlite(s) => {
-                let plan = sqlite::search_plan(&s.pool, filter).await?;
-                common::bookings(&s.pool, filter, &plan).await
+                let dense = sqlite::search_is_dense(&s.pool, filter).await?;
+                common::bookings(&s.pool, filter, dense).await
             }
-            Store::Postgres(p) => common::bookings(p, filter, &SearchPlan::Index).await,
+            Store::Postgres(p) => common::bookings(p, filter, false).await,
         }
     }
 
@@ -247,10 +246,7 @@ impl Store {
     /// `false` on PostgreSQL, which plans each search with its pattern and its statistics.
     pub async fn search_walks_the_order(&self, filter: &BookingFilter) -> Result<bool> {
         match self {
-            Store::Sqlite(s) => Ok(matches!(
-                sqlite::search_plan(&s.pool, filter).await?,
-                SearchPlan::Scan
-            )),
+            Store::Sqlite(s) => sqlite::search_is_dense(&s.pool, filter).await,
             Store::Postgres(_) => Ok(false),
         }
     }

@@ -235,33 +235,21 @@ impl Arg {
     }
 }
 
-/// [`listing_tail_planned`] with the search through the index.
+/// [`listing_tail_planned`] for a search that is not dense.
 #[cfg(test)]
 pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<Arg>) {
-    listing_tail_planned(f, backend, &SearchPlan::Index)
-}
-
-/// How SQLite answers a search of three characters or more (PostgreSQL always gets
-/// [`SearchPlan::Index`], which there means its trigram index, chosen by its planner).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum SearchPlan {
-    /// The search index, in the listing's own statement.
-    Index,
-    /// The rows the search index matched, fewer than [`DENSE_MATCHES`], found beforehand: a
-    /// JSON array of rowids, looked up by rowid.
-    Matches(String),
-    /// So many matches that a page is found sooner by walking the listing's order and checking
-    /// each row (a case-insensitive substring of the four columns).
-    Scan,
+    listing_tail_planned(f, backend, false)
 }
 
 /// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
-/// `FROM bookings`), with its arguments in parameter order, the search answered as `plan` says
-/// (see `Store::bookings`).
+/// `FROM bookings`), with its arguments in parameter order. `dense`: the search matches so many
+/// bookings (at least [`DENSE_MATCHES`], see `Store::bookings`) that one page of them is found
+/// sooner by walking the listing's order and checking each row than by looking every match up
+/// through the search index and sorting them.
 pub(super) fn listing_tail_planned(
     f: &BookingFilter,
     backend: Backend,
-    plan: &SearchPlan,
+    dense: bool,
 ) -> (String, Vec<Arg>) {
     // The ASCII-only fold of the ownership rule, as the email index is built on each backend.
     let fold = match backend {
@@ -269,7 +257,7 @@ pub(super) fn listing_tail_planned(
         Backend::Postgres => "calbook_ascii_lower",
     };
     let search = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let fts = *plan != SearchPlan::Scan && search.is_some_and(searched_through_the_index);
+    let fts = !dense && search.is_some_and(searched_through_the_index);
     let hint = super::live::index_hint(f, search, fts, backend);
     let mut sql = format!("{hint} WHERE TRUE");
     let mut args = Vec::new();
@@ -314,7 +302,7 @@ pub(super) fn listing_tail_planned(
         let _ = write!(sql, " AND {fold}(attendee_email) = {p}");
     }
     if let Some(text) = search {
-        search_clause(&mut sql, &mut args, text, fts.then_some(plan), backend);
+        search_clause(&mut sql, &mut args, text, fts, backend);
     }
     let (cmp, dir) = match f.order {
         SortOrder::Ascending => (">", "ASC"),
@@ -355,26 +343,12 @@ pub(super) fn fts_phrase(f: &BookingFilter) -> Option<String> {
     searched_through_the_index(text).then(|| format!("\"{}\"", text.replace('"', "\"\"")))
 }
 
-/// Appends the free-text search for `text` (trimmed, not empty); `fts`: on SQLite, through the
-/// search index as planned, else a scan of the four columns.
-fn search_clause(
-    sql: &mut String,
-    args: &mut Vec<Arg>,
-    text: &str,
-    fts: Option<&SearchPlan>,
-    backend: Backend,
-) {
+/// Appends the free-text search for `text` (trimmed, not empty); `fts`: through SQLite's search
+/// index, else a scan of the four columns.
+fn search_clause(sql: &mut String, args: &mut Vec<Arg>, text: &str, fts: bool, backend: Backend) {
     let like = format!("%{}%", escape_like(&text.to_lowercase()));
-    match (backend, fts) {
-        (Backend::Sqlite, Some(SearchPlan::Matches(rowids))) => {
-            args.push(Arg::Text(rowids.clone()));
-            let _ = write!(
-                sql,
-                " AND rowid IN (SELECT value FROM json_each(${}))",
-                args.len()
-            );
-        }
-        (Backend::Sqlite, Some(_)) => {
+    match backend {
+        Backend::Sqlite if fts => {
             args.push(Arg::Text(format!("\"{}\"", text.replace('"', "\"\""))));
             let _ = write!(
                 sql,
@@ -382,7 +356,7 @@ fn search_clause(
                 args.len()
             );
         }
-        (Backend::Sqlite, None) => {
+        Backend::Sqlite => {
             args.push(Arg::Text(like));
             let p = format!("${}", args.len());
             let cols: Vec<String> = ["title", "attendee_name", "attendee_email", "notes"]
@@ -391,7 +365,7 @@ fn search_clause(
                 .collect();
             let _ = write!(sql, " AND ({})", cols.join(" OR "));
         }
-        (Backend::Postgres, _) => {
+        Backend::Postgres => {
             args.push(Arg::Text(like));
             let _ = write!(
                 sql,

@@ -16,7 +16,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 use super::common::{Db, decode_bookings};
-use super::query::{BookingFilter, DENSE_MATCHES, Scope, SearchPlan, fts_phrase};
+use super::query::{BookingFilter, DENSE_MATCHES, Scope, fts_phrase};
 use super::rows::BOOKING_SQL;
 use super::value::Value;
 use super::{Backend, Result, StoreError, StoreOptions};
@@ -223,31 +223,26 @@ pub(super) async fn bookings_with_uids(p: &SqlitePool, uids: &[&str]) -> Result<
     decode_bookings(&rows)
 }
 
-/// How [`Store::bookings`](super::Store::bookings) answers `f`'s search (SQLite has no
+/// Whether `f`'s search matches at least [`DENSE_MATCHES`] bookings (counted through the search
+/// index, stopping there), so that its listing walks the list's order instead (SQLite has no
 /// statistics to choose by itself: a word in every title took 135 ms through the index at
-/// 110,000 bookings). The search index is asked once, for at most [`DENSE_MATCHES`] rowids:
-/// fewer, and the listing looks exactly those up ([`SearchPlan::Matches`]); that many, and it
-/// walks the list's order checking each row ([`SearchPlan::Scan`]). Only for listings of every
-/// booking with no email filter: an owner's or an attendee's listing is narrowed by its own
-/// index first, and keeps the search index in its statement ([`SearchPlan::Index`]).
-pub(super) async fn search_plan(p: &SqlitePool, f: &BookingFilter) -> Result<SearchPlan> {
+/// 110,000 bookings). Only for listings of every booking with no email filter: an owner's or an
+/// attendee's listing is narrowed by its own index first.
+pub(super) async fn search_is_dense(p: &SqlitePool, f: &BookingFilter) -> Result<bool> {
     if f.scope != Scope::All || f.attendee_email.is_some() {
-        return Ok(SearchPlan::Index);
+        return Ok(false);
     }
     let Some(phrase) = fts_phrase(f) else {
-        return Ok(SearchPlan::Index);
+        return Ok(false);
     };
-    let rowids: Vec<i64> = sqlx::query_scalar(
-        "SELECT rowid FROM bookings_search WHERE bookings_search MATCH ?1 LIMIT ?2",
+    let matches: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT rowid FROM bookings_search \
+          WHERE bookings_search MATCH ?1 LIMIT ?2)",
     )
     .bind(phrase)
     .bind(DENSE_MATCHES)
     .persistent(false)
-    .fetch_all(p)
+    .fetch_one(p)
     .await?;
-    if rowids.len() >= DENSE_MATCHES as usize {
-        return Ok(SearchPlan::Scan);
-    }
-    let list = serde_json::to_string(&rowids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(SearchPlan::Matches(list))
+    Ok(matches >= DENSE_MATCHES)
 }
