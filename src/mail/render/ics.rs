@@ -128,14 +128,16 @@ fn invite(booking: &Booking, method: CalendarMethod, extra: Option<Property>) ->
 }
 
 /// `https://calendar.google.com/calendar/render?action=TEMPLATE&text=…&dates=…/…&details=…&location=…`,
-/// every value percent-encoded so booking values cannot change the link's target.
-pub fn google_calendar_link(booking: &Booking) -> String {
+/// every value percent-encoded so booking values cannot change the link's target. The details
+/// name the meeting URL with `meeting_label` (the email's language).
+pub fn google_calendar_link(booking: &Booking, meeting_label: &str) -> String {
     let mut details = booking.description.clone().unwrap_or_default();
     if let Some(url) = nonempty(booking.meeting_url.as_deref()) {
         if !details.is_empty() {
             details.push_str("\n\n");
         }
-        details.push_str("Meeting link: ");
+        details.push_str(meeting_label);
+        details.push_str(": ");
         details.push_str(url);
     }
     format!(

@@ -432,7 +432,7 @@ mod props {
         fn any_title_keeps_the_google_link_on_google(title in any::<String>()) {
             let mut b = booking();
             b.title = title;
-            let link = google_calendar_link(&b);
+            let link = google_calendar_link(&b, "Meeting link");
             prop_assert!(link.starts_with("https://calendar.google.com/calendar/render?action=TEMPLATE&text="));
             prop_assert_eq!(link.matches('&').count(), 4);
             prop_assert!(link.chars().all(|c| c.is_ascii_alphanumeric() || "-._~%&=/:?".contains(c)));

@@ -217,9 +217,10 @@ impl TemplateValues {
                 .filter(|_| kind == EmailKind::Rescheduled)
                 .map(|at| dates.instant(&lookup, at)),
             reminder_lead: reminder_lead(catalogs, &lang.catalog, ctx.reminder_lead),
-            google_calendar_link: kind
-                .has_google_link()
-                .then(|| google_calendar_link(booking)),
+            google_calendar_link: kind.has_google_link().then(|| {
+                let label = catalogs.message(&lang.catalog, "label.meeting_link");
+                google_calendar_link(booking, label.unwrap_or("Meeting link"))
+            }),
             uid: booking.uid.clone(),
             series_dates: ctx
                 .series

@@ -83,7 +83,7 @@ fn invite_without_ical_uid_and_with_hostile_values() {
 fn google_calendar_link_encodes_every_value() {
     let b = booking();
     assert_eq!(
-        google_calendar_link(&b),
+        google_calendar_link(&b, "Meeting link"),
         "https://calendar.google.com/calendar/render?action=TEMPLATE&text=Intro%20call\
          &dates=20260310T140000Z/20260310T143000Z\
          &details=Let%27s%20talk%20about%20the%20garden%20project.%0A%0AMeeting%20link%3A%20https%3A%2F%2Fmeet.example.com%2Fabc-defg-hij\
@@ -91,7 +91,7 @@ fn google_calendar_link_encodes_every_value() {
     );
     let mut evil = booking();
     evil.title = "x&dates=1/2#@evil.example/?a=\"<>".to_owned();
-    let link = google_calendar_link(&evil);
+    let link = google_calendar_link(&evil, "Meeting link");
     assert!(link.starts_with("https://calendar.google.com/calendar/render?action=TEMPLATE&text=x%26dates%3D1%2F2%23%40evil.example%2F%3Fa%3D%22%3C%3E&dates=20260310T140000Z/"));
     assert_eq!(link.matches('&').count(), 4);
     assert!(!link.contains(['#', '"', '<', '>', ' ']));

@@ -26,6 +26,8 @@ fn the_attendees_locale_picks_the_language_and_the_date_format() {
     );
     assert!(de.html.contains(">Verschieben</a>"));
     assert!(de.html.contains(">Absagen</a>"));
+    // The "Add to Google Calendar" link's details name the meeting URL in German too.
+    assert!(de.text.contains("Meeting-Link%3A%20https"), "{}", de.text);
     let fr = render_in(Some("fr"), EmailKind::Cancelled);
     assert!(
         fr.subject.starts_with("Annulé : Intro call, mar. 10 mars"),
