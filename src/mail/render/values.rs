@@ -10,7 +10,7 @@ use super::{
     EmailKind, Recipient, RenderContext, Role, SUBJECT_TITLE_CHARS, brand, clip_words,
     google_calendar_link, text, text_ref,
 };
-use crate::booking::Booking;
+use crate::booking::{Booking, Person};
 
 /// Everything a template sees. Every key is always present (absent values are `none`), so
 /// templates may test any of them under strict undefined behaviour.
@@ -237,47 +237,39 @@ pub(super) fn recipient_locale<'a>(
     booking: &'a Booking,
     recipient: &'a Recipient,
 ) -> Option<&'a str> {
-    if let Some(locale) = text_ref(recipient.locale.as_deref()) {
-        return Some(locale);
-    }
-    match recipient.role {
-        Role::Host => booking
-            .organizer
-            .as_ref()
-            .and_then(|o| text_ref(o.locale.as_deref())),
-        Role::Attendee => booking
-            .attendees
-            .iter()
-            .find(|p| {
-                p.email
-                    .as_deref()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
-            })
-            .and_then(|p| text_ref(p.locale.as_deref())),
-    }
+    recipient_or_person(booking, recipient, recipient.locale.as_deref(), |p| {
+        p.locale.as_deref()
+    })
 }
 
 /// The zone to show times in: the recipient's own, else the matching attendee's (by email) for
 /// attendees, the organizer's for the host.
 fn recipient_zone<'a>(booking: &'a Booking, recipient: &'a Recipient) -> Option<&'a str> {
-    if let Some(zone) = text_ref(recipient.time_zone.as_deref()) {
-        return Some(zone);
+    recipient_or_person(booking, recipient, recipient.time_zone.as_deref(), |p| {
+        p.time_zone.as_deref()
+    })
+}
+
+/// `own` when set, else `field` of the person the recipient is in the booking: the organizer
+/// for the host, the attendee with the recipient's email (ASCII case-insensitive) for an attendee.
+fn recipient_or_person<'a>(
+    booking: &'a Booking,
+    recipient: &Recipient,
+    own: Option<&'a str>,
+    field: impl Fn(&'a Person) -> Option<&'a str>,
+) -> Option<&'a str> {
+    if let Some(value) = text_ref(own) {
+        return Some(value);
     }
-    match recipient.role {
-        Role::Host => booking
-            .organizer
-            .as_ref()
-            .and_then(|o| text_ref(o.time_zone.as_deref())),
-        Role::Attendee => booking
-            .attendees
-            .iter()
-            .find(|p| {
-                p.email
-                    .as_deref()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
-            })
-            .and_then(|p| text_ref(p.time_zone.as_deref())),
-    }
+    let person = match recipient.role {
+        Role::Host => booking.organizer.as_ref(),
+        Role::Attendee => booking.attendees.iter().find(|p| {
+            p.email
+                .as_deref()
+                .is_some_and(|e| e.trim().eq_ignore_ascii_case(recipient.email.trim()))
+        }),
+    };
+    person.and_then(|p| text_ref(field(p)))
 }
 
 fn attendee_names(booking: &Booking) -> Vec<String> {
