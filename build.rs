@@ -26,8 +26,21 @@ fn main() {
                 git(&["rev-parse", "--git-common-dir"]),
                 git(&["symbolic-ref", "-q", "HEAD"]),
             ) {
-                println!("cargo:rerun-if-changed={common}/{head}");
-                println!("cargo:rerun-if-changed={common}/packed-refs");
+                // Only paths that exist: Cargo treats a missing one as always stale, so a
+                // checkout without `packed-refs` would rebuild calbook on every `cargo build`.
+                // A branch that lives only in `packed-refs` gets its loose file at the next
+                // commit, which the watched `refs/heads` directory notices.
+                let loose = format!("{common}/{head}");
+                let watched = if std::path::Path::new(&loose).exists() {
+                    loose
+                } else {
+                    format!("{common}/refs/heads")
+                };
+                for path in [watched, format!("{common}/packed-refs")] {
+                    if std::path::Path::new(&path).exists() {
+                        println!("cargo:rerun-if-changed={path}");
+                    }
+                }
             }
             git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_owned())
         }
