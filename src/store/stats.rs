@@ -23,8 +23,7 @@ use super::value::{ReadRow, Value};
 use super::{Result, Store, StoreError};
 use crate::booking::CountsAs;
 
-/// The counts of one period: the history entries recorded in it, by what each counts as (see
-/// [`crate::booking::counts_as`]).
+/// The counts of one period: the history entries recorded in it, by what each counts as.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PeriodCounts {
     /// New bookings (not the new time of a reschedule).
