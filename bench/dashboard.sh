@@ -71,10 +71,18 @@ for backend in $BACKENDS; do
     sqlite) URL="sqlite://$WORK/data/calbook.db"; DSN="$WORK/data/calbook.db" ;;
     postgres) [ -z "$PG_PID" ] && start_postgres; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); URL=$PG_URL; DSN=$PG_URL ;;
   esac
-  start_calbook() { # $1 the binary
+  start_calbook() { # $1 the binary; prints how long it took to be ready (pending migrations included)
+    local t0; t0=$(date +%s.%N)
     DATABASE_URL=$URL CALBOOK_DATA_DIR=$WORK/data "$1" serve --bind 127.0.0.1:$PORT >>"$WORK/calbook.log" 2>&1 &
     CB_PID=$!
-    for _ in $(seq 1 400); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    # Up to 2 minutes: a build with a new migration applies it to the filled database first.
+    for _ in $(seq 1 2400); do
+      if curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then
+        echo "ready after $(awk "BEGIN{printf \"%.2f\", $(date +%s.%N) - $t0}") s ($1)"
+        return 0
+      fi
+      sleep 0.05
+    done
     echo "calbook did not become ready:"; tail -5 "$WORK/calbook.log"; exit 1
   }
   stop_calbook() { kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""; }

@@ -5,9 +5,10 @@
 //! entry counts as (a booking, a cancellation, a reschedule, a no-show, or nothing) is decided
 //! once, as the entry is written, by the domain rule [`crate::booking::counts_as`] (its docs say
 //! what counts), and kept in `booking_history.counts_as`; migration 0017 filled it for older
-//! entries with the same rule. The statement is one grouped, index-only range scan of the partial
-//! index `booking_history_counts_idx` on `(created_at, counts_as) WHERE counts_as IS NOT NULL`: it
-//! reads neither the table nor any entry's JSON, and entries that count as nothing are not in it.
+//! entries with the same rule. The statement counts each kind in each period as one range of
+//! the partial index `booking_history_counts_idx` on `(counts_as, created_at) WHERE counts_as IS
+//! NOT NULL`, in the index alone: it reads neither the table nor any entry's JSON, and entries
+//! that count as nothing are not in the index.
 //!
 //! [`Store::add_booking_action`] and [`Store::booking_actions`] keep what an admin did about a
 //! booking from the dashboard (notes, resent emails, requests to Cal.com): a table of its own,
@@ -40,26 +41,28 @@ pub struct PeriodCounts {
 /// index only for a query that contains its WHERE term as written.
 const COUNTED: &str = "counts_as IS NOT NULL";
 
-/// The counted entries of `periods` periods, by period and `counts_as` (`$1` … `$periods+1` are
-/// the bounds). The same text on both backends.
+/// The count of each kind in each of `periods` periods (`$1` … `$periods+1` are the bounds), one
+/// row per period and kind, zeros included. Each count is a range of the partial index on
+/// `(counts_as, created_at)`, counted in the index alone: no sort, no grouping, no expression per
+/// entry (a CASE per entry and a GROUP BY over the index on `(created_at, counts_as)` cost ten
+/// times as much on SQLite, in sorting; BENCHMARKS.md, issue 14). The same text on both backends.
 fn statement(periods: usize) -> String {
-    // One period needs no CASE (and a CASE with no WHEN is a syntax error).
-    let case = if periods == 1 {
-        "0".to_owned()
-    } else {
-        let mut case = String::from("CASE");
-        for i in 1..periods {
-            case.push_str(&format!(" WHEN created_at < ${} THEN {}", i + 1, i - 1));
-        }
-        case.push_str(&format!(" ELSE {} END", periods - 1));
-        case
-    };
+    let bounds: Vec<String> = (0..periods)
+        .map(|i| format!("({i}, ${}, ${})", i + 1, i + 2))
+        .collect();
+    let kinds: Vec<String> = CountsAs::ALL
+        .iter()
+        .map(|k| format!("('{}')", k.as_str()))
+        .collect();
     format!(
-        "SELECT CAST(period AS BIGINT) AS period, counts_as, count(*) AS n FROM ( \
-           SELECT {case} AS period, counts_as FROM booking_history \
-            WHERE created_at >= $1 AND created_at < ${last} AND {COUNTED} \
-         ) counted GROUP BY period, counts_as",
-        last = periods + 1,
+        "WITH periods (period, lo, hi) AS (VALUES {bounds}), kinds (counts_as) AS (VALUES {kinds}) \
+         SELECT CAST(period AS BIGINT) AS period, counts_as, \
+                (SELECT count(*) FROM booking_history h \
+                  WHERE h.counts_as = kinds.counts_as AND h.created_at >= periods.lo \
+                    AND h.created_at < periods.hi AND h.{COUNTED}) AS n \
+           FROM periods, kinds",
+        bounds = bounds.join(", "),
+        kinds = kinds.join(", "),
     )
 }
 
@@ -187,16 +190,18 @@ impl Store {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn each_period_is_a_case_arm_over_its_bounds() {
+    fn each_period_is_a_row_over_its_bounds_and_each_kind_a_count() {
         let sql = super::statement(3);
-        assert!(sql.contains("WHEN created_at < $2 THEN 0 WHEN created_at < $3 THEN 1 ELSE 2 END"));
-        assert!(sql.contains("created_at >= $1 AND created_at < $4 AND counts_as IS NOT NULL"));
-        let one = super::statement(1);
-        assert!(one.contains("SELECT 0 AS period,"), "{one}");
         assert!(
-            one.contains("created_at >= $1 AND created_at < $2 AND"),
-            "{one}"
+            sql.contains("VALUES (0, $1, $2), (1, $2, $3), (2, $3, $4))"),
+            "{sql}"
         );
+        assert!(
+            sql.contains("VALUES ('booking'), ('cancellation'), ('reschedule'), ('no_show'))"),
+            "{sql}"
+        );
+        assert!(sql.contains("AND h.counts_as IS NOT NULL) AS n"), "{sql}");
+        assert!(super::statement(1).contains("VALUES (0, $1, $2))"));
     }
 
     /// The statement's term is word for word the partial index's WHERE in both migrations 0017.
@@ -209,7 +214,7 @@ mod tests {
             );
             let migration = std::fs::read_to_string(&path).unwrap();
             let index = "CREATE INDEX booking_history_counts_idx ON booking_history \
-                         (created_at, counts_as)\n  WHERE ";
+                         (counts_as, created_at)\n  WHERE ";
             assert!(
                 migration.contains(&format!("{index}{};", super::COUNTED)),
                 "{path}"
