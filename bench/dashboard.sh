@@ -11,6 +11,7 @@
 #   bench/dashboard.sh                 # 100,000 bookings, both backends
 #   N=20000 REPEAT=50 BACKENDS=sqlite bench/dashboard.sh
 #   BEFORE=/tmp/calbook-before bench/dashboard.sh
+#   VACUUM=1 BACKENDS=postgres BEFORE=/tmp/calbook-before bench/dashboard.sh   # vacuumed first
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -71,10 +72,18 @@ for backend in $BACKENDS; do
     sqlite) URL="sqlite://$WORK/data/calbook.db"; DSN="$WORK/data/calbook.db" ;;
     postgres) [ -z "$PG_PID" ] && start_postgres; PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1); URL=$PG_URL; DSN=$PG_URL ;;
   esac
-  start_calbook() { # $1 the binary
+  start_calbook() { # $1 the binary; prints how long it took to be ready (pending migrations included)
+    local t0; t0=$(date +%s.%N)
     DATABASE_URL=$URL CALBOOK_DATA_DIR=$WORK/data "$1" serve --bind 127.0.0.1:$PORT >>"$WORK/calbook.log" 2>&1 &
     CB_PID=$!
-    for _ in $(seq 1 400); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    # Up to 2 minutes: a build with a new migration applies it to the filled database first.
+    for _ in $(seq 1 2400); do
+      if curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1; then
+        echo "ready after $(awk "BEGIN{printf \"%.2f\", $(date +%s.%N) - $t0}") s ($1)"
+        return 0
+      fi
+      sleep 0.05
+    done
     echo "calbook did not become ready:"; tail -5 "$WORK/calbook.log"; exit 1
   }
   stop_calbook() { kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""; }
@@ -92,6 +101,12 @@ for backend in $BACKENDS; do
 
   for bin in $BEFORE $BIN; do
     [ -z "$CB_PID" ] && start_calbook "$bin"
+    # VACUUM=1: on PostgreSQL, times each build on a vacuumed database (visibility map set, as
+    # autovacuum leaves it within minutes) instead of right after the fill or a migration.
+    if [ "${VACUUM:-0}" = 1 ] && [ "$backend" = postgres ]; then
+      t0=$(date +%s.%N); sql "VACUUM (ANALYZE)" >/dev/null
+      echo "VACUUM (ANALYZE) in $(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}") s"
+    fi
     echo "== $backend, $bin ($(cut -d' ' -f1-3 /proc/loadavg))"
     JAR=$WORK/jar; rm -f "$JAR"
     curl -s -c "$JAR" "$B/admin/login" >"$WORK/login.html"
@@ -141,4 +156,9 @@ for tag in re.findall(r"<a\s[^>]*>", sys.stdin.read()):
     time_page "GET /api/stats (admin token)" "/api/stats" -H "Authorization: Bearer $TOKEN"
     stop_calbook
   done
+  if [ -n "$BEFORE" ]; then
+    # The same build again, nothing left to migrate: the difference to its first start on this
+    # data is what the newer migrations took.
+    echo -n "restart, nothing to migrate: "; start_calbook "$BIN"; stop_calbook
+  fi
 done

@@ -13,12 +13,14 @@ use crate::web::{Web, WebState};
 
 /// The main listener's router.
 pub fn router(state: AppState, web: Arc<Web>) -> Router {
-    let pages = crate::web::routes().with_state(WebState {
+    // The pages' `/api/stats` is described in the API's document beside the bookings API.
+    let (pages, pages_api) = crate::web::routes().split_for_parts();
+    let pages = pages.with_state(WebState {
         app: state.clone(),
         web,
     });
     let app = Router::new()
-        .merge(http::routes().with_state(state.clone()))
+        .merge(http::routes(pages_api).with_state(state.clone()))
         .merge(pages)
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)

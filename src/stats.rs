@@ -20,22 +20,25 @@ use crate::store::{PeriodCounts, Store, StoreError};
 pub const WEEKS: usize = 12;
 
 /// One week's numbers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Week {
     /// The Monday the week starts on, in the dashboard's zone (`2026-11-23`).
+    #[schema(format = Date)]
     pub week_start: String,
     /// The week's first instant (RFC 3339, UTC).
+    #[schema(value_type = String, format = DateTime)]
     pub starts_at: Timestamp,
     /// The next week's first instant.
+    #[schema(value_type = String, format = DateTime)]
     pub ends_at: Timestamp,
     #[serde(flatten)]
     pub counts: PeriodCounts,
 }
 
 /// The answer of `GET /api/stats`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WeeklyStats {
-    /// The zone the weeks are cut in.
+    /// The zone the weeks are cut in (IANA name, `CALBOOK_ADMIN_TIMEZONE`).
     pub time_zone: String,
     /// Oldest first; the last is the current week.
     pub weeks: Vec<Week>,

@@ -14,13 +14,17 @@
 //! - **Idempotence.** Applying an event to the state it produced changes nothing.
 //! - **Reschedules are new bookings.** Cal.com gives the new time a new uid; the old booking is
 //!   marked `rescheduled` and linked both ways (`rescheduled_from` / `rescheduled_to`).
+//! - **Each audit entry knows what it counts as** in the business's numbers (a booking, a
+//!   cancellation, a reschedule, a no-show, or nothing): [`HistoryEntry::counts_as`].
 
+mod counts;
 mod event;
 mod extras;
 pub mod links;
 pub use links::LinkPolicy;
 mod rules;
 
+pub use counts::{CountsAs, counts_as};
 pub use event::{
     BookingDetails, BookingEvent, DetailExtras, MeetingPhase, NoShowMark, Payment, Person,
     PreviousSlot, RecurringRule,

@@ -19,7 +19,7 @@ mod webhooks;
 
 pub use serve::{ConnectionLimits, serve};
 
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,10 +36,13 @@ use tower_http::trace::TraceLayer;
 use crate::state::AppState;
 
 /// The main listener's API routes: the bookings API and its OpenAPI document, the Cal.com
-/// webhook, `/healthz`, `/readyz` and the admin-only `/metrics`.
-pub fn routes() -> Router<AppState> {
+/// webhook, `/healthz`, `/readyz` and the admin-only `/metrics`. `more_api` is the document of
+/// the operations the pages serve under `/api/` (`GET /api/stats`, see [`crate::web::routes`]):
+/// `/api/openapi.json` describes them too.
+pub fn routes(more_api: utoipa::openapi::OpenApi) -> Router<AppState> {
     // The bookings API and its OpenAPI document come from the same registrations.
-    let (api, doc) = bookings_api::routes().split_for_parts();
+    let (api, mut doc) = bookings_api::routes().split_for_parts();
+    doc.merge(more_api);
     let doc: Arc<str> = doc
         .to_pretty_json()
         .expect("the OpenAPI document serializes")

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 
 use super::value::{ReadRow, Value};
 use super::{Delivery, Outcome, Result, StoreError};
-use crate::booking::{Booking, HistoryEntry, Status};
+use crate::booking::{Booking, CountsAs, HistoryEntry, Status};
 
 /// What a column takes part in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +193,11 @@ pub(super) static HISTORY: Table<HistoryEntry> = Table {
         col("created_at", Key, |h| Value::Time(Some(h.created_at))),
         col("delivery_id", Key, |h| Value::Uuid(h.delivery_id)),
         col("source", Key, |h| Value::text(h.source.as_str())),
+        // Migration 0017 (issue 14): what the entry counts as in the weekly numbers, decided
+        // from the entry itself as it is written (`HistoryEntry::counts_as`); never read back.
+        col("counts_as", InsertOnly, |h| {
+            Value::Text(h.counts_as().map(CountsAs::as_str))
+        }),
     ],
 };
 

@@ -30,9 +30,11 @@ pub use settings::{EmbedLayout, EmbedTheme, WebConfigError, WebSettings};
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -143,9 +145,12 @@ async fn signed_in_client(state: &WebState, headers: &HeaderMap) -> Option<Signe
     })
 }
 
-/// The page routes; [`crate::routes`] merges them into the application router.
-pub fn routes() -> Router<WebState> {
-    Router::new()
+/// The page routes, and `GET /api/stats` registered with its OpenAPI operation (its route and
+/// its entry in `/api/openapi.json` come from one registration); [`crate::routes`] merges the
+/// routes into the application router and the operation into the API's document.
+pub fn routes() -> OpenApiRouter<WebState> {
+    OpenApiRouter::with_openapi(admin::StatsDoc::openapi())
+        .routes(routes!(admin::stats_json))
         .route("/", get(|| async { axum::response::Redirect::to("/book") }))
         .route("/book", get(book::page))
         .route("/assets/{name}", get(assets::serve))
@@ -163,7 +168,6 @@ pub fn routes() -> Router<WebState> {
             post(admin::request_reschedule),
         )
         .route("/admin/stats", get(admin::stats_page))
-        .route("/api/stats", get(admin::stats_json))
         .route("/admin/deliveries", get(admin::deliveries))
         .route("/admin/deliveries/{id}", get(admin::delivery))
         .route(

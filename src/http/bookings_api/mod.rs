@@ -3,8 +3,10 @@
 //!
 //! Routes and document come from the same code: every handler here is registered through
 //! [`OpenApiRouter`] with its `#[utoipa::path]`, so a route cannot exist without its entry in the
-//! document, nor the other way round. `docs/openapi.json` is a committed copy that a test compares
-//! with the generated one, so every change to the API shows up in review.
+//! document, nor the other way round. The same document describes `GET /api/stats` (the
+//! dashboard's weekly numbers, served by the pages, registered the same way in
+//! [`crate::web::routes`]). `docs/openapi.json` is a committed copy that a test compares with the
+//! generated one, so every change to the API shows up in review.
 //!
 //! Who sees what (see [`Caller`]): admins (the admin token, or `app_metadata.role = admin`) see
 //! every booking; a client sees the bookings whose `client_id` is its id, or, for a booking
@@ -62,7 +64,8 @@ pub use crate::store::MAX_CHAIN_HOPS;
 `Authorization: Bearer <token>`: a Supabase access token of the project, or the admin token. \
 Admins (the admin token, or `app_metadata.role = admin`) see every booking; a client sees the \
 bookings made with its id as `metadata[client_id]`, or, failing that, with its verified email as \
-the attendee's. Errors are JSON `{\"error\": code, \"message\": text}`."
+the attendee's. The weekly numbers (`GET /api/stats`) are for admins only. Errors are JSON \
+`{\"error\": code, \"message\": text}`."
     ),
     modifiers(&BearerAuth),
     components(schemas(Order)),
@@ -84,7 +87,9 @@ impl Modify for BearerAuth {
                     .bearer_format("JWT")
                     .description(Some(
                         "A Supabase access token (HS256 with the project's JWT secret, or ES256/RS256 \
-with its published keys; `aud` must be `authenticated`), or the admin token.",
+with its published keys; `aud` must be `authenticated`), or the admin token. An operation that \
+requires the role `admin` (`GET /api/stats`) takes the admin token or a token with \
+`app_metadata.role = admin`, and answers 403 to anyone else signed in.",
                     ))
                     .build(),
             ),
@@ -100,7 +105,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(booking_history))
 }
 
-/// The OpenAPI document of [`routes()`], as served at `/api/openapi.json`.
+/// The OpenAPI document of [`routes()`] alone; `/api/openapi.json` adds the operations the pages
+/// serve under `/api/` (see [`super::routes`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     routes().into_openapi()
 }

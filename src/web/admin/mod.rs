@@ -26,7 +26,7 @@ pub use bookings::{booking, bookings, bookings_csv};
 pub use guard::{AdminForm, AdminSession, CsrfField, CsrfForm};
 use ops::delivery_row;
 pub use ops::{deliveries, emails, retry_all_dead, retry_email};
-pub use stats::{stats_json, stats_page};
+pub use stats::{__path_stats_json, StatsDoc, stats_json, stats_page};
 pub use sync_ops::{delivery, replay_delivery};
 pub use today::today;
 

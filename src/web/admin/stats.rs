@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::{AdminSession, store_error};
-use crate::http::ApiError;
+use crate::http::{ApiError, ErrorBody};
 use crate::stats::{StatsError, WeeklyStats};
 use crate::web::WebState;
 use crate::web::pages::STRICT_CSP;
@@ -233,7 +233,34 @@ pub async fn stats_page(State(state): State<WebState>, admin: AdminSession) -> R
     )
 }
 
-/// `GET /api/stats`: admins only, by bearer token.
+/// The `stats` tag of the API document.
+#[derive(utoipa::OpenApi)]
+#[openapi(tags((name = "stats", description = "The dashboard's weekly numbers, for admins")))]
+pub struct StatsDoc;
+
+/// The weekly numbers: bookings, cancellations, reschedules and no-shows per week.
+///
+/// Admins only: the admin token, or a Supabase access token with `app_metadata.role = admin`
+/// (the `admin` role of the `bearer` scheme). The last twelve weeks, Monday 00:00 to Monday
+/// 00:00 in the dashboard's zone (`CALBOOK_ADMIN_TIMEZONE`), oldest first, the current week last
+/// (still running). Each entry of a booking's history counts by when calbook learnt of it (a
+/// webhook or the sync): a new booking (not the new time of a reschedule), a cancellation (a
+/// whole booking, not one seat), a reschedule (each move once), a no-show mark set (not one
+/// taken back).
+#[utoipa::path(
+    get,
+    path = "/api/stats",
+    tag = "stats",
+    operation_id = "weekly_stats",
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "The last twelve weeks' numbers, and their sums", body = WeeklyStats),
+        (status = 401, description = "Missing or refused token", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"calbook\"`, with `error=\"invalid_token\"` for a refused token"))),
+        (status = 403, description = "Signed in, but not as an admin (a client)", body = ErrorBody),
+        (status = 503, description = "Database or signing keys unavailable; retry", body = ErrorBody),
+    )
+)]
 pub async fn stats_json(State(state): State<WebState>, headers: HeaderMap) -> Response {
     match crate::http::sign_in::resolve_bearer(&state, &headers).await {
         Ok(caller) if caller.is_admin() => {}

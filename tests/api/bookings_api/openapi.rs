@@ -43,7 +43,10 @@ async fn openapi_document_matches_the_routes_and_the_committed_copy() {
         ),
         ("/api/bookings/{uid}", "get", &["uid"]),
         ("/api/bookings/{uid}/history", "get", &["uid"]),
+        ("/api/stats", "get", &[]),
     ];
+    // Operations for admins only name the bearer scheme's `admin` role.
+    let admins_only = ["/api/stats"];
     let paths = doc["paths"].as_object().unwrap();
     let mut documented = Vec::new();
     for (p, item) in paths {
@@ -56,9 +59,14 @@ async fn openapi_document_matches_the_routes_and_the_committed_copy() {
                 .request(m.to_uppercase().parse().unwrap(), app.url(&url));
             let res = req.send().await.unwrap();
             assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{m} {p} is served");
+            let roles: &[&str] = if admins_only.contains(&p.as_str()) {
+                &["admin"]
+            } else {
+                &[]
+            };
             assert_eq!(
                 op["security"],
-                json!([{"bearer": []}]),
+                json!([{ "bearer": roles }]),
                 "{m} {p} declares the bearer scheme"
             );
         }
@@ -71,14 +79,22 @@ async fn openapi_document_matches_the_routes_and_the_committed_copy() {
     documented.sort();
     assert_eq!(documented, want);
     for (p, m, params) in expected {
-        let names: Vec<&str> = doc["paths"][*p][*m]["parameters"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{m} {p} has parameters"))
-            .iter()
-            .map(|x| x["name"].as_str().unwrap())
-            .collect();
+        let names: Vec<&str> = match doc["paths"][*p][*m].get("parameters") {
+            Some(list) => list
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["name"].as_str().unwrap())
+                .collect(),
+            None => Vec::new(),
+        };
         assert_eq!(&names, params, "{m} {p}");
-        for code in ["200", "401"] {
+        let codes: &[&str] = if admins_only.contains(p) {
+            &["200", "401", "403"]
+        } else {
+            &["200", "401"]
+        };
+        for code in codes {
             assert!(
                 doc["paths"][*p][*m]["responses"][code].is_object(),
                 "{m} {p} documents {code}"
@@ -124,6 +140,22 @@ async fn openapi_document_matches_the_routes_and_the_committed_copy() {
         );
     }
 
+    // `/api/stats` answers what its schema says: the same fields, a week's counts included.
+    let (status, _, stats) = get(&app, "/api/stats", Some(ADMIN_TOKEN)).await;
+    assert_eq!(status, StatusCode::OK, "{stats}");
+    let schemas = &doc["components"]["schemas"];
+    let answer = &doc["paths"]["/api/stats"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(answer["$ref"], "#/components/schemas/WeeklyStats");
+    assert_eq!(
+        schema_fields(schemas, &schemas["WeeklyStats"]),
+        fields_of(&stats)
+    );
+    assert_eq!(
+        schema_fields(schemas, &schemas["Week"]),
+        fields_of(&stats["weeks"][0])
+    );
+
     let file = format!("{}/docs/openapi.json", env!("CARGO_MANIFEST_DIR"));
     let pretty = serde_json::to_string_pretty(&doc).unwrap() + "\n";
     if std::env::var_os("UPDATE_OPENAPI").is_some() {
@@ -139,4 +171,33 @@ async fn openapi_document_matches_the_routes_and_the_committed_copy() {
         "docs/openapi.json differs from the generated document; review the change and run \
          `UPDATE_OPENAPI=1 cargo test openapi` to update it"
     );
+}
+
+/// The property names a schema gives an object, through `$ref`s and `allOf` (a flattened field).
+fn schema_fields(schemas: &Value, schema: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.trim_start_matches("#/components/schemas/");
+        out.extend(schema_fields(schemas, &schemas[name]));
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        out.extend(schema_fields(schemas, part));
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        out.extend(props.keys().cloned());
+    }
+    out.sort();
+    out
+}
+
+/// The keys of a JSON object, sorted.
+fn fields_of(v: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
 }

@@ -7,6 +7,7 @@ mod export;
 mod in_browser;
 mod list;
 mod stats;
+mod stats_backfill;
 mod today;
 
 use crate::helpers::booked_by;
