@@ -131,7 +131,11 @@ pub(super) async fn truncate_wal(
     Ok(busy == 0)
 }
 
-async fn set_busy_timeout(conn: &mut SqliteConnection, t: std::time::Duration) -> Result<()> {
+/// Sets the connection's busy timeout (how long a statement waits for a lock).
+pub(super) async fn set_busy_timeout(
+    conn: &mut SqliteConnection,
+    t: std::time::Duration,
+) -> Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "PRAGMA busy_timeout = {}",
         t.as_millis()
@@ -139,6 +143,14 @@ async fn set_busy_timeout(conn: &mut SqliteConnection, t: std::time::Duration) -
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether `e` is SQLite's BUSY or LOCKED (another connection holds the lock), extended codes
+/// included.
+pub(super) fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code()
+        .and_then(|c| c.parse::<u32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Copies committed WAL pages into the database file (a PASSIVE checkpoint: it never blocks the
