@@ -17,7 +17,7 @@ use sqlx::query_builder::Separated;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
 use uuid::Uuid;
 
-use super::query::listing_tail_planned;
+use super::query::{Arg, listing_tail};
 use super::rows::{
     self, BOOKING_INSERT_TAIL, BOOKING_SQL, BOOKING_UPDATE_TAIL, BOOKINGS, DELIVERIES,
     DELIVERIES_NEWEST_FIRST, DELIVERIES_OLDEST_FIRST, DELIVERY_INSERT_TAIL, DELIVERY_SQL, HISTORY,
@@ -134,22 +134,33 @@ pub(super) async fn fetch_optional<'e, DB: Db, T>(
     row.as_ref().map(decode).transpose()
 }
 
-/// One page of bookings (see [`BookingFilter`]).
+/// One page of bookings (see [`BookingFilter`]), planned by [`listing_tail`].
 pub(super) async fn bookings<'e, DB: Db + sqlx::database::HasStatementCache>(
     e: impl Executor<'e, Database = DB>,
     f: &BookingFilter,
-    dense_search: bool,
 ) -> Result<Vec<Booking>> {
-    let (tail, args) = listing_tail_planned(f, DB::BACKEND, dense_search);
-    let args: Vec<Value<'_>> = args.iter().map(|a| a.value()).collect();
-    let sql = format!("{}{tail}", BOOKING_SQL.select);
-    // A search is planned with its pattern each time, never from a cached statement: after five
-    // runs PostgreSQL may switch a prepared statement to a generic plan, which cannot see that a
-    // term is selective and walks every live booking in start order, folding each one's text
-    // (338 ms at 110,000 bookings instead of a few through the trigram index).
+    let (tail, args) = listing_tail(f, DB::BACKEND);
     let searching = f.search.as_deref().is_some_and(|t| !t.trim().is_empty());
+    listing(e, format!("{}{tail}", BOOKING_SQL.select), &args, searching).await
+}
+
+/// The bookings a listing statement (`sql`, every column of [`BOOKING_SQL`]) selects.
+/// `searching`: it has a search term, which PostgreSQL plans with the pattern each time, never
+/// from a cached statement: after five runs it may switch a prepared statement to a generic plan,
+/// which cannot see that a term is selective and walks every live booking in start order,
+/// folding each one's text (338 ms at 110,000 bookings instead of a few through the trigram
+/// index). SQLite's plan does not depend on the values bound (the search's statements name their
+/// indexes), so it keeps every listing prepared: preparing one costs more than running it for a
+/// rare term.
+pub(super) async fn listing<'e, DB: Db + sqlx::database::HasStatementCache>(
+    e: impl Executor<'e, Database = DB>,
+    sql: String,
+    args: &[Arg],
+    searching: bool,
+) -> Result<Vec<Booking>> {
+    let args: Vec<Value<'_>> = args.iter().map(|a| a.value()).collect();
     let rows = query::<DB>(sql, &args)
-        .persistent(!searching)
+        .persistent(DB::BACKEND == Backend::Sqlite || !searching)
         .fetch_all(e)
         .await?;
     rows.iter().map(rows::booking).collect()

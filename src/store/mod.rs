@@ -17,8 +17,10 @@
 //! (types), `rows` and `value` (the row codec: each table's columns declared once, and the few
 //! per-backend value encodings), `common` (statements with the same SQL on both backends),
 //! `sqlite` and `postgres` (what is each backend's own), `upkeep` (SQLite's fsync barrier and
-//! checkpoints), `query` (listings), `live` (the live list's partial index), `sessions`, `outbox`, `sync` (the Cal.com sync's watermark,
-//! lease and last pass), `stored` (one delivery with its body). This file dispatches to a backend.
+//! checkpoints), `query` (listings), `live` (the live list's partial index), `search` (SQLite's
+//! search over every booking, in one statement), `sessions`, `outbox`, `sync` (the Cal.com
+//! sync's watermark, lease and last pass), `stored` (one delivery with its body). This file
+//! dispatches to a backend.
 
 mod common;
 mod delivery;
@@ -32,6 +34,7 @@ mod postgres;
 mod probe;
 mod query;
 mod rows;
+mod search;
 mod sessions;
 mod sqlite;
 mod stats;
@@ -232,11 +235,8 @@ impl Store {
     /// One page of bookings (see [`BookingFilter`]).
     pub async fn bookings(&self, filter: &BookingFilter) -> Result<Vec<Booking>> {
         match self {
-            Store::Sqlite(s) => {
-                let dense = sqlite::search_is_dense(&s.pool, filter).await?;
-                common::bookings(&s.pool, filter, dense).await
-            }
-            Store::Postgres(p) => common::bookings(p, filter, false).await,
+            Store::Sqlite(s) => sqlite::bookings(&s.pool, filter).await,
+            Store::Postgres(p) => common::bookings(p, filter).await,
         }
     }
 

@@ -235,31 +235,46 @@ impl Arg {
     }
 }
 
-/// [`listing_tail_planned`] for a search that is not dense.
-#[cfg(test)]
+/// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
+/// `FROM bookings`), with its arguments in parameter order. A search of three characters or more
+/// goes through the search index (on SQLite, a listing of every booking is instead answered by
+/// `search::sqlite_listing`, which also knows when walking the list's order is faster).
 pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<Arg>) {
-    listing_tail_planned(f, backend, false)
+    let search = search_text(f);
+    let fts = search.is_some_and(searched_through_the_index);
+    let hint = super::live::index_hint(f, search, fts, backend);
+    let ListingParts {
+        mut filters,
+        order,
+        mut args,
+    } = listing_parts(f, backend);
+    if let Some(text) = search {
+        let term = search_term(&mut args, text, fts, backend);
+        let _ = write!(filters, " AND {term}");
+    }
+    args.push(Arg::Int(i64::from(f.limit)));
+    let sql = format!("{hint}{filters} ORDER BY {order} LIMIT ${}", args.len());
+    (sql, args)
 }
 
-/// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
-/// `FROM bookings`), with its arguments in parameter order. `dense`: the search matches so many
-/// bookings (at least [`DENSE_MATCHES`], see `Store::bookings`) that one page of them is found
-/// sooner by walking the listing's order and checking each row than by looking every match up
-/// through the search index and sorting them.
-pub(super) fn listing_tail_planned(
-    f: &BookingFilter,
-    backend: Backend,
-    dense: bool,
-) -> (String, Vec<Arg>) {
+/// What every plan of a listing shares: its filters but the search, and its order.
+pub(super) struct ListingParts {
+    /// ` WHERE TRUE AND …`: whose bookings, status (or live), range, attendee email, cursor.
+    pub(super) filters: String,
+    /// `starts_at ASC, id ASC`, or both descending.
+    pub(super) order: &'static str,
+    /// The filters' arguments, `$1` onwards.
+    pub(super) args: Vec<Arg>,
+}
+
+/// `f`'s filters (all but the search) and order on `backend`.
+pub(super) fn listing_parts(f: &BookingFilter, backend: Backend) -> ListingParts {
     // The ASCII-only fold of the ownership rule, as the email index is built on each backend.
     let fold = match backend {
         Backend::Sqlite => "lower",
         Backend::Postgres => "calbook_ascii_lower",
     };
-    let search = f.search.as_deref().map(str::trim).filter(|t| !t.is_empty());
-    let fts = !dense && search.is_some_and(searched_through_the_index);
-    let hint = super::live::index_hint(f, search, fts, backend);
-    let mut sql = format!("{hint} WHERE TRUE");
+    let mut sql = " WHERE TRUE".to_owned();
     let mut args = Vec::new();
     let param = |args: &mut Vec<Arg>, a: Arg| {
         args.push(a);
@@ -301,21 +316,25 @@ pub(super) fn listing_tail_planned(
         );
         let _ = write!(sql, " AND {fold}(attendee_email) = {p}");
     }
-    if let Some(text) = search {
-        search_clause(&mut sql, &mut args, text, fts, backend);
-    }
-    let (cmp, dir) = match f.order {
-        SortOrder::Ascending => (">", "ASC"),
-        SortOrder::Descending => ("<", "DESC"),
+    let (cmp, order) = match f.order {
+        SortOrder::Ascending => (">", "starts_at ASC, id ASC"),
+        SortOrder::Descending => ("<", "starts_at DESC, id DESC"),
     };
     if let Some(c) = f.after {
         let t = param(&mut args, Arg::Time(c.starts_at));
         let id = param(&mut args, Arg::Uuid(c.id));
         let _ = write!(sql, " AND (starts_at, id) {cmp} ({t}, {id})");
     }
-    let limit = param(&mut args, Arg::Int(i64::from(f.limit)));
-    let _ = write!(sql, " ORDER BY starts_at {dir}, id {dir} LIMIT {limit}");
-    (sql, args)
+    ListingParts {
+        filters: sql,
+        order,
+        args,
+    }
+}
+
+/// `f`'s search, trimmed, when there is one.
+pub(super) fn search_text(f: &BookingFilter) -> Option<&str> {
+    f.search.as_deref().map(str::trim).filter(|t| !t.is_empty())
 }
 
 /// The folded text PostgreSQL's trigram index (migration 0013) is built on: the planner uses the
@@ -326,35 +345,40 @@ pub(super) const SEARCH_TEXT_PG: &str = "lower(coalesce(title, '') || ' ' || coa
 const MIN_INDEXED_CHARS: usize = 3;
 
 /// From this many matches on, a search on SQLite walks the listing's order instead of the search
-/// index (see [`listing_tail_planned`]): one page of 50 is then found within about
+/// index (see `search::sqlite_listing`): one page of 50 is then found within about
 /// 110,000 / 2,000 × 50 ≈ 2,750 rows of 110,000, while looking up and sorting 2,000 matches
 /// costs about as much.
 pub(super) const DENSE_MATCHES: i64 = 2_000;
 
 /// Whether a search for `text` (trimmed) can go through the trigram index.
-fn searched_through_the_index(text: &str) -> bool {
+pub(super) fn searched_through_the_index(text: &str) -> bool {
     text.chars().count() >= MIN_INDEXED_CHARS
 }
 
-/// The SQLite search index's query for `text` when it can answer it: one FTS5 phrase (quotes
-/// doubled), its trigrams in a row, so a substring.
+/// The SQLite search index's query for `f`'s search when it can answer it: one FTS5 phrase
+/// (quotes doubled), its trigrams in a row, so a substring.
 pub(super) fn fts_phrase(f: &BookingFilter) -> Option<String> {
-    let text = f.search.as_deref().map(str::trim)?;
-    searched_through_the_index(text).then(|| format!("\"{}\"", text.replace('"', "\"\"")))
+    let text = search_text(f)?;
+    searched_through_the_index(text).then(|| phrase(text))
 }
 
-/// Appends the free-text search for `text` (trimmed, not empty); `fts`: through SQLite's search
-/// index, else a scan of the four columns.
-fn search_clause(sql: &mut String, args: &mut Vec<Arg>, text: &str, fts: bool, backend: Backend) {
+/// `text` as one FTS5 phrase: in double quotes, its own quotes doubled, so no FTS5 syntax.
+fn phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// The term (to join with `AND`) of the free-text search for `text` (trimmed, not empty), its
+/// argument pushed onto `args`; `fts`: through SQLite's search index, else a scan of the four
+/// columns on SQLite (a case-insensitive `LIKE`, ASCII letters folded).
+pub(super) fn search_term(args: &mut Vec<Arg>, text: &str, fts: bool, backend: Backend) -> String {
     let like = format!("%{}%", escape_like(&text.to_lowercase()));
     match backend {
         Backend::Sqlite if fts => {
-            args.push(Arg::Text(format!("\"{}\"", text.replace('"', "\"\""))));
-            let _ = write!(
-                sql,
-                " AND rowid IN (SELECT rowid FROM bookings_search WHERE bookings_search MATCH ${})",
+            args.push(Arg::Text(phrase(text)));
+            format!(
+                "rowid IN (SELECT rowid FROM bookings_search WHERE bookings_search MATCH ${})",
                 args.len()
-            );
+            )
         }
         Backend::Sqlite => {
             args.push(Arg::Text(like));
@@ -363,15 +387,11 @@ fn search_clause(sql: &mut String, args: &mut Vec<Arg>, text: &str, fts: bool, b
                 .iter()
                 .map(|c| format!("lower({c}) LIKE {p} ESCAPE '\\'"))
                 .collect();
-            let _ = write!(sql, " AND ({})", cols.join(" OR "));
+            format!("({})", cols.join(" OR "))
         }
         Backend::Postgres => {
             args.push(Arg::Text(like));
-            let _ = write!(
-                sql,
-                " AND {SEARCH_TEXT_PG} LIKE ${} ESCAPE '\\'",
-                args.len()
-            );
+            format!("{SEARCH_TEXT_PG} LIKE ${} ESCAPE '\\'", args.len())
         }
     }
 }

@@ -15,11 +15,11 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
-use super::common::{Db, decode_bookings};
+use super::common::{self, Db, decode_bookings};
 use super::query::{BookingFilter, DENSE_MATCHES, Scope, fts_phrase};
 use super::rows::BOOKING_SQL;
 use super::value::Value;
-use super::{Backend, Result, StoreError, StoreOptions};
+use super::{Backend, Result, StoreError, StoreOptions, search};
 use crate::booking::Booking;
 
 type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments>;
@@ -131,7 +131,11 @@ pub(super) async fn truncate_wal(
     Ok(busy == 0)
 }
 
-async fn set_busy_timeout(conn: &mut SqliteConnection, t: std::time::Duration) -> Result<()> {
+/// Sets the connection's busy timeout (how long a statement waits for a lock).
+pub(super) async fn set_busy_timeout(
+    conn: &mut SqliteConnection,
+    t: std::time::Duration,
+) -> Result<()> {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "PRAGMA busy_timeout = {}",
         t.as_millis()
@@ -139,6 +143,14 @@ async fn set_busy_timeout(conn: &mut SqliteConnection, t: std::time::Duration) -
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Whether `e` is SQLite's BUSY or LOCKED (another connection holds the lock), extended codes
+/// included.
+pub(super) fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code()
+        .and_then(|c| c.parse::<u32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
 /// Copies committed WAL pages into the database file (a PASSIVE checkpoint: it never blocks the
@@ -223,11 +235,19 @@ pub(super) async fn bookings_with_uids(p: &SqlitePool, uids: &[&str]) -> Result<
     decode_bookings(&rows)
 }
 
+/// One page of bookings: a search over every booking in the one statement of
+/// [`search::sqlite_listing`], anything else as on PostgreSQL.
+pub(super) async fn bookings(p: &SqlitePool, f: &BookingFilter) -> Result<Vec<Booking>> {
+    match search::sqlite_listing(f, &BOOKING_SQL.select) {
+        Some((sql, args)) => common::listing(p, sql, &args, true).await,
+        None => common::bookings(p, f).await,
+    }
+}
+
 /// Whether `f`'s search matches at least [`DENSE_MATCHES`] bookings (counted through the search
-/// index, stopping there), so that its listing walks the list's order instead (SQLite has no
-/// statistics to choose by itself: a word in every title took 135 ms through the index at
-/// 110,000 bookings). Only for listings of every booking with no email filter: an owner's or an
-/// attendee's listing is narrowed by its own index first.
+/// index, stopping there), so that [`bookings`] walks the list's order instead of looking the
+/// matches up (see [`search::sqlite_listing`]). Only for listings of every booking with no email
+/// filter: an owner's or an attendee's listing is narrowed by its own index first.
 pub(super) async fn search_is_dense(p: &SqlitePool, f: &BookingFilter) -> Result<bool> {
     if f.scope != Scope::All || f.attendee_email.is_some() {
         return Ok(false);

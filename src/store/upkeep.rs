@@ -4,7 +4,8 @@
 //! `CALBOOK_WAL_TRUNCATE_MIB` ([`Store::bound_wal`]), so it stays under 64 MiB (four times the
 //! default 16, SQLite's `journal_size_limit`) however busy the writer is, and the background task
 //! ([`Store::start_upkeep`]) checkpoints every second and empties the WAL once writes stop.
-//! On PostgreSQL both are no-ops: its commit is durable by itself and it checkpoints on its own.
+//! The same task merges the search index's segments a step a second ([`Store::merge_search_index`]).
+//! On PostgreSQL all are no-ops: its commit is durable by itself and it checkpoints on its own.
 //!
 //! Failure modes: a failed fsync is [`StoreError::Unavailable`] (the delivery is not
 //! acknowledged, so the sender retries); a failed background checkpoint is logged and retried a
@@ -14,7 +15,7 @@
 
 use std::time::Duration;
 
-use super::{Result, SqliteSync, Store, StoreError, WriterConnection, sqlite};
+use super::{Result, SqliteSync, Store, StoreError, WriterConnection, search, sqlite};
 
 impl Store {
     /// Returns once the transactions this process has committed are on disk.
@@ -89,8 +90,20 @@ impl Store {
         Ok(())
     }
 
-    /// Starts the store's background upkeep, if it has any: on SQLite a PASSIVE checkpoint every
-    /// second (commits never wait for one), and a TRUNCATE checkpoint when the WAL has not
+    /// One step of merging SQLite's search index (see `search::merge_index`): `Ok(true)` when it
+    /// merged segments and more may be left, `Ok(false)` when there was nothing to merge or the
+    /// ingest writer held the write lock for longer than 50 ms. Always `Ok(false)` on PostgreSQL,
+    /// which maintains its trigram index itself.
+    pub async fn merge_search_index(&self) -> Result<bool> {
+        let Store::Sqlite(s) = self else {
+            return Ok(false);
+        };
+        let mut conn = s.pool.acquire().await.map_err(StoreError::Unavailable)?;
+        search::merge_index(&mut conn, UPKEEP_WAIT, s.busy_timeout).await
+    }
+
+    /// Starts the store's background upkeep, if it has any: on SQLite a PASSIVE checkpoint and a
+    /// step of merging the search index every second (commits never wait for either), and a TRUNCATE checkpoint when the WAL has not
     /// changed for a second and is not empty (so it shrinks after a load), or when the WAL has grown past
     /// twice `CALBOOK_WAL_TRUNCATE_MIB` (writes not through the ingest writer, which bounds the
     /// WAL itself: [`Store::bound_wal`]). The WAL is looked at four times a second; never
@@ -114,10 +127,21 @@ impl Store {
                     break;
                 }
                 n += 1;
-                if n.is_multiple_of(4)
-                    && let Err(e) = sqlite::checkpoint(&pool).await
-                {
-                    tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                if n.is_multiple_of(4) {
+                    if let Err(e) = sqlite::checkpoint(&pool).await {
+                        tracing::warn!(error = %e, "SQLite checkpoint failed; will retry");
+                    }
+                    let merged = match pool.acquire().await {
+                        Ok(mut c) => search::merge_index(&mut c, UPKEEP_WAIT, busy).await,
+                        Err(e) => Err(StoreError::Unavailable(e)),
+                    };
+                    match merged {
+                        Ok(true) => tracing::debug!("search index segments merged"),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "search index merge failed; will retry")
+                        }
+                    }
                 }
                 let Some(limit) = truncate_past else {
                     continue;

@@ -210,3 +210,70 @@ async fn a_search_matching_most_bookings_pages_in_start_order() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(listed(&html)[..3], [uid(0), uid(1), uid(2)]);
 }
+
+/// The search index follows a booking's text, not its every write (migration 0018): a
+/// cancellation (the same text, written whole) leaves the index untouched, notes learnt from a
+/// repeated `BOOKING_CREATED` are indexed, and the index stays exactly the bookings' text (FTS5's
+/// own integrity check compares the two). SQLite only: PostgreSQL maintains its trigram index.
+#[tokio::test]
+async fn the_search_index_is_rewritten_only_when_a_booking_text_changes() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (ann, bo) = ("TextUid00000000000001", "TextUid00000000000002");
+    let first = booked_with_notes(ann, 24, "Ann Text", "ann@text.example", "pricing notes");
+    let second = booked_with_notes(bo, 25, "Bo Other", "bo@other.example", "");
+    for body in [&first, &second] {
+        assert_eq!(app.deliver(body).await.0, 200);
+    }
+    let db = sqlx::SqlitePool::connect(&app.db.url).await.unwrap();
+    // FTS5 rewrites this record (its segments and write counter) on every write to the index.
+    let index_state = async || -> Vec<u8> {
+        sqlx::query_scalar("SELECT block FROM bookings_search_data WHERE id = 10")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let integrity = async || {
+        sqlx::query("INSERT INTO bookings_search (bookings_search) VALUES ('integrity-check')")
+            .execute(&db)
+            .await
+            .expect("the index holds exactly the bookings' text");
+    };
+    let session = app.sign_in_as_admin().await;
+    let search = async |q: &str| {
+        let (status, page) = session
+            .get(
+                &app,
+                &format!("/admin/bookings?status=all&q={}", urlencode(q)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{q}");
+        listed(&page)
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(search("pricing").await, [ann]);
+    assert!(search("budget").await.is_empty());
+
+    let before = index_state().await;
+    assert_eq!(app.deliver(&cancelled(&first)).await.0, 200);
+    assert_eq!(app.booking(ann).await.status.as_str(), "cancelled");
+    assert_eq!(
+        index_state().await,
+        before,
+        "a status change with the same text writes nothing to the index"
+    );
+    integrity().await;
+    assert_eq!(search("pricing").await, [ann]);
+
+    let learnt = booked_with_notes(bo, 25, "Bo Other", "bo@other.example", "bring the BUDGET");
+    assert_eq!(app.deliver(&learnt).await.0, 200);
+    assert_eq!(
+        app.booking(bo).await.notes.as_deref(),
+        Some("bring the BUDGET")
+    );
+    assert_ne!(index_state().await, before, "the learnt notes are indexed");
+    integrity().await;
+    assert_eq!(search("budget").await, [bo]);
+    assert_eq!(search("other.example").await, [bo]);
+}
