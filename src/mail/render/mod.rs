@@ -27,6 +27,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use minijinja::Value;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, State, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
@@ -351,13 +352,16 @@ impl Renderer {
                 label
             }));
         }
+        // The values become a template context once, for all three parts; the text and HTML
+        // parts see the subject as it was rendered.
+        let base = Value::from(Serde(&values));
         let subject = clip(
-            header_safe(&self.render_one(kind, "subject", &values)?),
+            header_safe(&self.render_one(kind, "subject", &base)?),
             MAX_SUBJECT_CHARS,
         );
-        values.subject = subject.clone();
-        let text = self.render_one(kind, "txt", &values)?;
-        let html = self.render_one(kind, "html", &values)?;
+        let ctx = minijinja::context! { subject => subject.clone(), ..base };
+        let text = self.render_one(kind, "txt", &ctx)?;
+        let html = self.render_one(kind, "html", &ctx)?;
         Ok(EmailParts {
             subject,
             text,
@@ -365,19 +369,14 @@ impl Renderer {
         })
     }
 
-    fn render_one(
-        &self,
-        kind: EmailKind,
-        ext: &str,
-        values: &TemplateValues,
-    ) -> Result<String, RenderError> {
+    fn render_one(&self, kind: EmailKind, ext: &str, ctx: &Value) -> Result<String, RenderError> {
         let name = format!("{}.{ext}", kind.as_str());
         let err = |source| RenderError::Render {
             name: name.clone(),
             source,
         };
         let template = self.env.get_template(&name).map_err(err)?;
-        template.render(Serde(values)).map_err(err)
+        template.render(ctx).map_err(err)
     }
 }
 
