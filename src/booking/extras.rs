@@ -199,6 +199,12 @@ impl Booking {
     /// seated event that hides attendees from each other (`seatsShowAttendees: false`), only the
     /// recipient among the attendees. `None` shows the organizer's view (every active seat).
     pub fn as_seen_by(&self, recipient: Option<&str>) -> Booking {
+        self.seen_by(recipient).into_owned()
+    }
+
+    /// [`Booking::as_seen_by`], borrowing the booking when the recipient sees every attendee
+    /// (most emails), instead of copying it.
+    pub fn seen_by(&self, recipient: Option<&str>) -> std::borrow::Cow<'_, Booking> {
         let hide_others = self.seated() && self.extra.seats_show_attendees == Some(false);
         let is_recipient = |p: &Person| {
             recipient.is_some_and(|r| {
@@ -207,26 +213,26 @@ impl Booking {
                     .is_some_and(|e| e.trim().eq_ignore_ascii_case(r.trim()))
             })
         };
-        let own: Vec<Person> = self
-            .attendees
-            .iter()
-            .filter(|p| is_recipient(p))
-            .take(1)
-            .cloned()
-            .collect();
-        let mut b = self.clone();
-        b.attendees = if hide_others && !own.is_empty() {
-            own
-        } else {
-            // Every active seat, plus the recipient's own (a cancelled seat's own notice).
-            self.attendees
-                .iter()
-                .filter(|p| {
+        let attendees: Vec<Person> = match self.attendees.iter().find(|p| is_recipient(p)) {
+            Some(own) if hide_others => {
+                if self.attendees.len() == 1 {
+                    return std::borrow::Cow::Borrowed(self);
+                }
+                vec![own.clone()]
+            }
+            _ => {
+                // Every active seat, plus the recipient's own (a cancelled seat's own notice).
+                let shown = |p: &&Person| {
                     is_recipient(p) || p.email.as_deref().is_none_or(|e| !self.seat_cancelled(e))
-                })
-                .cloned()
-                .collect()
+                };
+                if self.attendees.iter().all(|p| shown(&p)) {
+                    return std::borrow::Cow::Borrowed(self);
+                }
+                self.attendees.iter().filter(shown).cloned().collect()
+            }
         };
-        b
+        let mut b = self.clone();
+        b.attendees = attendees;
+        std::borrow::Cow::Owned(b)
     }
 }

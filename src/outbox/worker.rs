@@ -19,29 +19,35 @@
 //! batch, with the same key, within the lease (honouring `Retry-After`), so a burst of reminders
 //! costs one request per 100 emails against the provider's rate limit. A batch the provider
 //! refuses as invalid is sent again email by email, so one bad address does not fail the rest.
+//!
+//! Concurrency: each claimed job is prepared (rendered) and sent in a task of its own, so
+//! rendering uses every core; at most [`WorkerConfig::concurrency`] sends are in flight across
+//! the worker, under one rate limit. The tasks only decide outcomes; a claim writes its outcomes
+//! together, under its lease, once all of its tasks have ended. The loop (see `run`) starts the
+//! next claim while the last one's slowest sends finish and its outcomes are written.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use jiff::Timestamp;
-use tokio::sync::{Mutex, Notify};
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tokio::sync::{Mutex, Notify, Semaphore, oneshot};
+use tokio::task::JoinSet;
+use tracing::{Instrument, error};
 use uuid::Uuid;
 
 use super::load::IngestLoad;
-use super::policy::{Verdict, send_time_check};
-use super::{EmailKind, Finish, OutboxJob};
+use super::{Finish, OutboxJob};
 use crate::mail::Mailbox;
-use crate::mail::render::{Recipient, RenderContext, Renderer, compose};
+use crate::mail::render::Renderer;
 use crate::mail::transport::Mailer;
 use crate::store::Store;
+use prepare::Prepared;
 
-/// How long a batch in progress may take to finish once shutdown is asked for; then it is
-/// dropped and its leases released.
-const STOP_GRACE: Duration = Duration::from_millis(300);
-
+mod prepare;
+mod run;
 mod send;
 
 #[derive(Debug, Clone)]
@@ -143,19 +149,70 @@ impl JobOutcome {
 type Decided = std::collections::HashMap<Uuid, Vec<(Uuid, Finish, JobOutcome)>>;
 
 pub struct Worker {
+    /// What each job's task uses: shared with the tasks a claim spawns.
+    runner: Arc<Runner>,
+    wake: Arc<Notify>,
+    /// Told when an email goes dead (`CALBOOK_ALERT_EMAIL`).
+    alerts: Option<Arc<crate::alert::Alerts>>,
+    /// The webhooks in flight, counted by the ingest (see [`Worker::ingest_load`]).
+    ingest_load: Arc<IngestLoad>,
+}
+
+/// The part of the worker a job's task needs: it prepares, sends and decides the outcome of one
+/// claimed job, on whichever runtime thread is free. Outcomes are only written by
+/// [`Runner::flush`], once every task of the claim has ended.
+struct Runner {
     /// Outcomes decided during `run_once`, by lease, written together at its end.
     finished: std::sync::Mutex<Decided>,
     store: Store,
     mailer: Arc<Mailer>,
     renderer: Arc<Renderer>,
     config: WorkerConfig,
-    wake: Arc<Notify>,
     limiter: Option<RateLimiter>,
-    /// Told when an email goes dead (`CALBOOK_ALERT_EMAIL`).
-    alerts: Option<Arc<crate::alert::Alerts>>,
-    /// The webhooks in flight, counted by the ingest (see [`Worker::ingest_load`]).
-    ingest_load: Arc<IngestLoad>,
+    /// One permit per send in flight ([`WorkerConfig::concurrency`]), across the claims in
+    /// progress at once.
+    sends: Arc<Semaphore>,
 }
+
+/// The provider's block on sending, shared by the claims in progress at once: once one of them
+/// is told, the jobs of all go back unsent.
+#[derive(Default)]
+struct Park {
+    /// How long to pause, once the provider blocked sending.
+    pause: std::sync::Mutex<Option<Duration>>,
+    /// Whether the block was logged (once, by the first claim to end after it).
+    logged: AtomicBool,
+}
+
+impl Park {
+    /// How long to pause, once the provider blocked sending.
+    fn pause(&self) -> Option<Duration> {
+        *self.pause.lock().expect("park")
+    }
+
+    /// Records that the provider blocks sending; the first pause told is kept.
+    fn block(&self, pause: Duration) {
+        self.pause.lock().expect("park").get_or_insert(pause);
+    }
+}
+
+/// One claim, as its jobs' tasks see it.
+struct Claim {
+    /// The fencing token every outcome of the claim is written under.
+    lease: Uuid,
+    park: Arc<Park>,
+    /// The claimed jobs' bookings, read together (see [`Runner::bookings_of`]).
+    bookings: HashMap<Uuid, crate::booking::Booking>,
+    /// Whether emails without attachments wait for a batch request instead of going one by one.
+    batching: bool,
+}
+
+/// An email rendered and held back for a batch request.
+type Held = (OutboxJob, crate::mail::Email, Timestamp);
+
+/// What a claim comes to: how many jobs it claimed, and how long to park the queue when the
+/// provider blocked sending.
+type ClaimResult = Result<(usize, Option<Duration>), crate::store::StoreError>;
 
 impl Worker {
     pub fn new(
@@ -169,13 +226,16 @@ impl Worker {
             .filter(|r| *r > 0.0)
             .map(RateLimiter::new);
         Worker {
-            finished: Default::default(),
-            store,
-            mailer,
-            renderer,
-            config,
+            runner: Arc::new(Runner {
+                finished: Default::default(),
+                store,
+                mailer,
+                renderer,
+                sends: Arc::new(Semaphore::new(config.concurrency.max(1))),
+                config,
+                limiter,
+            }),
             wake: Arc::new(Notify::new()),
-            limiter,
             alerts: None,
             ingest_load: Arc::default(),
         }
@@ -198,147 +258,79 @@ impl Worker {
         self.ingest_load.clone()
     }
 
-    /// Runs until `shutdown` resolves, finishing the batch in hand.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let span = info_span!("outbox_worker", mailer = self.mailer.kind());
-        async move {
-            tokio::pin!(shutdown);
-            loop {
-                // A batch in progress gets `STOP_GRACE` after shutdown to finish; then it is
-                // dropped and its jobs' leases are released, so another instance sends them at
-                // once instead of waiting for the leases to run out.
-                let lease = Uuid::now_v7();
-                let work = self.run_once_leased(crate::time::now(), lease);
-                tokio::pin!(work);
-                let result = tokio::select! {
-                    biased;
-                    r = &mut work => r,
-                    _ = &mut shutdown => {
-                        if tokio::time::timeout(STOP_GRACE, &mut work).await.is_err() {
-                            match self.store.release_outbox_lease(lease).await {
-                                Ok(n) if n > 0 => info!(jobs = n, "released the leases of unsent emails"),
-                                Ok(_) => {}
-                                Err(e) => warn!(error = %e, "could not release leases; they run out by themselves"),
-                            }
-                        }
-                        break;
-                    }
-                };
-                let pause = match result {
-                    Ok((_, Some(parked))) => parked,
-                    Ok((n, None)) if n > 0 => Duration::ZERO,
-                    Ok(_) => self.config.idle_poll,
-                    Err(e) => {
-                        warn!(error = %e, "outbox poll failed; retrying");
-                        self.config.idle_poll
-                    }
-                };
-                // Shutdown is checked first, also when there is more work to do at once.
-                tokio::select! {
-                    biased;
-                    _ = &mut shutdown => break,
-                    _ = self.wake.notified(), if !pause.is_zero() => {},
-                    _ = tokio::time::sleep(pause) => {},
-                }
-            }
-            info!("outbox worker stopped");
-        }
-        .instrument(span)
-        .await
-    }
-
     /// Claims one batch of due jobs and processes it. Returns how many were claimed, and how
     /// long to park the queue when the provider blocked sending.
-    pub async fn run_once(
-        &self,
-        now: Timestamp,
-    ) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
-        self.run_once_leased(now, Uuid::now_v7()).await
+    pub async fn run_once(&self, now: Timestamp) -> ClaimResult {
+        self.run_once_leased(now, Uuid::now_v7(), Arc::default(), None)
+            .await
     }
 
-    /// [`Worker::run_once`] with the lease token given (so a stopping worker can release it).
+    /// [`Worker::run_once`] with the lease token given (so a stopping worker can release it),
+    /// the park shared with the claim in progress before it, if any, and `handed_out`, told
+    /// when the claim was full and all of its jobs are in tasks (so `run` may start the next).
+    ///
+    /// Each claimed job is prepared (booking re-read, send-time check, rendering) and sent in a
+    /// task of its own, at most [`WorkerConfig::concurrency`] at once, so that rendering and
+    /// building requests use every core instead of the one the worker's task is on. The tasks
+    /// only decide outcomes; they are written together once all have ended. Dropping the
+    /// returned future aborts the tasks still running.
     async fn run_once_leased(
         &self,
         now: Timestamp,
         lease: Uuid,
-    ) -> Result<(usize, Option<Duration>), crate::store::StoreError> {
-        if !self.store.outbox_has_due(now).await? {
+        park: Arc<Park>,
+        handed_out: Option<oneshot::Sender<()>>,
+    ) -> ClaimResult {
+        let runner = &self.runner;
+        let config = &runner.config;
+        if !runner.store.outbox_has_due(now).await? {
             return Ok((0, None));
         }
         // A background job: let the webhooks in flight go first (bounded, see `load`).
-        self.ingest_load.quiet(self.config.yield_to_ingest).await;
+        self.ingest_load.quiet(config.yield_to_ingest).await;
         let until = now
-            .checked_add(jiff::SignedDuration::try_from(self.config.lease).unwrap_or_default())
+            .checked_add(jiff::SignedDuration::try_from(config.lease).unwrap_or_default())
             .unwrap_or(now);
         // With a send rate, claim no more than can go out within half the lease, so that no
         // claimed job's lease runs out while it waits for its turn.
-        let batch = match self.config.rate_per_second {
+        let batch = match config.rate_per_second {
             Some(rate) if rate > 0.0 => {
-                let fits = (rate * self.config.lease.as_secs_f64() / 2.0).floor() as u32;
-                self.config.batch.min(fits.max(1))
+                let fits = (rate * config.lease.as_secs_f64() / 2.0).floor() as u32;
+                config.batch.min(fits.max(1))
             }
-            _ => self.config.batch,
+            _ => config.batch,
         };
-        let batch_limit = self.mailer.batch_limit();
+        let batch_limit = runner.mailer.batch_limit();
         // One batch request carries up to `batch_limit` emails: claim at least that many.
         let batch = if batch_limit > 1 {
             batch.max(batch_limit as u32)
         } else {
             batch
         };
-        let jobs = self.store.claim_outbox(lease, now, until, batch).await?;
+        let jobs = runner.store.claim_outbox(lease, now, until, batch).await?;
         let claimed = jobs.len();
         if claimed == 0 {
             return Ok((0, None));
         }
-        let parked: Arc<Mutex<Option<Duration>>> = Arc::new(Mutex::new(None));
-        let bookings = Arc::new(self.bookings_of(&jobs).await);
-        if batch_limit <= 1 {
-            futures_util::stream::iter(jobs)
-                .for_each_concurrent(self.config.concurrency.max(1), |job| {
-                    let parked = parked.clone();
-                    let bookings = bookings.clone();
-                    async move {
-                        if let Prepared::Ready(email, now) =
-                            self.prepare(&job, lease, &parked, &bookings).await
-                        {
-                            self.deliver(&job, lease, &email, now, &parked).await;
-                        }
-                    }
-                })
-                .await;
-        } else {
-            // Emails with an attachment go out one by one as soon as they are rendered; those
-            // without are gathered and then sent in batches.
-            let batchable = Arc::new(std::sync::Mutex::new(Vec::new()));
-            futures_util::stream::iter(jobs)
-                .for_each_concurrent(self.config.concurrency.max(1), |job| {
-                    let parked = parked.clone();
-                    let bookings = bookings.clone();
-                    let batchable = batchable.clone();
-                    async move {
-                        match self.prepare(&job, lease, &parked, &bookings).await {
-                            Prepared::Done => {}
-                            Prepared::Ready(email, now) if email.calendar.is_none() => batchable
-                                .lock()
-                                .expect("batchable emails")
-                                .push((job, *email, now)),
-                            Prepared::Ready(email, now) => {
-                                self.deliver(&job, lease, &email, now, &parked).await;
-                            }
-                        }
-                    }
-                })
-                .await;
-            let mut batchable = std::mem::take(&mut *batchable.lock().expect("batchable emails"));
-            batchable.sort_by(|a, b| a.1.idempotency_key.cmp(&b.1.idempotency_key));
-            for chunk in batchable.chunks(batch_limit) {
-                self.deliver_batch(chunk, lease, &parked).await;
-            }
+        // A claim that got fewer jobs than it asked for emptied the queue: no next one yet.
+        let handed_out = handed_out.filter(|_| claimed >= batch as usize);
+        let claim = Arc::new(Claim {
+            lease,
+            park,
+            bookings: runner.bookings_of(&jobs).await,
+            batching: batch_limit > 1,
+        });
+        // Emails with an attachment (and all emails without a batch endpoint) go out one by
+        // one as soon as they are rendered; the others come back here and go out in batches.
+        let mut batchable = runner.spawn_jobs(jobs, &claim, handed_out).await;
+        batchable.sort_by(|a, b| a.1.idempotency_key.cmp(&b.1.idempotency_key));
+        for chunk in batchable.chunks(batch_limit.max(1)) {
+            let _send = runner.sends.acquire().await.expect("never closed");
+            runner.deliver_batch(chunk, lease, &claim.park).await;
         }
         // Every outcome of this claim, in one transaction (one commit instead of one per email).
         let mut dead = 0;
-        for outcome in self.flush(lease).await {
+        for outcome in runner.flush(lease).await {
             dead += usize::from(matches!(outcome, JobOutcome::Dead));
             count(outcome);
         }
@@ -350,8 +342,10 @@ impl Worker {
                 &format!("{dead} email(s) given up on in the last batch"),
             );
         }
-        let parked = *parked.lock().await;
-        if let Some(d) = parked {
+        let parked = claim.park.pause();
+        if let Some(d) = parked
+            && !claim.park.logged.swap(true, Ordering::Relaxed)
+        {
             error!(
                 pause_seconds = d.as_secs(),
                 "the email provider blocks sending; the outbox is parked"
@@ -359,192 +353,69 @@ impl Worker {
         }
         Ok((claimed, parked))
     }
-
-    /// The claimed jobs' bookings, read in one query (by uid, kept when the id matches too)
-    /// instead of one read per job. A failed read gives an empty map: each job then reads its
-    /// booking by itself, as before.
-    async fn bookings_of(&self, jobs: &[OutboxJob]) -> HashMap<Uuid, crate::booking::Booking> {
-        let mut uids: Vec<&str> = jobs.iter().map(|j| j.booking_uid.as_str()).collect();
-        uids.sort_unstable();
-        uids.dedup();
-        match self.store.bookings_with_uids(&uids).await {
-            Ok(list) => list.into_iter().map(|b| (b.id, b)).collect(),
-            Err(e) => {
-                debug!(error = %e, "reading the claimed emails' bookings at once failed; reading them one by one");
-                HashMap::new()
-            }
-        }
-    }
-
-    /// Everything before the send: the parked check, the booking re-read (from `bookings`, read
-    /// just after the claim, or by itself), the send-time check and rendering. Either the job is
-    /// finished here or its email is ready.
-    async fn prepare(
-        &self,
-        job: &OutboxJob,
-        lease: Uuid,
-        parked: &Mutex<Option<Duration>>,
-        bookings: &HashMap<Uuid, crate::booking::Booking>,
-    ) -> Prepared {
-        // A job finished here (skipped, dead, parked, retried) has its outcome recorded already.
-        self.prepare_inner(job, lease, parked, bookings)
-            .await
-            .unwrap_or(Prepared::Done)
-    }
-
-    async fn prepare_inner(
-        &self,
-        job: &OutboxJob,
-        lease: Uuid,
-        parked: &Mutex<Option<Duration>>,
-        bookings: &HashMap<Uuid, crate::booking::Booking>,
-    ) -> Result<Prepared, JobOutcome> {
-        let now = crate::time::now();
-        if let Some(pause) = *parked.lock().await {
-            return Err(self
-                .finish(
-                    job,
-                    lease,
-                    Finish::Retry {
-                        due_at: after(now, pause),
-                        error: "queue parked: the provider blocks sending".into(),
-                        count_attempt: false,
-                    },
-                    JobOutcome::Parked,
-                )
-                .await);
-        }
-        let read = match bookings.get(&job.booking_id) {
-            Some(b) => Ok(Some(b.clone())),
-            None => self.store.booking_by_id(job.booking_id).await,
-        };
-        let booking = match read {
-            Ok(Some(b)) => b,
-            Ok(None) => {
-                return Err(self
-                    .finish(
-                        job,
-                        lease,
-                        Finish::Skipped {
-                            reason: "booking no longer exists".into(),
-                        },
-                        JobOutcome::Skipped,
-                    )
-                    .await);
-            }
-            Err(e) => {
-                return Err(self
-                    .retry(job, lease, format!("reading the booking: {e}"), None)
-                    .await);
-            }
-        };
-        if let Verdict::Skip(reason) = send_time_check(job, &booking, now) {
-            debug!(job_id = %job.id, booking_uid = %job.booking_uid, kind = %job.kind, %reason, "email skipped");
-            return Err(self
-                .finish(job, lease, Finish::Skipped { reason }, JobOutcome::Skipped)
-                .await);
-        }
-        let kind = job.kind;
-        let recipient = Recipient {
-            name: job.recipient_name.clone(),
-            email: job.recipient_email.clone(),
-            time_zone: job.recipient_time_zone.clone(),
-            role: job.recipient_role,
-            // The booking's attendee (by email) or organizer locale.
-            locale: None,
-        };
-        let previous_start = match &booking.rescheduled_from {
-            Some(old) if kind == EmailKind::Rescheduled => self
-                .store
-                .booking(old)
-                .await
-                .ok()
-                .flatten()
-                .map(|b| b.starts_at),
-            _ => None,
-        };
-        let occurrences = match &booking.extra.series_id {
-            Some(id) if series_email(kind, &booking) => {
-                self.store.series(id).await.unwrap_or_default()
-            }
-            _ => Vec::new(),
-        };
-        let series_uid = booking.extra.series_id.as_ref().and_then(|id| {
-            occurrences
-                .iter()
-                .find(|o| &o.uid == id)
-                .map(crate::mail::render::series_calendar_uid)
-        });
-        let series = match &booking.extra.series_id {
-            Some(_) if series_email(kind, &booking) => occurrences
-                .iter()
-                .filter(|o| match kind {
-                    EmailKind::Cancelled => {
-                        o.status == crate::booking::Status::Cancelled
-                            && o.extra.series_cancelled_from.is_some()
-                    }
-                    _ => !o.status.is_terminal(),
-                })
-                .map(|o| (o.starts_at, o.ends_at))
-                .collect(),
-            _ => Vec::new(),
-        };
-        let ctx = RenderContext {
-            business_name: self.config.business_name.clone(),
-            reminder_lead: job
-                .reminder_lead_seconds
-                .map(jiff::SignedDuration::from_secs),
-            previous_start,
-            series,
-            series_uid,
-        };
-        let email = match compose(
-            &self.renderer,
-            kind,
-            &booking,
-            &recipient,
-            &self.config.from,
-            self.config.reply_to.as_ref(),
-            job.idempotency_key.clone(),
-            &ctx,
-        ) {
-            Ok(e) => e,
-            Err(e) => {
-                return Err(self
-                    .finish(
-                        job,
-                        lease,
-                        Finish::Dead {
-                            error: format!("rendering failed: {e}"),
-                        },
-                        JobOutcome::Dead,
-                    )
-                    .await);
-            }
-        };
-        Ok(Prepared::Ready(Box::new(email), now))
-    }
 }
 
-/// Whether `kind` for `booking` is a series' one email: its confirmation, or the cancellation
-/// of the occurrence a "cancel all remaining" named.
-fn series_email(kind: EmailKind, booking: &crate::booking::Booking) -> bool {
-    booking.extra.recurring_event.is_some()
-        && match kind {
-            EmailKind::Confirmation => true,
-            EmailKind::Cancelled => booking.extra.series_cancelled_from == Some(booking.starts_at),
-            _ => false,
+impl Runner {
+    /// Runs each job of `claim` in its own task, each holding one of the `sends` permits while
+    /// it runs, and waits for all of them. Tells `handed_out` once every job is in a task.
+    /// Returns the emails held back for a batch request. A task that panics is logged; its job
+    /// has no outcome, so its lease runs out and it is claimed again (with the same key).
+    async fn spawn_jobs(
+        self: &Arc<Self>,
+        jobs: Vec<OutboxJob>,
+        claim: &Arc<Claim>,
+        handed_out: Option<oneshot::Sender<()>>,
+    ) -> Vec<Held> {
+        let mut tasks = JoinSet::new();
+        for job in jobs {
+            let send = Arc::clone(&self.sends)
+                .acquire_owned()
+                .await
+                .expect("never closed");
+            let (runner, claim) = (Arc::clone(self), Arc::clone(claim));
+            tasks.spawn(
+                async move {
+                    let held = runner.process(job, &claim).await;
+                    drop(send);
+                    held
+                }
+                .in_current_span(),
+            );
         }
+        if let Some(tx) = handed_out {
+            let _ = tx.send(());
+        }
+        let mut held = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(Some(email)) => held.push(email),
+                Ok(None) => {}
+                Err(e) => {
+                    error!(error = %e, "an email's task failed; its lease runs out and it is tried again");
+                }
+            }
+        }
+        held
+    }
+
+    /// One job of a claim: prepared, then sent (or held back for a batch request).
+    async fn process(&self, job: OutboxJob, claim: &Claim) -> Option<Held> {
+        match self.prepare(&job, claim).await {
+            Prepared::Done => None,
+            Prepared::Ready(email, now) if claim.batching && email.calendar.is_none() => {
+                Some((job, *email, now))
+            }
+            Prepared::Ready(email, now) => {
+                self.deliver(&job, claim.lease, &email, now, &claim.park)
+                    .await;
+                None
+            }
+        }
+    }
 }
 
 fn count(outcome: JobOutcome) {
     metrics::counter!("calbook_outbox_jobs_total", "outcome" => outcome.as_str()).increment(1);
-}
-
-/// A job checked and rendered, or already finished.
-enum Prepared {
-    Done,
-    Ready(Box<crate::mail::Email>, Timestamp),
 }
 
 fn after(t: Timestamp, d: Duration) -> Timestamp {

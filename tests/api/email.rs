@@ -28,7 +28,7 @@ fn future_created(uid: &str, hours: i64) -> Vec<u8> {
 }
 
 /// Waits (at most 10 s) until `check` holds.
-async fn eventually<F, Fut>(what: &str, check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,

@@ -19,6 +19,7 @@ mod logs;
 mod operations;
 mod ordering;
 mod outbox;
+mod outbox_tasks;
 mod ownership;
 mod postgres_server;
 mod postgres_tls;

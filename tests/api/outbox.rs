@@ -175,7 +175,7 @@ async fn a_request_plans_no_reminders_and_a_rejection_plans_a_declined_email(bac
 }
 
 /// `n` due jobs for the sample booking, inserted as the ingest would.
-async fn seed_jobs(app: &TestApp, n: usize, due: Timestamp) -> Vec<Uuid> {
+pub(crate) async fn seed_jobs(app: &TestApp, n: usize, due: Timestamp) -> Vec<Uuid> {
     app.deliver_sample("created").await;
     let b = app.booking(CREATED_UID).await;
     let jobs: Vec<OutboxJob> = (0..n)

@@ -106,6 +106,45 @@ fn a_second_seat_joins_and_a_cancelled_seat_leaves_the_booking_confirmed_in_ever
     );
 }
 
+/// An email shows the booking as its recipient may see it; the booking is only copied when
+/// something is left out.
+#[test]
+fn an_email_copies_the_booking_only_when_it_leaves_someone_out() {
+    use std::borrow::Cow;
+    let (x, y) = (person("X", "x@example.com"), person("Y", "y@example.com"));
+    let (store, _) = run(&[
+        BookingEvent::Created(seated("S", std::slice::from_ref(&x))),
+        BookingEvent::Created(seated("S", std::slice::from_ref(&y))),
+        cancel(seated("S", std::slice::from_ref(&y))),
+    ]);
+    let s = &store["S"];
+    let emails = |b: &Booking| -> Vec<String> {
+        b.attendees.iter().filter_map(|p| p.email.clone()).collect()
+    };
+    // Y's seat is cancelled: the organizer sees X only; X sees themself only; Y sees their own.
+    for (recipient, shown) in [
+        (None, ["x@example.com"]),
+        (Some("X@example.com"), ["x@example.com"]),
+        (Some("y@example.com"), ["y@example.com"]),
+    ] {
+        let seen = s.seen_by(recipient);
+        assert!(matches!(seen, Cow::Owned(_)), "{recipient:?}");
+        assert_eq!(emails(&seen), shown, "{recipient:?}");
+        assert_eq!(*seen, s.as_seen_by(recipient));
+    }
+    // An unseated booking with every attendee shown is borrowed as it is.
+    let (plain, _) = run(&[BookingEvent::Created(BookingDetails {
+        attendees: vec![x.clone(), y.clone()],
+        ..BookingDetails::example("P", "2026-03-10T14:00:00Z")
+    })]);
+    let p = &plain["P"];
+    for recipient in [None, Some("x@example.com"), Some("someone@example.com")] {
+        let seen = p.seen_by(recipient);
+        assert!(matches!(seen, Cow::Borrowed(_)), "{recipient:?}");
+        assert_eq!(emails(&seen), ["x@example.com", "y@example.com"]);
+    }
+}
+
 #[test]
 fn cancelling_the_last_seat_cancels_the_booking() {
     let x = person("X", "x@example.com");

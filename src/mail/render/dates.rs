@@ -5,6 +5,15 @@
 //! writes it. A locale ICU4X has no data for falls back along CLDR's chain (to its root at
 //! worst), so formatters are always built; were construction to fail anyway, ISO-style
 //! `2026-03-10 15:00` is written rather than failing the email.
+//!
+//! Building a locale's formatters (finding its data along the fallback chain) costs more than
+//! rendering the rest of an email, so each thread keeps those of the last [`CACHED_LOCALES`]
+//! locales it wrote (ICU4X's formatters cannot move between threads without its `sync` feature).
+//! They depend on the locale alone; the bound keeps arbitrary locales in bookings from growing
+//! the cache.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use icu_calendar::{Date, Iso};
 use icu_datetime::fieldsets::{MDE, MDET, T, YMDE, YMDET};
@@ -16,7 +25,15 @@ use jiff::Timestamp;
 use super::zone::{ZoneLookup, zone_label};
 
 /// The formatters one email needs, for one locale.
-pub(super) struct Dates(Option<Formatters>);
+pub(super) struct Dates(Rc<Option<Formatters>>);
+
+/// How many locales' formatters each thread keeps.
+const CACHED_LOCALES: usize = 16;
+
+thread_local! {
+    /// The formatters built last on this thread, oldest first.
+    static BUILT: RefCell<Vec<(Locale, Rc<Option<Formatters>>)>> = const { RefCell::new(Vec::new()) };
+}
 
 struct Formatters {
     /// "Tuesday 10 March 2026"
@@ -30,13 +47,25 @@ struct Formatters {
 }
 
 impl Dates {
+    /// The formatters for `locale`, built once per thread (see the module docs).
     pub(super) fn new(locale: &Locale) -> Dates {
-        Dates(Formatters::new(locale).or_else(|| Formatters::new(&Locale::UNKNOWN)))
+        BUILT.with_borrow_mut(|built| {
+            if let Some((_, formatters)) = built.iter().find(|(l, _)| l == locale) {
+                return Dates(Rc::clone(formatters));
+            }
+            let formatters =
+                Rc::new(Formatters::new(locale).or_else(|| Formatters::new(&Locale::UNKNOWN)));
+            if built.len() >= CACHED_LOCALES {
+                built.remove(0);
+            }
+            built.push((locale.clone(), Rc::clone(&formatters)));
+            Dates(formatters)
+        })
     }
 
     /// "Tuesday 10 March 2026"
     pub(super) fn date(&self, at: jiff::civil::DateTime) -> String {
-        match (&self.0, icu(at)) {
+        match (self.0.as_ref(), icu(at)) {
             (Some(f), Some(dt)) => f.date.format(&dt.date).to_string(),
             _ => at.strftime("%Y-%m-%d").to_string(),
         }
@@ -44,7 +73,7 @@ impl Dates {
 
     /// "Tuesday 10 March 2026, 15:00"
     pub(super) fn date_time(&self, at: jiff::civil::DateTime) -> String {
-        match (&self.0, icu(at)) {
+        match (self.0.as_ref(), icu(at)) {
             (Some(f), Some(dt)) => f.date_time.format(&dt).to_string(),
             _ => at.strftime("%Y-%m-%d %H:%M").to_string(),
         }
@@ -52,7 +81,7 @@ impl Dates {
 
     /// "Tue 10 Mar, 15:00"
     pub(super) fn short(&self, at: jiff::civil::DateTime) -> String {
-        match (&self.0, icu(at)) {
+        match (self.0.as_ref(), icu(at)) {
             (Some(f), Some(dt)) => f.short.format(&dt).to_string(),
             _ => at.strftime("%Y-%m-%d %H:%M").to_string(),
         }
@@ -60,7 +89,7 @@ impl Dates {
 
     /// "15:00"
     pub(super) fn time(&self, at: jiff::civil::DateTime) -> String {
-        match (&self.0, icu(at)) {
+        match (self.0.as_ref(), icu(at)) {
             (Some(f), Some(dt)) => f.time.format(&dt.time).to_string(),
             _ => at.strftime("%H:%M").to_string(),
         }
@@ -117,5 +146,45 @@ impl Dates {
             self.date_time(local),
             zone_label(&lookup.local(at))
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Formatters built for this locale alone, bypassing the thread's cache.
+    fn fresh(locale: &Locale) -> Dates {
+        Dates(Rc::new(Formatters::new(locale)))
+    }
+
+    #[test]
+    fn kept_formatters_write_as_freshly_built_ones_for_more_locales_than_are_kept() {
+        let at = jiff::civil::date(2026, 3, 10).at(15, 0, 0, 0);
+        let tags = [
+            "en-GB", "de", "fr", "es", "de-AT", "fr-CA", "es-MX", "en-US", "de-CH", "fr-BE", "it",
+            "nl", "pt-BR", "sv", "da", "ja", "ko", "pl", "cs", "fi",
+        ];
+        assert!(
+            tags.len() > CACHED_LOCALES,
+            "some locales are dropped and built again"
+        );
+        let locales: Vec<Locale> = tags.iter().map(|t| t.parse().unwrap()).collect();
+        // Twice round, so the second round finds some locales kept and others dropped.
+        for _ in 0..2 {
+            for locale in &locales {
+                let (kept, fresh) = (Dates::new(locale), fresh(locale));
+                assert_eq!(kept.date_time(at), fresh.date_time(at), "{locale}");
+                assert_eq!(kept.short(at), fresh.short(at), "{locale}");
+                assert_eq!(kept.date(at), fresh.date(at), "{locale}");
+                assert_eq!(kept.time(at), fresh.time(at), "{locale}");
+            }
+        }
+        assert_ne!(
+            Dates::new(&locales[1]).date(at),
+            Dates::new(&locales[2]).date(at),
+            "German and French dates differ"
+        );
+        assert!(BUILT.with_borrow(|built| built.len()) <= CACHED_LOCALES);
     }
 }

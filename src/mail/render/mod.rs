@@ -27,6 +27,7 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use minijinja::Value;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, State, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
@@ -315,10 +316,23 @@ impl Renderer {
     ) -> Result<EmailParts, RenderError> {
         let booking = bounded(booking);
         let (booking, unverified_link) = self.links.screen(&booking);
-        let lang = self.catalogs.resolve(recipient_locale(&booking, recipient));
-        let mut values = TemplateValues::new(kind, &booking, recipient, ctx, &lang, &self.catalogs);
+        self.render_screened(kind, &booking, unverified_link, recipient, ctx)
+    }
+
+    /// [`Renderer::render`] of a booking already [`bounded`] and screened by the link policy
+    /// (`unverified_link`: the meeting URL it took out, defanged).
+    fn render_screened(
+        &self,
+        kind: EmailKind,
+        booking: &Booking,
+        unverified_link: Option<String>,
+        recipient: &Recipient,
+        ctx: &RenderContext,
+    ) -> Result<EmailParts, RenderError> {
+        let lang = self.catalogs.resolve(recipient_locale(booking, recipient));
+        let mut values = TemplateValues::new(kind, booking, recipient, ctx, &lang, &self.catalogs);
         values.meeting_url_unverified = unverified_link;
-        let acts = actions(kind, &booking, recipient, &self.site);
+        let acts = actions(kind, booking, recipient, &self.site);
         values.reschedule_url = acts.reschedule_url;
         values.cancel_url = acts.cancel_url;
         values.book_again_url = acts.book_again_url;
@@ -338,13 +352,16 @@ impl Renderer {
                 label
             }));
         }
+        // The values become a template context once, for all three parts; the text and HTML
+        // parts see the subject as it was rendered.
+        let base = Value::from(Serde(&values));
         let subject = clip(
-            header_safe(&self.render_one(kind, "subject", &values)?),
+            header_safe(&self.render_one(kind, "subject", &base)?),
             MAX_SUBJECT_CHARS,
         );
-        values.subject = subject.clone();
-        let text = self.render_one(kind, "txt", &values)?;
-        let html = self.render_one(kind, "html", &values)?;
+        let ctx = minijinja::context! { subject => subject.clone(), ..base };
+        let text = self.render_one(kind, "txt", &ctx)?;
+        let html = self.render_one(kind, "html", &ctx)?;
         Ok(EmailParts {
             subject,
             text,
@@ -352,19 +369,14 @@ impl Renderer {
         })
     }
 
-    fn render_one(
-        &self,
-        kind: EmailKind,
-        ext: &str,
-        values: &TemplateValues,
-    ) -> Result<String, RenderError> {
+    fn render_one(&self, kind: EmailKind, ext: &str, ctx: &Value) -> Result<String, RenderError> {
         let name = format!("{}.{ext}", kind.as_str());
         let err = |source| RenderError::Render {
             name: name.clone(),
             source,
         };
         let template = self.env.get_template(&name).map_err(err)?;
-        template.render(Serde(values)).map_err(err)
+        template.render(ctx).map_err(err)
     }
 }
 
@@ -472,13 +484,14 @@ pub fn compose(
     ctx: &RenderContext,
 ) -> Result<Email, RenderError> {
     // Cancelled seats left out; a seated event that hides attendees shows each only themself.
-    let seen = booking.as_seen_by(match recipient.role {
+    let seen = booking.seen_by(match recipient.role {
         Role::Attendee => Some(recipient.email.as_str()),
         Role::Host => None,
     });
-    let parts = renderer.render(kind, &seen, recipient, ctx)?;
+    // Bounded and screened once, for the parts and the invite alike.
     let booking = bounded(&seen);
-    let (booking, _) = renderer.links.screen(&booking);
+    let (booking, unverified_link) = renderer.links.screen(&booking);
+    let parts = renderer.render_screened(kind, &booking, unverified_link, recipient, ctx)?;
     Ok(Email {
         from: safe_mailbox(from.name.as_deref(), &from.address),
         reply_to: reply_to.map(|m| safe_mailbox(m.name.as_deref(), &m.address)),

@@ -5,16 +5,15 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::sync::Mutex;
 use tracing::{debug, error, warn};
 use uuid::Uuid;
 
-use super::{JobOutcome, Worker, after};
+use super::{JobOutcome, Park, Runner, after};
 use crate::mail::SendError;
 use crate::outbox::policy::backoff;
 use crate::outbox::{Finish, OutboxJob};
 
-impl Worker {
+impl Runner {
     /// Sends one email and records the outcome.
     pub(super) async fn deliver(
         &self,
@@ -22,13 +21,13 @@ impl Worker {
         lease: Uuid,
         email: &crate::mail::Email,
         now: Timestamp,
-        parked: &Mutex<Option<Duration>>,
+        park: &Park,
     ) -> JobOutcome {
         if let Some(l) = &self.limiter {
             l.acquire().await;
         }
         let result = self.mailer.send(email).await;
-        self.settle(job, lease, result, now, parked).await
+        self.settle(job, lease, result, now, park).await
     }
 
     /// Sends emails without attachments as one batch request, retrying the same batch (same
@@ -37,13 +36,13 @@ impl Worker {
         &self,
         chunk: &[(OutboxJob, crate::mail::Email, Timestamp)],
         lease: Uuid,
-        parked: &Mutex<Option<Duration>>,
+        park: &Park,
     ) -> Vec<JobOutcome> {
         let emails: Vec<crate::mail::Email> = chunk.iter().map(|(_, e, _)| e.clone()).collect();
         let deadline = tokio::time::Instant::now() + self.config.lease / 2;
         let mut attempt: u32 = 0;
         let result = loop {
-            let pause = *parked.lock().await;
+            let pause = park.pause();
             if let Some(pause) = pause {
                 let mut out = Vec::with_capacity(chunk.len());
                 for (job, _, now) in chunk {
@@ -83,7 +82,7 @@ impl Worker {
                     warn!(emails = emails.len(), %reason, "the provider refused an email batch; sending its emails one by one");
                     let mut out = Vec::with_capacity(chunk.len());
                     for (job, email, now) in chunk {
-                        out.push(self.deliver(job, lease, email, *now, parked).await);
+                        out.push(self.deliver(job, lease, email, *now, park).await);
                     }
                     return out;
                 }
@@ -94,14 +93,14 @@ impl Worker {
             Ok(sent) => {
                 let mut out = Vec::with_capacity(chunk.len());
                 for ((job, _, now), sent) in chunk.iter().zip(sent) {
-                    out.push(self.settle(job, lease, Ok(sent), *now, parked).await);
+                    out.push(self.settle(job, lease, Ok(sent), *now, park).await);
                 }
                 out
             }
             Err(e) => {
                 let mut out = Vec::with_capacity(chunk.len());
                 for (job, _, now) in chunk {
-                    out.push(self.settle(job, lease, Err(e.clone()), *now, parked).await);
+                    out.push(self.settle(job, lease, Err(e.clone()), *now, park).await);
                 }
                 out
             }
@@ -115,7 +114,7 @@ impl Worker {
         lease: Uuid,
         result: Result<crate::mail::Sent, SendError>,
         now: Timestamp,
-        parked: &Mutex<Option<Duration>>,
+        park: &Park,
     ) -> JobOutcome {
         match result {
             Ok(sent) => {
@@ -144,12 +143,7 @@ impl Worker {
                 retry_after,
             }) => {
                 let pause = retry_after.unwrap_or(self.config.park_default);
-                {
-                    let mut p = parked.lock().await;
-                    if p.is_none() {
-                        *p = Some(pause);
-                    }
-                }
+                park.block(pause);
                 error!(%reason, pause_seconds = pause.as_secs(), "email provider blocks sending");
                 self.finish(
                     job,
