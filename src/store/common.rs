@@ -149,9 +149,9 @@ pub(super) async fn bookings<'e, DB: Db + sqlx::database::HasStatementCache>(
 /// from a cached statement: after five runs it may switch a prepared statement to a generic plan,
 /// which cannot see that a term is selective and walks every live booking in start order,
 /// folding each one's text (338 ms at 110,000 bookings instead of a few through the trigram
-/// index). SQLite's plan does not depend on the values bound (the search's statements name their
-/// indexes), so it keeps every listing prepared: preparing one costs more than running it for a
-/// rare term.
+/// index). SQLite has no statistics to plan with here (and the search's statements name their
+/// indexes), so its cached plan is the one it would make again: it keeps every listing prepared,
+/// as preparing the search's statement costs about a fifth of running it for a rare term.
 pub(super) async fn listing<'e, DB: Db + sqlx::database::HasStatementCache>(
     e: impl Executor<'e, Database = DB>,
     sql: String,
