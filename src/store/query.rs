@@ -236,9 +236,9 @@ impl Arg {
 }
 
 /// The `[INDEXED BY …] WHERE … ORDER BY … LIMIT …` tail of a listing on `backend` (it follows
-/// `FROM bookings`), with its arguments in parameter order. A search of three characters or more
-/// goes through the search index (on SQLite, a listing of every booking is instead answered by
-/// `search::sqlite_listing`, which also knows when walking the list's order is faster).
+/// `FROM bookings`), with its arguments in parameter order. A search of three characters or
+/// more goes through the search index (on SQLite, a listing of every booking is answered by
+/// `search::sqlite_listing` instead, which also knows when walking the list's order is faster).
 pub(super) fn listing_tail(f: &BookingFilter, backend: Backend) -> (String, Vec<Arg>) {
     let search = search_text(f);
     let fts = search.is_some_and(searched_through_the_index);

@@ -48,8 +48,8 @@ use super::{Backend, Result};
 /// `f`'s listing as one statement on SQLite (from `WITH` to the last `LIMIT`, every column of
 /// `select`), with its arguments, when `f` lists every booking with a search the index can
 /// answer; `None` otherwise (an owner's or one attendee's listing is narrowed by its own index
-/// first, and a search under three characters is a scan: [`listing_tail`](super::query::listing_tail)
-/// plans those).
+/// first, and a search under three characters is a scan:
+/// [`listing_tail`](super::query::listing_tail) plans those).
 pub(super) fn sqlite_listing(f: &BookingFilter, select: &str) -> Option<(String, Vec<Arg>)> {
     if f.scope != Scope::All || f.attendee_email.is_some() {
         return None;

@@ -3,8 +3,8 @@
 //! and the WAL bound: the ingest writer truncates the WAL itself between two batches once it passes
 //! `CALBOOK_WAL_TRUNCATE_MIB` ([`Store::bound_wal`]), so it stays under 64 MiB (four times the
 //! default 16, SQLite's `journal_size_limit`) however busy the writer is, and the background task
-//! ([`Store::start_upkeep`]) checkpoints every second and empties the WAL once writes stop.
-//! The same task merges the search index's segments a step a second ([`Store::merge_search_index`]).
+//! ([`Store::start_upkeep`]) checkpoints every second and empties the WAL once writes stop. The
+//! same task merges the search index's segments, a step a second ([`Store::merge_search_index`]).
 //! On PostgreSQL all are no-ops: its commit is durable by itself and it checkpoints on its own.
 //!
 //! Failure modes: a failed fsync is [`StoreError::Unavailable`] (the delivery is not
@@ -103,10 +103,10 @@ impl Store {
     }
 
     /// Starts the store's background upkeep, if it has any: on SQLite a PASSIVE checkpoint and a
-    /// step of merging the search index every second (commits never wait for either), and a TRUNCATE checkpoint when the WAL has not
-    /// changed for a second and is not empty (so it shrinks after a load), or when the WAL has grown past
-    /// twice `CALBOOK_WAL_TRUNCATE_MIB` (writes not through the ingest writer, which bounds the
-    /// WAL itself: [`Store::bound_wal`]). The WAL is looked at four times a second; never
+    /// step of merging the search index every second (commits never wait for either), and a
+    /// TRUNCATE checkpoint when the WAL has not changed for a second and is not empty (so it
+    /// shrinks after a load), or when the WAL has grown past twice `CALBOOK_WAL_TRUNCATE_MIB`
+    /// (writes not through the ingest writer, which bounds the WAL itself: [`Store::bound_wal`]). The WAL is looked at four times a second; never
     /// truncated when the limit is 0 (under Litestream).
     pub fn start_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
         let Store::Sqlite(s) = self else {
