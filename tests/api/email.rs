@@ -27,6 +27,23 @@ fn future_created(uid: &str, hours: i64) -> Vec<u8> {
     created_at(hours_from_now(hours), uid)
 }
 
+/// The idempotency keys of the requests `server` received, and how many requests there were.
+pub(crate) async fn keys_sent(server: &MockServer) -> (std::collections::BTreeSet<String>, usize) {
+    let requests = server.received_requests().await.unwrap();
+    let keys = requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("idempotency-key")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    (keys, requests.len())
+}
+
 /// Waits (at most 10 s) until `check` holds.
 pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
 where
@@ -365,19 +382,8 @@ async fn two_workers_send_every_email_exactly_once(backend: Backend) {
         100,
         "every due confirmation claimed once across the two workers"
     );
-    let requests = server.received_requests().await.unwrap();
-    let keys: std::collections::BTreeSet<String> = requests
-        .iter()
-        .map(|r| {
-            r.headers
-                .get("idempotency-key")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    assert_eq!(requests.len(), 100, "no email sent twice");
+    let (keys, requests) = keys_sent(&server).await;
+    assert_eq!(requests, 100, "no email sent twice");
     assert_eq!(keys.len(), 100);
     assert_eq!(
         app.store

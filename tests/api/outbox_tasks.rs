@@ -2,7 +2,6 @@
 //! email still goes out once and has its own outcome, recorded once; a claim whose lease was
 //! taken over records nothing; and a provider that blocks sending stops the next claim.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use calbook::outbox::plan::EmailPolicy;
@@ -13,7 +12,7 @@ use tokio::sync::oneshot;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::email::eventually;
+use crate::email::{eventually, keys_sent};
 use crate::helpers::*;
 use crate::on_both_backends;
 use crate::outbox::seed_jobs;
@@ -52,23 +51,6 @@ fn provider_id_from_key(request: &Request) -> ResponseTemplate {
 
 async fn jobs(app: &TestApp) -> Vec<OutboxJob> {
     app.store.outbox(None, 10_000).await.unwrap()
-}
-
-/// The idempotency keys of the requests `server` received, and how many requests there were.
-async fn keys_sent(server: &MockServer) -> (BTreeSet<String>, usize) {
-    let requests = server.received_requests().await.unwrap();
-    let keys = requests
-        .iter()
-        .map(|r| {
-            r.headers
-                .get("idempotency-key")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
-    (keys, requests.len())
 }
 
 /// The worker's loop, stopped by sending on the returned channel.
