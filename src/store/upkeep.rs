@@ -174,6 +174,9 @@ impl Store {
                             tracing::warn!(error = %e, "search index merge failed; will retry")
                         }
                     }
+                    // The merge's own pages are not a sign of writes: merging goes on for a
+                    // while after a load, and the log is emptied meanwhile all the same.
+                    last = WalFile::of(&wal_path);
                 }
                 let Some(limit) = truncate_past else {
                     continue;
