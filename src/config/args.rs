@@ -140,8 +140,9 @@ pub struct StoreArgs {
         global = true
     )]
     pub sqlite_synchronous: SqliteSync,
-    /// SQLite: the WAL size in MiB past which calbook truncates it (a TRUNCATE checkpoint), so it
-    /// stays bounded under sustained load. 0: never (under Litestream, which manages the WAL).
+    /// SQLite: the WAL size in MiB at which the ingest writer starts the log again from its start
+    /// (truncating it only if that fails), so it stays bounded under sustained load. 0: never
+    /// (under Litestream, which manages the WAL).
     #[arg(
         long,
         env = "CALBOOK_WAL_TRUNCATE_MIB",

@@ -221,7 +221,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => {
                 let mut conn = s.pool.acquire().await.map_err(StoreError::Unavailable)?;
-                sqlite::tune_writer(&mut conn).await?;
+                sqlite::tune_writer(&mut conn, s.wal_truncate_bytes).await?;
                 Ok(WriterConnection::Sqlite(conn))
             }
             Store::Postgres(p) => p

@@ -82,7 +82,8 @@ pub(super) async fn connect(url: &str, o: &StoreOptions, create: bool) -> Result
         .synchronous(SqliteSynchronous::Normal)
         .busy_timeout(o.sqlite_busy_timeout)
         .foreign_keys(true)
-        // Checkpoints run in the background (see `checkpoint`), not inside a webhook's commit.
+        // Checkpoints run in the background (see `checkpoint`), not inside a webhook's commit;
+        // only the ingest writer's connection ends a commit with one (`tune_writer`).
         .pragma("wal_autocheckpoint", "0")
         // After a checkpoint resets the log, the file is cut back to this size (-1: never,
         // when calbook leaves the WAL to Litestream).
@@ -104,11 +105,26 @@ pub(super) async fn connect(url: &str, o: &StoreOptions, create: bool) -> Result
 }
 
 /// Prepares the ingest writer's connection: 16 MiB of page cache (SQLite's default is 2 MiB),
-/// so the index pages every insert touches stay in memory.
-pub(super) async fn tune_writer(conn: &mut SqliteConnection) -> Result<()> {
+/// so the index pages every insert touches stay in memory; and, when the WAL is bounded
+/// (`wal_bytes`), SQLite's own checkpoint after a commit that leaves that much log, on this
+/// connection only. That checkpoint is PASSIVE: it never waits, copies what the background
+/// checkpoint has not copied yet (little: see `Store::start_upkeep`), and lets the next commit
+/// write the log again from its start, in place, so the file is neither cut nor regrown.
+pub(super) async fn tune_writer(conn: &mut SqliteConnection, wal_bytes: Option<u64>) -> Result<()> {
     sqlx::query("PRAGMA cache_size = -16384")
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    if let Some(bytes) = wal_bytes {
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&mut *conn)
+            .await?;
+        let pages = (bytes / page.max(512) as u64).max(1);
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA wal_autocheckpoint = {pages}"
+        )))
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
