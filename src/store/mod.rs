@@ -424,6 +424,33 @@ impl Tx<'_> {
         }
     }
 
+    /// On PostgreSQL, plans each statement that follows in this transaction once per connection
+    /// (`SET LOCAL plan_cache_mode = force_generic_plan`) instead of at every execution, the
+    /// connection's default (see `postgres::connect`). For the multi-row INSERTs of the writes,
+    /// whose plan does not depend on what the tables hold: planning a chunk's 64 × 40 parameters
+    /// at every execution was 14.5 % of PostgreSQL's CPU under webhook load. Nothing on SQLite,
+    /// which keeps its prepared statements' plans.
+    pub async fn plan_once_per_statement(&mut self) -> Result<()> {
+        self.on_postgres("SET LOCAL plan_cache_mode = force_generic_plan")
+            .await
+    }
+
+    /// Back to the connection's default for the rest of this transaction (PostgreSQL): each
+    /// statement planned for the values it is given, for statements whose plan depends on what
+    /// the tables hold (see [`Tx::plan_once_per_statement`]).
+    pub async fn plan_each_execution(&mut self) -> Result<()> {
+        self.on_postgres("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await
+    }
+
+    /// Runs `sql` in this transaction on PostgreSQL; nothing on SQLite.
+    async fn on_postgres(&mut self, sql: &'static str) -> Result<()> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query(sql).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await?,

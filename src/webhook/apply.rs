@@ -174,7 +174,13 @@ impl<'p> Changes<'p> {
     /// Writes the changes in `tx` as a handful of multi-row statements: a booking inserted and
     /// then changed is inserted once, in its final state. [`StoreError::Conflict`] when another
     /// writer inserted one of the bookings first (the caller retries from scratch).
+    ///
+    /// The INSERTs are planned once per statement on PostgreSQL
+    /// ([`Tx::plan_once_per_statement`]); the reminders' withdrawal, an UPDATE whose plan depends
+    /// on what the outbox holds, is planned for its values. What the caller runs after this in
+    /// the same transaction is planned once too: only INSERTs and updates of one row by its key.
     pub async fn write(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        tx.plan_once_per_statement().await?;
         let new_rows: Vec<Booking> = self
             .bookings
             .values()
@@ -193,6 +199,7 @@ impl<'p> Changes<'p> {
             tx.insert_outbox(&self.emails).await?;
         }
         if !self.withdrawals.is_empty() {
+            tx.plan_each_execution().await?;
             tx.withdraw_reminders(&self.withdrawals, self.now).await?;
         }
         Ok(())

@@ -473,3 +473,54 @@ mod erased {
         }
     }
 }
+
+/// On PostgreSQL the writes' multi-row INSERTs are planned once per statement text and
+/// connection (`Tx::plan_once_per_statement`), not at every execution as the connection's
+/// default does for reads; `Tx::plan_each_execution` goes back to that default. Asserted on
+/// PostgreSQL's own count of generic and custom plans of the prepared INSERT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_plans_the_writes_inserts_once_and_other_statements_each_time() {
+    let (url, _) = postgres_server::create_database().await;
+    let store = Store::open(&url, &StoreOptions::default()).await.unwrap();
+    let mut writer = store.writer().await.unwrap();
+    let mut tx = writer.begin().await.unwrap();
+    let a = booking(1, "plan-a", 1, Status::Confirmed);
+    tx.insert_bookings(std::slice::from_ref(&a)).await.unwrap();
+
+    tx.plan_once_per_statement().await.unwrap();
+    for n in 0..3 {
+        tx.insert_history(&[history(n, &a, 10 + n as i64, None)])
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        insert_plans(&mut tx).await,
+        (3, 0),
+        "three inserts, each with the generic plan made once"
+    );
+
+    tx.plan_each_execution().await.unwrap();
+    tx.insert_history(&[history(9, &a, 20, None)])
+        .await
+        .unwrap();
+    assert_eq!(
+        insert_plans(&mut tx).await,
+        (3, 1),
+        "back to a plan for each execution"
+    );
+    tx.commit().await.unwrap();
+}
+
+/// PostgreSQL's counts of generic and custom plans of this session's prepared history INSERTs.
+async fn insert_plans(tx: &mut calbook::store::Tx<'_>) -> (i64, i64) {
+    let calbook::store::Tx::Postgres(pg) = tx else {
+        panic!("a PostgreSQL transaction")
+    };
+    sqlx::query_as::<_, (i64, i64)>(
+        "SELECT coalesce(sum(generic_plans), 0)::bigint, coalesce(sum(custom_plans), 0)::bigint \
+         FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO booking_history%'",
+    )
+    .fetch_one(&mut **pg)
+    .await
+    .unwrap()
+}
