@@ -10,7 +10,7 @@ use calbook::outbox::{JobState, OutboxJob};
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::oneshot;
 use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::email::{eventually, keys_sent};
 use crate::helpers::*;
@@ -35,6 +35,17 @@ async fn spawn(backend: Backend, server: &MockServer) -> TestApp {
         }
     })
     .await
+}
+
+/// A Resend stand-in that answers every `POST /emails` with `answer`.
+async fn resend_answering(answer: impl Respond + 'static) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/emails"))
+        .respond_with(answer)
+        .mount(&server)
+        .await;
+    server
 }
 
 /// Resend's answer: `re_<idempotency key>`, so each outcome shows which request it came from.
@@ -63,12 +74,7 @@ fn run_loop(worker: Worker) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>
 }
 
 async fn jobs_run_at_once_each_get_their_own_outcome_once(backend: Backend) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/emails"))
-        .respond_with(provider_id_from_key)
-        .mount(&server)
-        .await;
+    let server = resend_answering(provider_id_from_key).await;
     let app = spawn(backend, &server).await;
     let now = Timestamp::now();
     seed_jobs(&app, 100, now).await;
@@ -92,16 +98,12 @@ async fn jobs_run_at_once_each_get_their_own_outcome_once(backend: Backend) {
 }
 
 async fn a_claim_taken_over_mid_send_records_no_outcome(backend: Backend) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/emails"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"id": "re_late"}))
-                .set_delay(Duration::from_millis(500)),
-        )
-        .mount(&server)
-        .await;
+    let server = resend_answering(
+        ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"id": "re_late"}))
+            .set_delay(Duration::from_millis(500)),
+    )
+    .await;
     let app = spawn(backend, &server).await;
     let now = Timestamp::now();
     seed_jobs(&app, 40, now).await;
@@ -135,12 +137,7 @@ async fn a_claim_taken_over_mid_send_records_no_outcome(backend: Backend) {
 }
 
 async fn overlapping_claims_of_two_worker_loops_send_every_email_once(backend: Backend) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/emails"))
-        .respond_with(provider_id_from_key)
-        .mount(&server)
-        .await;
+    let server = resend_answering(provider_id_from_key).await;
     let app = spawn(backend, &server).await;
     // Several claims each (a claim takes 100 with Resend).
     seed_jobs(&app, 450, Timestamp::now()).await;
@@ -172,15 +169,11 @@ async fn overlapping_claims_of_two_worker_loops_send_every_email_once(backend: B
 }
 
 async fn a_blocked_provider_stops_the_next_claim(backend: Backend) {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/emails"))
-        .respond_with(ResponseTemplate::new(429).set_body_json(serde_json::json!({
-            "name": "daily_quota_exceeded",
-            "message": "You have reached your daily email sending quota."
-        })))
-        .mount(&server)
-        .await;
+    let server = resend_answering(ResponseTemplate::new(429).set_body_json(serde_json::json!({
+        "name": "daily_quota_exceeded",
+        "message": "You have reached your daily email sending quota."
+    })))
+    .await;
     let app = spawn(backend, &server).await;
     let now = Timestamp::now();
     seed_jobs(&app, 250, now).await;

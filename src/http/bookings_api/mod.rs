@@ -105,12 +105,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(booking_history))
 }
 
-/// The OpenAPI document of [`routes()`] alone; `/api/openapi.json` adds the operations the pages
-/// serve under `/api/` (see [`super::routes`]).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Requests.
 

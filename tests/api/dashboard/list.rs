@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 
 use super::{booked_with_notes, cancelled};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{AdminSession, Backend, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -17,6 +17,18 @@ fn listed(html: &str) -> Vec<&str> {
         .skip(1)
         .filter_map(|s| s.split('"').next())
         .collect()
+}
+
+/// The uids `/admin/bookings` lists for the search `q` over every status, in the page's order.
+async fn searched(app: &TestApp, session: &AdminSession, q: &str) -> Vec<String> {
+    let (status, page) = session
+        .get(
+            app,
+            &format!("/admin/bookings?status=all&q={}", urlencode(q)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{q}");
+    listed(&page).into_iter().map(str::to_owned).collect()
 }
 
 async fn the_list_shows_live_bookings_unless_asked_for_all(backend: Backend) {
@@ -93,19 +105,7 @@ async fn the_search_finds_title_attendee_email_and_notes(backend: Backend) {
         assert_eq!(app.deliver(&body).await.0, 200);
     }
     let session = app.sign_in_as_admin().await;
-    let search = async |q: &str| {
-        let (status, page) = session
-            .get(
-                &app,
-                &format!("/admin/bookings?status=all&q={}", urlencode(q)),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{q}");
-        listed(&page)
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let search = async |q: &str| searched(&app, &session, q).await;
     let uid = |n: usize| rows[n - 1].0.to_owned();
     // Notes, case-insensitively, and a substring inside a word.
     assert_eq!(search("PRICING").await, [uid(1)]);
@@ -239,19 +239,7 @@ async fn the_search_index_is_rewritten_only_when_a_booking_text_changes() {
             .expect("the index holds exactly the bookings' text");
     };
     let session = app.sign_in_as_admin().await;
-    let search = async |q: &str| {
-        let (status, page) = session
-            .get(
-                &app,
-                &format!("/admin/bookings?status=all&q={}", urlencode(q)),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{q}");
-        listed(&page)
-            .into_iter()
-            .map(str::to_owned)
-            .collect::<Vec<_>>()
-    };
+    let search = async |q: &str| searched(&app, &session, q).await;
     assert_eq!(search("pricing").await, [ann]);
     assert!(search("budget").await.is_empty());
 
