@@ -26,20 +26,11 @@ NATIVE=${NATIVE:-$ROOT/target/loadgen/release/calbook-loadgen}
 [ -x "$NATIVE" ] || CARGO_TARGET_DIR=$ROOT/target/loadgen cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml 2>&1 | tail -1
 OUT=$ROOT/bench/out/emails-ab-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
-CB_PID=""; PG_PID=""; MOCK_PID=""
 # shellcheck source=bench/postgres.sh
 source "$ROOT/bench/postgres.sh"
-cleanup() {
-  [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
-  stop_postgres
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-RESEND_MOCK_PORT=$MOCK_PORT node "$ROOT/../shared/bench/seed-node/mock-resend/server.mjs" >"$WORK/mock.log" 2>&1 &
-MOCK_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$MOCK_PORT/stats" >/dev/null && break; sleep 0.05; done
-mock_count() { curl -sf "http://127.0.0.1:$MOCK_PORT/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["emails"])'; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+start_mock
 export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=warn
 echo "machine: $(nproc) cores, $(free -m | awk '/Mem:/{print $2}') MiB, $(uname -r); A=$A B=$B"
 for backend in $BACKENDS; do
@@ -60,7 +51,7 @@ for backend in $BACKENDS; do
         curl -sf -X POST "http://127.0.0.1:$MOCK_PORT/stats/reset" >/dev/null
         env "${env_emails[@]}" DATABASE_URL=$URL CALBOOK_DATA_DIR=$WORK/data "$bin" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
         CB_PID=$!
-        for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+        wait_ready $PORT
         cell=$side-$backend-$emails-$round
         "$NATIVE" run --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" -n "$N" -c 64 \
           --warmup "$WARMUP" --verify-dsn "$URL" --json-out "$OUT/$cell.json" >"$OUT/$cell.txt"
@@ -71,7 +62,7 @@ for backend in $BACKENDS; do
           drain=$(python3 -c "print(f'{$(date +%s.%N) - $t0:.1f}')")
           [ "$(mock_count)" -ge $((N + WARMUP)) ] || drain="not drained ($(mock_count))"
         fi
-        kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
+        stop_calbook
         python3 - "$OUT/$cell.json" "$side" "$backend" "$emails" "$round" "$(cut -d' ' -f1 /proc/loadavg)" "$at_end" "$drain" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); p = d["phases"][-1]

@@ -18,15 +18,10 @@ WORK=$(mktemp -d /tmp/calbook-ab.XXXXXX)
 NATIVE=$ROOT/target/loadgen/release/calbook-loadgen
 OUT=$ROOT/bench/out/pg-ab-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
-CB_PID=""; PG_PID=""
 # shellcheck source=bench/postgres.sh
 source "$ROOT/bench/postgres.sh"
-cleanup() {
-  [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
-  stop_postgres
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=warn EMAIL_KINDS= REMINDER_OFFSETS=
 for round in $(seq 1 "$ROUNDS"); do
   for mode in tls plain; do
@@ -37,10 +32,10 @@ for round in $(seq 1 "$ROUNDS"); do
       psql -q -h "$WORK/pg" -p $((PORT + 1)) -U calbook -d postgres -c "DROP DATABASE IF EXISTS calbook_bench" -c "CREATE DATABASE calbook_bench"
       DATABASE_URL=$PG_URL CALBOOK_DATA_DIR=$WORK/data "$bin" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
       CB_PID=$!
-      for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+      wait_ready $PORT
       "$NATIVE" run --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" -n "$N" -c 64 \
         --warmup 500 --verify-dsn "$PG_URL" --json-out "$OUT/$side-$mode-$round.json" >"$OUT/$side-$mode-$round.txt"
-      kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
+      stop_calbook
       python3 - "$OUT/$side-$mode-$round.json" "$side" "$mode" "$round" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); p = d["phases"][-1]

@@ -15,28 +15,19 @@ BACKENDS=${BACKENDS:-"sqlite postgres"}
 KINDS=${KINDS:-reminder}
 PORT=${PORT:-18381}
 SECRET=bench-secret-$(date +%s)
-MOCK=${MOCK:-$ROOT/../shared/bench/seed-node/mock-resend/server.mjs}
 OUT=$ROOT/bench/out/schedule-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/calbook-schedule.XXXXXX)
 BIN=$ROOT/target/release/calbook
 NATIVE=$ROOT/target/loadgen/release/calbook-loadgen
-CB_PID=""; PG_PID=""; MOCK_PID=""
 # shellcheck source=bench/postgres.sh
 source "$ROOT/bench/postgres.sh"
-cleanup() {
-  [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
-  [ -n "$MOCK_PID" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
-  stop_postgres
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 cargo build --release --locked 2>&1 | tail -1
 CARGO_TARGET_DIR=$ROOT/target/loadgen cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml 2>&1 | tail -1
 MOCK_PORT=$((PORT + 2))
-RESEND_MOCK_PORT=$MOCK_PORT node "$MOCK" >"$WORK/mock.log" 2>&1 &
-MOCK_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$MOCK_PORT/stats" >/dev/null && break; sleep 0.05; done
+start_mock
 rss() { awk '/VmRSS/{print int($2/1024)}' "/proc/$CB_PID/status"; }
 
 HAS_DUE_SQL="SELECT 1 FROM (SELECT id FROM (SELECT id FROM email_outbox INDEXED_BY_SQLITE WHERE state IN ('pending', 'sending') AND state = 'pending' AND due_at <= NOW ORDER BY due_at LIMIT 1) pending_due UNION ALL SELECT id FROM (SELECT id FROM email_outbox WHERE state = 'sending' AND leased_until <= NOW LIMIT 1) lease_expired LIMIT 1) due"
@@ -55,7 +46,7 @@ for backend in $BACKENDS; do
     RESEND_API_KEY=re_bench RESEND_BASE_URL=http://127.0.0.1:$MOCK_PORT EMAIL_FROM="Bench <bench@example.com>" \
     "$BIN" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
   CB_PID=$!
-  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+  wait_ready $PORT
   echo "idle RSS before: $(rss) MiB"
   # Bookings from two days ahead, 30 minutes apart: every reminder lies in the future.
   "$NATIVE" run --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" -n "$N" -c 64 \
@@ -89,6 +80,6 @@ for backend in $BACKENDS; do
       echo "-- claim plan"; psql "$URL" -X -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${Q//NOW/now()}" | tee "$OUT/$backend-plan-claim.txt"
       ;;
   esac
-  kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
+  stop_calbook
 done
 echo "== raw results in $OUT"

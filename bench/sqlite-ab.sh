@@ -19,12 +19,8 @@ NATIVE=${NATIVE:-$ROOT/target/loadgen/release/calbook-loadgen}
 [ -x "$NATIVE" ] || CARGO_TARGET_DIR=$ROOT/target/loadgen cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml 2>&1 | tail -1
 OUT=$ROOT/bench/out/sqlite-ab-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
-CB_PID=""
-cleanup() {
-  [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=warn EMAIL_KINDS= REMINDER_OFFSETS=
 echo "machine: $(nproc) cores, $(free -m | awk '/Mem:/{print $2}') MiB, $(uname -r)"
 for round in $(seq 1 "$ROUNDS"); do
@@ -34,10 +30,10 @@ for round in $(seq 1 "$ROUNDS"); do
     DB="sqlite://$WORK/data/calbook.db"
     DATABASE_URL=$DB CALBOOK_DATA_DIR=$WORK/data "$bin" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
     CB_PID=$!
-    for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+    wait_ready $PORT
     "$NATIVE" run --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" -n "$N" -c 64 \
       --warmup 500 --verify-dsn "$DB" --json-out "$OUT/$side-$round.json" >"$OUT/$side-$round.txt"
-    kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
+    stop_calbook
     python3 - "$OUT/$side-$round.json" "$side" "$round" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); p = d["phases"][-1]

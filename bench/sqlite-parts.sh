@@ -23,12 +23,8 @@ SECRET=bench-secret-$(date +%s)
 [ -x "$BIN" ] || cargo build --release --locked 2>&1 | tail -1
 [ -x "$NATIVE" ] || CARGO_TARGET_DIR=$ROOT/target/loadgen cargo build --release --locked --manifest-path bench/loadgen/Cargo.toml 2>&1 | tail -1
 WORK=$(mktemp -d /tmp/calbook-parts.XXXXXX)
-CB_PID=""
-cleanup() {
-  [ -n "$CB_PID" ] && kill "$CB_PID" 2>/dev/null && wait "$CB_PID" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 export CALCOM_WEBHOOK_SECRET=$SECRET RUST_LOG=warn EMAIL_KINDS= REMINDER_OFFSETS=
 NOFTS="DROP TRIGGER bookings_search_insert; DROP TRIGGER bookings_search_update;"
 NOIDX="DROP INDEX bookings_starts_at_idx; DROP INDEX bookings_status_starts_at_idx;
@@ -48,10 +44,10 @@ for round in $(seq 1 "$ROUNDS"); do
       [ -z "$SQL" ] || sqlite3 "$WORK/data/calbook.db" "$SQL"
       DATABASE_URL=$DB CALBOOK_DATA_DIR=$WORK/data "$BIN" serve --bind 127.0.0.1:$PORT >"$WORK/calbook.log" 2>&1 &
       CB_PID=$!
-      for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+      wait_ready $PORT
       "$NATIVE" run --url "http://127.0.0.1:$PORT/api/webhooks/calcom" --secret "$SECRET" -n "$N" -c "$c" \
         --warmup "$WARMUP" --verify-dsn "$DB" --json-out "$WORK/run.json" >"$WORK/run.txt"
-      kill "$CB_PID"; wait "$CB_PID" 2>/dev/null || true; CB_PID=""
+      stop_calbook
       python3 - "$WORK/run.json" "$part" "$c" "$round" "$(cut -d' ' -f1 /proc/loadavg)" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); p = d["phases"][-1]; l = p["latency_ms"]
