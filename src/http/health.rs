@@ -15,8 +15,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::error::ApiError;
-use super::sign_in::resolve_bearer;
+use super::sign_in::{resolve_admin, resolve_bearer};
 use crate::state::AppState;
 
 pub async fn healthz() -> impl IntoResponse {
@@ -73,15 +72,15 @@ pub async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Respon
 
 /// `/metrics` on the main listener: admins only.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match resolve_bearer(&state, &headers).await {
-        Ok(caller) if caller.is_admin() => metrics_text(&state).await,
-        Ok(_) => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "metrics are for admins: use the admin token",
-        )
-        .into_response(),
-        Err(e) => e.into_response(),
+    match resolve_admin(
+        &state,
+        &headers,
+        "metrics are for admins: use the admin token",
+    )
+    .await
+    {
+        Ok(_) => metrics_text(&state).await,
+        Err(refused) => refused,
     }
 }
 

@@ -140,6 +140,21 @@ pub async fn resolve_bearer(state: &AppState, headers: &HeaderMap) -> Result<Cal
     check(state, token, true).await
 }
 
+/// The caller of an admin-only API request (the `Authorization` header only): `Err` holds the
+/// answer to give instead, the sign-in's refusal (401, 503) or 403 `forbidden` with `refusal`
+/// for a signed-in client.
+pub async fn resolve_admin(
+    state: &AppState,
+    headers: &HeaderMap,
+    refusal: &'static str,
+) -> Result<Caller, Response> {
+    match resolve_bearer(state, headers).await {
+        Ok(caller) if caller.is_admin() => Ok(caller),
+        Ok(_) => Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", refusal).into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
 /// The caller of a page request: the `Authorization` header if there is one, else Supabase's
 /// legacy `sb-access-token` cookie (a Supabase access token only; the admin token is not taken
 /// from a cookie). Only for pages that read; never for a request that changes something.

@@ -262,17 +262,9 @@ pub struct StatsDoc;
     )
 )]
 pub async fn stats_json(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    match crate::http::sign_in::resolve_bearer(&state, &headers).await {
-        Ok(caller) if caller.is_admin() => {}
-        Ok(_) => {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "the numbers are for admins: use the admin token or an admin's access token",
-            )
-            .into_response();
-        }
-        Err(e) => return e.into_response(),
+    let refusal = "the numbers are for admins: use the admin token or an admin's access token";
+    if let Err(refused) = crate::http::sign_in::resolve_admin(&state, &headers, refusal).await {
+        return refused;
     }
     let zone = &state.web.config.admin_zone;
     match crate::stats::weekly(&state.store, zone, crate::time::now()).await {
